@@ -1,0 +1,153 @@
+"""Run a gdb command file against a freshly started stub and return the transcript.
+
+This is the product's main job (`make demo`) and the engine of the end-to-end
+tests: a real `kthread-stub` process on a real TCP port, real gdb in batch mode.
+
+The transcript is gdb's own output.  gdb is run with `set trace-commands on`,
+which makes it print each command it executes as `+command`; those lines are
+rewritten to `(gdb) command` so the transcript reads like an interactive
+session (the seed walkthrough's format).  Nothing else is edited.
+
+    python -m gdbstub.session gdb_scripts/kthreadd.gdb
+"""
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LISTENING = re.compile(rb"Listening on ([0-9.]+):(\d+)")
+
+
+class SessionError(Exception):
+    """The stub or gdb could not be started; the message says why."""
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port that is free right now (the stub binds it a moment later)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Stub:
+    """A kthread-stub child process serving one gdb client on a TCP port."""
+
+    def __init__(self, kernel, extra_args=(), startup_deadline=60.0):
+        self.kernel = kernel
+        self.port = free_port()
+        cmd = [sys.executable, "-m", "gdbstub", "--kernel", kernel,
+               "--port", str(self.port), "--once", *extra_args]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, cwd=ROOT)
+        self.stderr = b""
+        self._wait_listening(startup_deadline)
+
+    def _wait_listening(self, deadline):
+        # The stub prints its "Listening on" line once the socket is bound;
+        # read stderr until then (a bounded wait for process start-up, not a sleep).
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.stderr += line
+            if LISTENING.search(line):
+                return
+        self.proc.kill()
+        rest = self.proc.stderr.read() or b""
+        raise SessionError("kthread-stub did not start listening: "
+                           + (self.stderr + rest).decode(errors="replace").strip())
+
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def close(self, timeout=10.0):
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.stderr += self.proc.stderr.read() or b""
+        self.proc.stderr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def gdb_command(kernel, address, script=None, commands=(), trace=True):
+    """The gdb command line for a batch session against a stub at `address`."""
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        raise SessionError("gdb not found: install it (Debian: apt-get install gdb)")
+    cmd = [gdb, "-q", "-nx", "-batch",
+           "-iex", "set pagination off", "-iex", "set confirm off",
+           "-iex", "set width 0", "-iex", "set height 0"]
+    if trace:
+        cmd += ["-iex", "set trace-commands on"]
+    cmd += [kernel, "-ex", f"target remote {address}"]
+    if script:
+        cmd += ["-x", script]
+    for c in commands:
+        cmd += ["-ex", c]
+    return cmd
+
+
+def prettify(output):
+    """Turn gdb's `+command` trace lines into `(gdb) command` prompt lines."""
+    out = []
+    for line in output.splitlines():
+        if line.startswith("+"):
+            line = "(gdb) " + line.lstrip("+")
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def run(script=None, commands=(), kernel=None, stub_args=(), timeout=120.0):
+    """Start a stub, run gdb on `script` (and/or `commands`), return (transcript, stub stderr)."""
+    if kernel is None:
+        from machine.kbuild import ensure_kernel
+        kernel = ensure_kernel()
+    with Stub(kernel, stub_args) as stub:
+        cmd = gdb_command(kernel, stub.address(), script, commands)
+        try:
+            res = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, cwd=ROOT, timeout=timeout,
+                                 text=True)
+        except subprocess.TimeoutExpired as e:
+            stub.proc.kill()
+            raise SessionError(f"gdb did not finish within {timeout:.0f} s: {e.stdout!r}")
+    # gdb's errors and warnings (stderr) stay in place among its output.
+    return prettify(res.stdout), stub.stderr.decode(errors="replace")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        prog="kthread-session",
+        description="Start kthread-stub, run a gdb command file in real gdb, print the transcript.")
+    ap.add_argument("script", help="gdb command file, e.g. gdb_scripts/kthreadd.gdb")
+    ap.add_argument("--kernel", help="kernel ELF (default: build kernel_src/vmlinux)")
+    args = ap.parse_args(argv)
+    if not os.path.exists(args.script):
+        print(f"kthread-session: no such gdb script: {args.script}", file=sys.stderr)
+        return 2
+    try:
+        transcript, _ = run(os.path.abspath(args.script), kernel=args.kernel)
+    except SessionError as e:
+        print(f"kthread-session: {e}", file=sys.stderr)
+        return 2
+    sys.stdout.write(transcript)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh machine: system tools, a venv with the Python
+# dependencies, and the kernel image. Safe to run again; does nothing when current.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+need=()
+for tool in gcc:gcc ld:binutils make:make gdb:gdb python3:python3; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
+done
+if ((${#need[@]})); then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing ${need[*]} with apt-get" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "setup: missing ${need[*]}: install them (Debian: sudo apt-get install ${need[*]})" >&2
+    exit 2
+  fi
+fi
+
+venv=.venv
+stamp=$venv/.installed
+if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
+  [ -x $venv/bin/python ] || python3 -m venv $venv
+  $venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+  touch "$stamp"
+fi
+$venv/bin/python -c 'import machine.kbuild as k; k.ensure_kernel()'
