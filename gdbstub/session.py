@@ -1,12 +1,14 @@
 """Run a gdb command file against a freshly started stub and return the transcript.
 
 This is the product's main job (`make demo`) and the engine of the end-to-end
-tests: a real `kthread-stub` process on a real TCP port, real gdb in batch mode.
+tests: a real `kthread-stub` process on a real TCP port, real gdb.
 
-The transcript is gdb's own output.  gdb is run with `set trace-commands on`,
-which makes it print each command it executes as `+command`; those lines are
-rewritten to `(gdb) command` so the transcript reads like an interactive
-session (the seed walkthrough's format).  Nothing else is edited.
+The transcript is gdb's own output.  gdb runs as at a terminal (not `-batch`,
+which turns off line wrapping; stdin is empty, so gdb quits after the script)
+with `set trace-commands on`, which prints each command it executes as
+`+command`; those lines are rewritten to `(gdb) command` so the transcript
+reads like the interactive session of the seed walkthrough, and gdb's closing
+prompt at end of input is dropped.  Nothing else is edited.
 
     python -m gdbstub.session gdb_scripts/kthreadd.gdb
 """
@@ -84,14 +86,14 @@ class Stub:
         self.close()
 
 
-def gdb_command(kernel, address, script=None, commands=(), trace=True):
-    """The gdb command line for a batch session against a stub at `address`."""
+def gdb_command(kernel, address, script=None, commands=(), trace=True, batch=False):
+    """The gdb command line for a session against a stub at `address`."""
     gdb = shutil.which("gdb")
     if gdb is None:
         raise SessionError("gdb not found: install it (Debian: apt-get install gdb)")
-    cmd = [gdb, "-q", "-nx", "-batch",
-           "-iex", "set pagination off", "-iex", "set confirm off",
-           "-iex", "set width 0", "-iex", "set height 0"]
+    cmd = [gdb, "-q", "-nx"] + (["-batch"] if batch else [])
+    cmd += ["-iex", "set pagination off", "-iex", "set confirm off",
+            "-iex", "set height 0"]
     if trace:
         cmd += ["-iex", "set trace-commands on"]
     cmd += [kernel, "-ex", f"target remote {address}"]
@@ -109,16 +111,19 @@ def prettify(output):
         if line.startswith("+"):
             line = "(gdb) " + line.lstrip("+")
         out.append(line)
+    # End of input: gdb prints its prompt and quits.
+    while out and out[-1].startswith("(gdb) ") and out[-1][6:].lstrip("+") in ("", "quit"):
+        out.pop()
     return "\n".join(out) + "\n"
 
 
-def run(script=None, commands=(), kernel=None, stub_args=(), timeout=120.0):
+def run(script=None, commands=(), kernel=None, stub_args=(), timeout=120.0, batch=False):
     """Start a stub, run gdb on `script` (and/or `commands`), return (transcript, stub stderr)."""
     if kernel is None:
         from machine.kbuild import ensure_kernel
-        kernel = ensure_kernel()
+        kernel = os.path.relpath(ensure_kernel(), ROOT)
     with Stub(kernel, stub_args) as stub:
-        cmd = gdb_command(kernel, stub.address(), script, commands)
+        cmd = gdb_command(kernel, stub.address(), script, commands, batch=batch)
         try:
             res = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, cwd=ROOT, timeout=timeout,

@@ -1,0 +1,92 @@
+"""Transcript matching in the style of MIT 6.828's gradelib.
+
+Expected transcripts are lists of lines.  A line is compared with the actual
+line after both have their addresses masked (`mask`); an expected line that
+starts with `re:` is a regular expression matched against the whole masked
+actual line.  On a mismatch `TranscriptMismatch` carries a report that shows
+GOOD lines (matched), BAD lines (the actual line that differed, with what was
+expected) and MISSING lines (expected, never seen), with context around them.
+"""
+
+import re
+
+# Addresses are five or more hex digits: code and stack addresses change with
+# every kernel edit, small values (`unused=0x0`, flags) do not and stay exact.
+ADDRESS = re.compile(r"0x[0-9a-f]{5,}")
+
+
+def mask(line):
+    return ADDRESS.sub("0x........", line.rstrip())
+
+
+class TranscriptMismatch(AssertionError):
+    pass
+
+
+def _line_matches(expected, actual):
+    if expected.startswith("re:"):
+        return re.fullmatch(expected[3:], actual) is not None
+    return mask(expected) == actual
+
+
+def match_lines(expected, actual, context=3):
+    """Assert `actual` (a string or lines) equals `expected` line for line."""
+    if isinstance(actual, str):
+        actual = actual.splitlines()
+    got = [mask(a) for a in actual]
+    report = []
+    bad_at = None
+    for i, exp in enumerate(expected):
+        if i >= len(got):
+            bad_at = i
+            break
+        if not _line_matches(exp, got[i]):
+            bad_at = i
+            break
+    else:
+        if len(got) == len(expected):
+            return
+        bad_at = len(expected)
+    lo = max(0, bad_at - context)
+    for j in range(lo, bad_at):
+        report.append(f"GOOD    {got[j]}")
+    if bad_at < len(expected) and bad_at < len(got):
+        report.append(f"BAD     {got[bad_at]}")
+        report.append(f"  wanted {expected[bad_at]}")
+        for j in range(bad_at + 1, min(len(got), bad_at + 1 + context)):
+            report.append(f"        {got[j]}")
+    elif bad_at < len(expected):
+        for exp in expected[bad_at:bad_at + context + 1]:
+            report.append(f"MISSING {exp}")
+    else:
+        for extra in got[bad_at:bad_at + context + 1]:
+            report.append(f"EXTRA   {extra}")
+    raise TranscriptMismatch(
+        f"transcript differs at line {bad_at + 1}:\n" + "\n".join(report))
+
+
+def match_in_order(expected, actual, context=3):
+    """Assert every expected line appears in `actual`, in order (others may lie between)."""
+    if isinstance(actual, str):
+        actual = actual.splitlines()
+    got = [mask(a) for a in actual]
+    pos = 0
+    report = []
+    for exp in expected:
+        for j in range(pos, len(got)):
+            if _line_matches(exp, got[j]):
+                report.append(f"GOOD    {got[j]}")
+                pos = j + 1
+                break
+        else:
+            report.append(f"MISSING {exp}")
+            tail = got[max(0, pos - context):pos + context]
+            raise TranscriptMismatch(
+                "expected line not found after the lines before it:\n"
+                + "\n".join(report[-(context + 1):])
+                + "\n  near:\n" + "\n".join(f"        {t}" for t in tail))
+
+
+def load_golden(path):
+    with open(path) as f:
+        return [line.rstrip("\n") for line in f]
