@@ -1,0 +1,9 @@
+"""The GDB remote serial protocol stub for the kthread machine.
+
+Layers (each its own module): packet.py (framing, acks, escaping, RLE) ->
+commands.py (pure parsers) -> dispatch.py + handlers/ (by capability) ->
+target.py (the Target interface, MachineTarget) and threads.py (thread layer);
+regs.py + tdesc.py (the i386 register table and target.xml); session.py (one
+gdb session, I/O free) and server.py (sockets/stdio, slices, Ctrl-C);
+cli.py (kthread-stub).
+"""

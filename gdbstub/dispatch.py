@@ -1,0 +1,122 @@
+"""Command dispatch: parsed command -> the capability that handles it.
+
+Handlers are grouped by capability (gdbstub/handlers/*), in the manner of the
+Rust `gdbstub` crate's extension traits.  Each capability declares the command
+types it handles and the ``qSupported`` features it implements; the
+``qSupported`` reply is built only from what is registered, so nothing is
+advertised that is not implemented.
+
+A handler returns one of:
+  * ``bytes``            a reply payload (``b""`` is the empty "unsupported" reply)
+  * `Reply`              a payload with options (binary escaping, an action after sending)
+  * `Resume`             start the target (step or continue); the stop reply comes later
+  * `EndSession`         reply (or not) then close the connection (D, k)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Set
+
+from . import commands as C
+from .target import StopEvent, Target, TargetMemoryError, TargetRegisterError
+from .threads import SingleThread, ThreadModel
+
+PACKET_SIZE = 0x4000
+
+E_SYNTAX = b"E01"  # malformed packet
+E_INVALID = b"E22"  # EINVAL, as QEMU: bad register number, unknown thread, bad annex
+E_FAULT = b"E14"  # EFAULT, as QEMU: memory not accessible
+
+
+@dataclass
+class Reply:
+    payload: bytes
+    binary: bool = False
+    after: Optional[Callable[[], None]] = None  # run after the frame is sent
+
+
+@dataclass
+class Resume:
+    step: bool
+
+
+@dataclass
+class EndSession:
+    reply: Optional[bytes]  # None: send nothing (k)
+    why: str = ""
+
+
+@dataclass
+class Context:
+    """State shared by the handlers of one server (survives reconnects)."""
+
+    target: Target
+    threads: ThreadModel
+    last_stop: StopEvent
+    # per-session state, reset by `new_session`
+    gdb_features: Dict[str, str] = field(default_factory=dict)
+    general_thread: int = 0
+    continue_thread: int = 0
+    # breakpoints: addr -> set of Z types installed there
+    breakpoints: Dict[int, Set[int]] = field(default_factory=dict)
+    thread_cursor: int = 0
+    start_no_ack: Optional[Callable[[], None]] = None
+
+    def new_session(self) -> None:
+        self.gdb_features = {}
+        self.general_thread = 0
+        self.continue_thread = 0
+        self.thread_cursor = 0
+
+    def gdb_supports(self, feature: str) -> bool:
+        return self.gdb_features.get(feature) == "+"
+
+
+class Capability:
+    """A group of handlers.  Subclasses fill `features` and `handlers()`."""
+
+    features: tuple = ()
+
+    def handlers(self) -> Dict[type, Callable]:
+        raise NotImplementedError
+
+
+class Dispatcher:
+    def __init__(self, ctx: Context, capabilities: List[Capability]):
+        self.ctx = ctx
+        self.capabilities = capabilities
+        self.table: Dict[type, Callable] = {C.QSupported: self._qsupported}
+        for cap in capabilities:
+            for typ, fn in cap.handlers().items():
+                if typ in self.table:
+                    raise ValueError(f"{typ.__name__} handled twice")
+                self.table[typ] = fn
+
+    def supported_features(self) -> List[str]:
+        feats = [f"PacketSize={PACKET_SIZE:x}"]
+        for cap in self.capabilities:
+            feats += list(cap.features)
+        return feats
+
+    def _qsupported(self, cmd: C.QSupported):
+        self.ctx.gdb_features = dict(cmd.features)
+        return ";".join(self.supported_features()).encode()
+
+    def dispatch(self, payload: bytes):
+        """Payload -> handler result.  Never raises for protocol-level problems."""
+        try:
+            cmd = C.parse(payload)
+        except C.ParseError:
+            return E_SYNTAX
+        fn = self.table.get(type(cmd))
+        if fn is None:
+            return b""
+        try:
+            return fn(cmd)
+        except C.ParseError:
+            return E_SYNTAX
+        except TargetMemoryError:
+            return E_FAULT
+        except TargetRegisterError:
+            return E_INVALID

@@ -1,0 +1,142 @@
+"""Core packets every stub has: ?, g/G, p/P, m/M/X, qAttached, qOffsets, D, k,
+QStartNoAckMode; and `monitor` (qRcmd)."""
+
+from __future__ import annotations
+
+from .. import commands as C
+from .. import regs
+from ..dispatch import PACKET_SIZE, E_INVALID, Capability, Context, EndSession, Reply
+from ..target import TargetRegisterError
+from .stopreply import stop_reply
+
+# Largest memory read whose hex reply (plus framing) fits in PacketSize.
+MAX_READ = (PACKET_SIZE - 8) // 2
+
+
+class BaseOps(Capability):
+    features = ("QStartNoAckMode+",)
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def handlers(self):
+        return {
+            C.QueryHaltReason: self.halt_reason,
+            C.ReadRegisters: self.read_registers,
+            C.WriteRegisters: self.write_registers,
+            C.ReadRegister: self.read_register,
+            C.WriteRegister: self.write_register,
+            C.ReadMemory: self.read_memory,
+            C.WriteMemory: self.write_memory,
+            C.QueryAttached: self.attached,
+            C.QueryOffsets: self.offsets,
+            C.Detach: self.detach,
+            C.Kill: self.kill,
+            C.StartNoAckMode: self.no_ack,
+        }
+
+    # -- helpers
+    def _thread(self) -> int:
+        t = self.ctx.general_thread
+        return self.ctx.threads.current() if t in (0, -1) else t
+
+    def _read(self, reg: regs.Register) -> bytes:
+        v = self.ctx.threads.read_register(self._thread(), reg.machine_name)
+        return regs.encode_value(reg, v)
+
+    # -- handlers
+    def halt_reason(self, cmd):
+        return stop_reply(self.ctx, self.ctx.last_stop)
+
+    def read_registers(self, cmd):
+        out = []
+        for reg in regs.REGISTERS:
+            try:
+                out.append(self._read(reg).hex().encode())
+            except TargetRegisterError:
+                out.append(b"xx" * reg.size)  # unavailable
+        return b"".join(out)
+
+    def write_registers(self, cmd: C.WriteRegisters):
+        if len(cmd.data) > regs.G_PACKET_SIZE:
+            raise C.ParseError("G packet too long")
+        tid = self._thread()
+        for reg, raw in regs.split_g(cmd.data):
+            self.ctx.threads.write_register(tid, reg.machine_name, regs.decode_value(reg, raw))
+        return b"OK"
+
+    def read_register(self, cmd: C.ReadRegister):
+        if cmd.regnum >= len(regs.REGISTERS):
+            return E_INVALID
+        return self._read(regs.REGISTERS[cmd.regnum]).hex().encode()
+
+    def write_register(self, cmd: C.WriteRegister):
+        if cmd.regnum >= len(regs.REGISTERS):
+            return E_INVALID
+        reg = regs.REGISTERS[cmd.regnum]
+        if len(cmd.data) != reg.size:
+            raise C.ParseError("register value has the wrong size")
+        self.ctx.threads.write_register(self._thread(), reg.machine_name, regs.decode_value(reg, cmd.data))
+        return b"OK"
+
+    def read_memory(self, cmd: C.ReadMemory):
+        length = min(cmd.length, MAX_READ)
+        if length == 0:
+            return b""
+        # May return fewer bytes than asked (the readable prefix); gdb copes.
+        return self.ctx.target.read_memory(cmd.addr & 0xFFFFFFFF, length).hex().encode()
+
+    def write_memory(self, cmd: C.WriteMemory):
+        if cmd.data:
+            self.ctx.target.write_memory(cmd.addr & 0xFFFFFFFF, cmd.data)
+        return b"OK"
+
+    def attached(self, cmd):
+        # "1": we attached to something that already existed (a machine), so
+        # gdb detaches rather than kills when it quits.  QEMU answers the same.
+        return b"1"
+
+    def offsets(self, cmd):
+        # The kernel runs where it is linked: no relocation.  QEMU's system
+        # emulation answers qOffsets with the empty reply too; gdb then
+        # applies no offsets.
+        return b""
+
+    def _remove_all_breakpoints(self):
+        for addr in list(self.ctx.breakpoints):
+            self.ctx.target.remove_breakpoint(addr)
+        self.ctx.breakpoints.clear()
+
+    def detach(self, cmd):
+        self._remove_all_breakpoints()
+        return EndSession(b"OK", "detached")
+
+    def kill(self, cmd):
+        # A machine cannot be killed from gdb: end the session, keep the machine.
+        self._remove_all_breakpoints()
+        return EndSession(b"OK" if isinstance(cmd, C.Kill) and cmd.pid is not None else None, "killed")
+
+    def no_ack(self, cmd):
+        return Reply(b"OK", after=self.ctx.start_no_ack)
+
+
+class MonitorOps(Capability):
+    """``monitor CMD`` (qRcmd): target-specific commands, output as hex text."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def handlers(self):
+        return {C.MonitorCommand: self.monitor}
+
+    def monitor(self, cmd: C.MonitorCommand):
+        text = cmd.command.strip()
+        target = self.ctx.target
+        if text in ("", "help"):
+            out = "monitor help          this text\n" + getattr(target, "MONITOR_HELP", "")
+        else:
+            fn = getattr(target, "monitor", None)
+            out = fn(text) if fn else None
+            if out is None:
+                out = f"unknown monitor command {text!r}; try 'monitor help'\n"
+        return out.encode().hex().encode()

@@ -1,0 +1,43 @@
+"""Z0/z0 and Z1/z1: software and hardware breakpoints, both as machine code hooks.
+
+We answer Z0 with OK so gdb never writes 0xCC into guest memory.  Both kinds
+are the same machine breakpoint (a hook on the virtual address); the stop
+reply says swbreak or hwbreak according to what gdb inserted.  Watchpoints
+(Z2-Z4) are not implemented: empty reply.
+"""
+
+from __future__ import annotations
+
+from .. import commands as C
+from ..dispatch import Capability, Context
+
+SUPPORTED_TYPES = (0, 1)
+
+
+class BreakpointOps(Capability):
+    features = ("swbreak+", "hwbreak+")
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def handlers(self):
+        return {C.Breakpoint: self.breakpoint}
+
+    def breakpoint(self, cmd: C.Breakpoint):
+        if cmd.type not in SUPPORTED_TYPES:
+            return b""
+        addr = cmd.addr & 0xFFFFFFFF
+        bps = self.ctx.breakpoints
+        if cmd.insert:
+            if addr not in bps:
+                self.ctx.target.add_breakpoint(addr)
+                bps[addr] = set()
+            bps[addr].add(cmd.type)
+        else:
+            types = bps.get(addr)
+            if types is not None:
+                types.discard(cmd.type)
+                if not types:
+                    del bps[addr]
+                    self.ctx.target.remove_breakpoint(addr)
+        return b"OK"

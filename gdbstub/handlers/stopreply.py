@@ -1,0 +1,28 @@
+"""Stop replies: ``T<sig>thread:<tid>;[swbreak:|hwbreak:;]<regnum>:<value>;...``"""
+
+from __future__ import annotations
+
+from .. import regs
+from ..dispatch import Context
+from ..target import StopEvent
+
+
+def stop_reply(ctx: Context, stop: StopEvent) -> bytes:
+    parts = [b"T%02x" % (stop.signal & 0xFF)]
+    parts.append(b"thread:%02x;" % ctx.threads.current())
+    if stop.reason == "breakpoint":
+        types = ctx.breakpoints.get(stop.pc, set())
+        # Report the reason only if gdb said it understands it (qSupported).
+        if 0 in types and ctx.gdb_supports("swbreak"):
+            parts.append(b"swbreak:;")
+        elif 1 in types and ctx.gdb_supports("hwbreak"):
+            parts.append(b"hwbreak:;")
+    for name in regs.EXPEDITED:
+        num = regs.BY_NAME[name]
+        reg = regs.REGISTERS[num]
+        try:
+            value = ctx.threads.read_register(ctx.threads.current(), reg.machine_name)
+        except Exception:
+            continue
+        parts.append(b"%02x:%s;" % (num, regs.encode_value(reg, value).hex().encode()))
+    return b"".join(parts)

@@ -1,0 +1,25 @@
+"""qXfer:features:read -- the target description."""
+
+from __future__ import annotations
+
+from .. import commands as C
+from .. import tdesc
+from ..dispatch import E_INVALID, Capability, Context, Reply
+
+
+class TargetDescriptionOps(Capability):
+    features = ("qXfer:features:read+",)
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def handlers(self):
+        return {C.QXferRead: self.read}
+
+    def read(self, cmd: C.QXferRead):
+        if cmd.object != "features":
+            return b""  # other objects are not implemented
+        body = tdesc.read_annex(cmd.annex, cmd.offset, cmd.length)
+        if body is None:
+            return E_INVALID
+        return Reply(body, binary=True)

@@ -1,0 +1,70 @@
+"""Packet logs in gdbserver's ``--remote-debug`` style, and their parser.
+
+    getpkt ("qSupported:multiprocess+;swbreak+");  [sent ack]
+    putpkt ("$PacketSize=4000;...#8e");
+    interrupt ();
+
+Payload bytes outside printable ASCII, and backslash and double quote, are
+written as ``\\xNN``.  `parse_log` reads such a file back (tests replay them).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import IO, Iterator, Optional, Tuple
+
+_PRINTABLE = set(range(0x20, 0x7F)) - {ord("\\"), ord('"')}
+
+
+def quote(data: bytes) -> str:
+    return "".join(chr(b) if b in _PRINTABLE else f"\\x{b:02x}" for b in data)
+
+
+def unquote(text: str) -> bytes:
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        if text.startswith("\\x", i):
+            out.append(int(text[i + 2 : i + 4], 16))
+            i += 4
+        else:
+            out.append(ord(text[i]))
+            i += 1
+    return bytes(out)
+
+
+class RspLog:
+    def __init__(self, stream: Optional[IO[str]]):
+        self.stream = stream
+
+    def _w(self, line: str) -> None:
+        if self.stream is not None:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def getpkt(self, payload: bytes, note: str = "") -> None:
+        self._w(f'getpkt ("{quote(payload)}");' + (f"  [{note}]" if note else ""))
+
+    def putpkt(self, frame: bytes, note: str = "") -> None:
+        self._w(f'putpkt ("{quote(frame)}");' + (f"  [{note}]" if note else ""))
+
+    def interrupt(self) -> None:
+        self._w("interrupt ();")
+
+    def note(self, text: str) -> None:
+        self._w(f"# {text}")
+
+
+_LINE = re.compile(r'^(getpkt|putpkt) \("(.*)"\);')
+
+
+def parse_log(lines) -> Iterator[Tuple[str, bytes]]:
+    """Yield ("getpkt", payload) / ("putpkt", frame) / ("interrupt", b"")."""
+    for line in lines:
+        line = line.rstrip("\n")
+        if line.startswith("interrupt ();"):
+            yield "interrupt", b""
+            continue
+        m = _LINE.match(line)
+        if m:
+            yield m.group(1), unquote(m.group(2))

@@ -1,0 +1,207 @@
+"""The session loop over a TCP socket or a stdin/stdout pair.
+
+Single-threaded and deterministic.  While gdb has the target running (``c``,
+``vCont;c``), the loop runs the machine in slices of virtual time and polls the
+connection between slices with select(timeout=0): a 0x03 byte stops the
+machine and gdb gets ``T02``.
+
+Between clients the machine stays exactly where it was (frozen, no virtual time
+passes); the next gdb finds it there.  When a session ends for any reason
+(``D``, ``k``, connection dropped) all breakpoints gdb inserted are removed,
+because the next gdb assumes none are inserted.  A second gdb connecting while
+one is attached gets an ``E`` reply and is closed, and a line on stderr says so.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+import sys
+from typing import IO, Optional
+
+from .dispatch import Context, Dispatcher
+from .handlers import default_capabilities
+from .rsplog import RspLog
+from .session import DEFAULT_SLICE, Session
+from .target import SIGTRAP, StopEvent, Target
+from .threads import SingleThread
+
+BUSY_REPLY = b"$E.another gdb is already attached to this machine#"
+
+
+def make_context(target: Target) -> Context:
+    pc = target.read_register("eip")
+    return Context(target=target, threads=SingleThread(target),
+                   last_stop=StopEvent("step", pc, SIGTRAP))
+
+
+def make_dispatcher(ctx: Context) -> Dispatcher:
+    return Dispatcher(ctx, default_capabilities(ctx))
+
+
+def new_session(ctx: Context, dispatcher: Dispatcher, log: Optional[RspLog] = None,
+                slice_insns: int = DEFAULT_SLICE) -> Session:
+    return Session(ctx, dispatcher, log=log, slice_insns=slice_insns)
+
+
+class _SockConn:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def recv(self) -> bytes:
+        try:
+            return self.sock.recv(65536)
+        except (ConnectionResetError, OSError):
+            return b""
+
+    def send(self, data: bytes) -> bool:
+        try:
+            self.sock.sendall(data)
+            return True
+        except OSError:
+            return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class _StdioConn:
+    def __init__(self, rfd: int = 0, wfd: int = 1):
+        self.rfd, self.wfd = rfd, wfd
+
+    def fileno(self):
+        return self.rfd
+
+    def recv(self) -> bytes:
+        try:
+            return os.read(self.rfd, 65536)
+        except OSError:
+            return b""
+
+    def send(self, data: bytes) -> bool:
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(self.wfd, view)
+                view = view[n:]
+            return True
+        except OSError:
+            return False
+
+    def close(self):
+        pass
+
+
+def _busy_frame() -> bytes:
+    body = BUSY_REPLY[1:-1]
+    return BUSY_REPLY + b"%02x" % (sum(body) & 0xFF)
+
+
+class Server:
+    def __init__(self, target: Target, *, log: Optional[RspLog] = None,
+                 slice_insns: int = DEFAULT_SLICE, messages: IO[str] = sys.stderr):
+        self.target = target
+        self.ctx = make_context(target)
+        self.dispatcher = make_dispatcher(self.ctx)
+        self.log = log or RspLog(None)
+        self.slice_insns = slice_insns
+        self.messages = messages
+        self.listener: Optional[socket.socket] = None
+
+    def say(self, text: str) -> None:
+        self.messages.write(text + "\n")
+        self.messages.flush()
+
+    # -- listening
+    def listen(self, host: str, port: int) -> int:
+        """Bind and listen; returns the bound port.  Raises OSError (port in use...)."""
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, _, _, _, addr = infos[0]
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+            s.listen(2)
+        except OSError:
+            s.close()
+            raise
+        self.listener = s
+        return s.getsockname()[1]
+
+    def serve_forever(self, once: bool = False) -> None:
+        assert self.listener is not None
+        while True:
+            sock, peer = self.listener.accept()
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.say(f"gdb connected from {peer[0]}:{peer[1]}")
+            why = self.serve(_SockConn(sock))
+            self.say(f"gdb session ended ({why}); machine left at eip=0x{self._pc():08x}")
+            if once:
+                return
+
+    def serve_stdio(self) -> str:
+        return self.serve(_StdioConn())
+
+    def _pc(self) -> int:
+        try:
+            return self.target.read_register("eip")
+        except Exception:
+            return 0
+
+    def _refuse(self) -> None:
+        sock, peer = self.listener.accept()
+        self.say(f"refused a second gdb from {peer[0]}:{peer[1]}: one is already attached")
+        try:
+            sock.sendall(_busy_frame())
+        except OSError:
+            pass
+        sock.close()
+
+    # -- one session
+    def serve(self, conn) -> str:
+        self.log.note("new session")
+        session = new_session(self.ctx, self.dispatcher, self.log, self.slice_insns)
+        why = "connection closed"
+        try:
+            while session.ended is None:
+                rlist = [conn] + ([self.listener] if self.listener else [])
+                timeout = 0 if session.running else None
+                try:
+                    ready, _, _ = select.select(rlist, [], [], timeout)
+                except InterruptedError:
+                    continue
+                if self.listener is not None and self.listener in ready:
+                    self._refuse()
+                if conn in ready:
+                    data = conn.recv()
+                    if not data:
+                        session.running = False
+                        break
+                    if not conn.send(session.receive(data)):
+                        break
+                if session.running:
+                    out = session.run_slice()
+                    if out and not conn.send(out):
+                        break
+            else:
+                why = session.ended
+        finally:
+            self._cleanup()
+            conn.close()
+        return why
+
+    def _cleanup(self) -> None:
+        for addr in list(self.ctx.breakpoints):
+            try:
+                self.target.remove_breakpoint(addr)
+            except Exception:
+                pass
+        self.ctx.breakpoints.clear()

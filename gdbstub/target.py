@@ -1,0 +1,179 @@
+"""The small interface the handlers program against, and its Machine adapter.
+
+Handlers see only `Target`: registers by name, virtual memory, code
+breakpoints, and `resume` in slices of virtual time.  `MachineTarget` adapts
+machine.Machine (docs/ARCHITECTURE.md, "Machine API") to it; tests use
+gdbstub.fake.FakeTarget.  Nothing in gdbstub imports unicorn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional, Protocol
+
+# gdb signal numbers (include/gdb/signals.def)
+SIGINT = 2
+SIGILL = 4
+SIGTRAP = 5
+SIGFPE = 8
+SIGSEGV = 11
+
+
+class TargetMemoryError(Exception):
+    """A virtual address could not be read or written; `addr` is the first bad byte."""
+
+    def __init__(self, addr: int, msg: str = ""):
+        super().__init__(msg or f"cannot access memory at 0x{addr:x}")
+        self.addr = addr
+
+
+class TargetRegisterError(Exception):
+    """The register cannot be read or written."""
+
+
+@dataclass(frozen=True)
+class StopEvent:
+    """Why the target stopped.
+
+    reason: 'breakpoint' | 'step' | 'limit' | 'fault' | 'triple_fault' | 'interrupt'.
+    'limit' means the slice of virtual time ran out: the target is still
+    logically running and the server resumes it after polling for Ctrl-C.
+    """
+
+    reason: str
+    pc: int
+    signal: int = SIGTRAP
+    detail: str = ""
+
+    @property
+    def slice_expired(self) -> bool:
+        return self.reason == "limit"
+
+
+class Target(Protocol):
+    def register_names(self) -> Iterable[str]: ...
+
+    def read_register(self, name: str) -> int: ...
+
+    def write_register(self, name: str, value: int) -> None: ...
+
+    def read_memory(self, addr: int, size: int) -> bytes: ...
+
+    def write_memory(self, addr: int, data: bytes) -> None: ...
+
+    def add_breakpoint(self, addr: int) -> None: ...
+
+    def remove_breakpoint(self, addr: int) -> None: ...
+
+    def step(self) -> StopEvent: ...
+
+    def cont(self, max_insns: int) -> StopEvent: ...
+
+    def monitor(self, command: str) -> Optional[str]:
+        """Target-specific `monitor` commands; None if unknown."""
+        ...
+
+
+class MachineTarget:
+    """Adapter from machine.Machine to Target."""
+
+    def __init__(self, machine):
+        from machine import MemoryFault  # the machine package, not unicorn
+
+        self.machine = machine
+        self._fault = MemoryFault
+
+    def register_names(self):
+        return list(self.machine.REGISTER_NAMES)
+
+    def read_register(self, name: str) -> int:
+        try:
+            return int(self.machine.read_register(name))
+        except (KeyError, ValueError) as e:
+            raise TargetRegisterError(str(e)) from e
+
+    def write_register(self, name: str, value: int) -> None:
+        try:
+            self.machine.write_register(name, value)
+        except (KeyError, ValueError) as e:
+            raise TargetRegisterError(str(e)) from e
+
+    def read_memory(self, addr: int, size: int) -> bytes:
+        try:
+            return bytes(self.machine.read_memory(addr, size))
+        except self._fault as e:
+            bad = _fault_addr(e, addr)
+            if bad > addr:
+                # Return what is readable before the first bad byte.
+                try:
+                    return bytes(self.machine.read_memory(addr, bad - addr))
+                except self._fault:
+                    pass
+            raise TargetMemoryError(bad) from e
+
+    def write_memory(self, addr: int, data: bytes) -> None:
+        try:
+            self.machine.write_memory(addr, bytes(data))
+        except self._fault as e:
+            raise TargetMemoryError(_fault_addr(e, addr)) from e
+
+    def add_breakpoint(self, addr: int) -> None:
+        self.machine.add_breakpoint(addr)
+
+    def remove_breakpoint(self, addr: int) -> None:
+        self.machine.remove_breakpoint(addr)
+
+    def step(self) -> StopEvent:
+        return _stop(self.machine.step())
+
+    def cont(self, max_insns: int) -> StopEvent:
+        return _stop(self.machine.cont(max_insns=max_insns))
+
+    def monitor(self, command: str) -> Optional[str]:
+        m = self.machine
+        words = command.split()
+        if not words:
+            return None
+        if words[0] == "icount":
+            return f"icount {m.icount}\n"
+        if words[0] == "cr":
+            return "".join(
+                f"{r} 0x{m.read_register(r):08x}\n" for r in ("cr0", "cr2", "cr3", "cr4")
+            )
+        if words[0] == "console":
+            out = getattr(m, "console_output", b"")
+            if isinstance(out, (bytes, bytearray)):
+                out = bytes(out).decode("latin-1")
+            return out or "(no console output yet)\n"
+        if words[0] == "translate" and len(words) == 2:
+            va = int(words[1], 0)
+            pa = m.translate(va)
+            return f"0x{va:08x} -> " + ("unmapped\n" if pa is None else f"0x{pa:08x}\n")
+        if words[0] == "reset":
+            m.reset()
+            return "machine reset to the multiboot entry state\n"
+        return None
+
+    MONITOR_HELP = (
+        "monitor icount        virtual time (instructions + skipped idle time)\n"
+        "monitor cr            control registers cr0 cr2 cr3 cr4\n"
+        "monitor console       UART output so far\n"
+        "monitor translate VA  virtual -> physical through the guest page tables\n"
+        "monitor reset         back to the multiboot entry state\n"
+    )
+
+
+def _fault_addr(exc, default: int) -> int:
+    addr = getattr(exc, "addr", None)
+    if addr is None and exc.args and isinstance(exc.args[0], int):
+        addr = exc.args[0]
+    return default if addr is None else int(addr)
+
+
+def _stop(stop) -> StopEvent:
+    return StopEvent(
+        reason=stop.reason,
+        pc=int(stop.pc),
+        signal=int(stop.signal) if stop.signal is not None else SIGTRAP,
+        detail=getattr(stop, "detail", "") or "",
+    )
