@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .rsplog import RspLog
 from .server import Server
-from .session import DEFAULT_SLICE
+from .rspsession import DEFAULT_SLICE
 
 REPO = Path(__file__).resolve().parent.parent
 

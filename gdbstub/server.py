@@ -24,7 +24,7 @@ from typing import IO, Optional
 from .dispatch import Context, Dispatcher
 from .handlers import default_capabilities
 from .rsplog import RspLog
-from .session import DEFAULT_SLICE, Session
+from .rspsession import DEFAULT_SLICE, Session
 from .target import SIGTRAP, StopEvent, Target
 from .threads import SingleThread
 

@@ -1,113 +1,158 @@
-"""One gdb session: the packet protocol, the dispatcher, and the run state.
+"""Run a gdb command file against a freshly started stub and return the transcript.
 
-Pure with respect to I/O: `receive(bytes) -> bytes to write` and, while the
-target runs, `run_slice() -> bytes to write`.  The server (server.py) moves
-the bytes; tests drive a Session directly.
+This is the product's main job (`make demo`) and the engine of the end-to-end
+tests: a real `kthread-stub` process on a real TCP port, real gdb.
+
+The transcript is gdb's own output.  gdb runs as at a terminal (not `-batch`,
+which turns off line wrapping; stdin is empty, so gdb quits after the script)
+with `set trace-commands on`, which prints each command it executes as
+`+command`; those lines are rewritten to `(gdb) command` so the transcript
+reads like the interactive session of the seed walkthrough, and gdb's closing
+prompt at end of input is dropped.  Nothing else is edited.
+
+    python -m gdbstub.session gdb_scripts/kthreadd.gdb
 """
 
-from __future__ import annotations
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
 
-from typing import Optional
-
-from .dispatch import Context, Dispatcher, EndSession, Reply, Resume
-from .handlers.stopreply import stop_reply
-from .packet import BadPacket, Garbage, Interrupt, Packet, PacketProtocol
-from .rsplog import RspLog
-from .target import SIGINT, StopEvent
-
-DEFAULT_SLICE = 200_000
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LISTENING = re.compile(rb"Listening on ([0-9.]+):(\d+)")
 
 
-class Session:
-    def __init__(self, ctx: Context, dispatcher: Dispatcher, log: Optional[RspLog] = None,
-                 slice_insns: int = DEFAULT_SLICE):
-        self.ctx = ctx
-        self.dispatcher = dispatcher
-        self.proto = PacketProtocol()
-        self.log = log or RspLog(None)
-        self.slice_insns = slice_insns
-        self.running = False
-        self.ended: Optional[str] = None  # why the session is over
-        self._pending_no_ack = False
-        ctx.new_session()
-        ctx.start_no_ack = self._request_no_ack
+class SessionError(Exception):
+    """The stub or gdb could not be started; the message says why."""
 
-    def _request_no_ack(self) -> None:
-        self.proto.start_no_ack()
 
-    # -- output
-    def _send(self, payload: bytes, binary: bool = False) -> bytes:
-        frame = self.proto.send(payload, binary=binary)
-        self.log.putpkt(frame, "" if self.proto.ack_mode else "noack mode")
-        return frame
+def free_port(host="127.0.0.1"):
+    """A TCP port that is free right now (the stub binds it a moment later)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
-    def _stopped(self, stop: StopEvent) -> bytes:
-        self.running = False
-        self.ctx.last_stop = stop
-        return self._send(stop_reply(self.ctx, stop))
 
-    # -- input
-    def receive(self, data: bytes) -> bytes:
-        events, out = self.proto.receive(data)
-        buf = bytearray(out)
-        for ev in events:
-            if self.ended:
+class Stub:
+    """A kthread-stub child process serving one gdb client on a TCP port."""
+
+    def __init__(self, kernel, extra_args=(), startup_deadline=60.0):
+        self.kernel = kernel
+        self.port = free_port()
+        cmd = [sys.executable, "-m", "gdbstub", "--kernel", kernel,
+               "--port", str(self.port), "--once", *extra_args]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, cwd=ROOT)
+        self.stderr = b""
+        self._wait_listening(startup_deadline)
+
+    def _wait_listening(self, deadline):
+        # The stub prints its "Listening on" line once the socket is bound;
+        # read stderr until then (a bounded wait for process start-up, not a sleep).
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            line = self.proc.stderr.readline()
+            if not line:
                 break
-            if isinstance(ev, Packet):
-                self.log.getpkt(ev.data, "sent ack" if self.proto.ack_mode else "no ack sent")
-                buf += self._handle(ev.data)
-            elif isinstance(ev, Interrupt):
-                self.log.interrupt()
-                buf += self.interrupt()
-            elif isinstance(ev, BadPacket):
-                self.log.note(f"bad packet ({ev.reason}): {ev.raw[:80]!r}")
-            elif isinstance(ev, Garbage):
-                self.log.note(f"garbage: {ev.data[:80]!r}")
-        return bytes(buf)
+            self.stderr += line
+            if LISTENING.search(line):
+                return
+        self.proc.kill()
+        rest = self.proc.stderr.read() or b""
+        raise SessionError("kthread-stub did not start listening: "
+                           + (self.stderr + rest).decode(errors="replace").strip())
 
-    def _handle(self, payload: bytes) -> bytes:
-        result = self.dispatcher.dispatch(payload)
-        if isinstance(result, bytes):
-            return self._send(result)
-        if isinstance(result, Reply):
-            frame = self._send(result.payload, binary=result.binary)
-            if result.after:
-                result.after()
-            return frame
-        if isinstance(result, Resume):
-            if result.step:
-                return self._stopped(self.ctx.target.step())
-            self.running = True
-            return b""
-        if isinstance(result, EndSession):
-            self.ended = result.why
-            self.running = False
-            return self._send(result.reply) if result.reply is not None else b""
-        raise TypeError(f"handler returned {result!r}")
+    def address(self):
+        return f"127.0.0.1:{self.port}"
 
-    def interrupt(self) -> bytes:
-        """Ctrl-C: stop a running target with SIGINT.  Ignored when stopped."""
-        if not self.running:
-            return b""
-        pc = self.ctx.target.read_register("eip")
-        return self._stopped(StopEvent("interrupt", pc, SIGINT))
+    def close(self, timeout=10.0):
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.stderr += self.proc.stderr.read() or b""
+        self.proc.stderr.close()
 
-    # -- running
-    def run_slice(self) -> bytes:
-        """Run one slice of virtual time; return a stop reply if it stopped."""
-        if not self.running:
-            return b""
-        stop = self.ctx.target.cont(self.slice_insns)
-        if stop.slice_expired:
-            return b""
-        return self._stopped(stop)
+    def __enter__(self):
+        return self
 
-    def run_until_stopped(self, max_slices: int = 1000) -> bytes:
-        """For tests: run slices until a stop (or give up; then stays running)."""
-        for _ in range(max_slices):
-            if not self.running:
-                break
-            out = self.run_slice()
-            if out:
-                return out
-        return b""
+    def __exit__(self, *exc):
+        self.close()
+
+
+def gdb_command(kernel, address, script=None, commands=(), trace=True, batch=False):
+    """The gdb command line for a session against a stub at `address`."""
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        raise SessionError("gdb not found: install it (Debian: apt-get install gdb)")
+    cmd = [gdb, "-q", "-nx"] + (["-batch"] if batch else [])
+    cmd += ["-iex", "set pagination off", "-iex", "set confirm off",
+            "-iex", "set height 0"]
+    if trace:
+        cmd += ["-iex", "set trace-commands on"]
+    cmd += [kernel, "-ex", f"target remote {address}"]
+    if script:
+        cmd += ["-x", script]
+    for c in commands:
+        cmd += ["-ex", c]
+    return cmd
+
+
+def prettify(output):
+    """Turn gdb's `+command` trace lines into `(gdb) command` prompt lines."""
+    out = []
+    for line in output.splitlines():
+        if line.startswith("+"):
+            line = "(gdb) " + line.lstrip("+")
+        out.append(line)
+    # End of input: gdb prints its prompt and quits.
+    while out and out[-1].startswith("(gdb) ") and out[-1][6:].lstrip("+") in ("", "quit"):
+        out.pop()
+    return "\n".join(out) + "\n"
+
+
+def run(script=None, commands=(), kernel=None, stub_args=(), timeout=120.0, batch=False):
+    """Start a stub, run gdb on `script` (and/or `commands`), return (transcript, stub stderr)."""
+    if kernel is None:
+        from machine.kbuild import ensure_kernel
+        kernel = os.path.relpath(ensure_kernel(), ROOT)
+    with Stub(kernel, stub_args) as stub:
+        cmd = gdb_command(kernel, stub.address(), script, commands, batch=batch)
+        try:
+            res = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, cwd=ROOT, timeout=timeout,
+                                 text=True)
+        except subprocess.TimeoutExpired as e:
+            stub.proc.kill()
+            raise SessionError(f"gdb did not finish within {timeout:.0f} s: {e.stdout!r}")
+    # gdb's errors and warnings (stderr) stay in place among its output.
+    return prettify(res.stdout), stub.stderr.decode(errors="replace")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        prog="kthread-session",
+        description="Start kthread-stub, run a gdb command file in real gdb, print the transcript.")
+    ap.add_argument("script", help="gdb command file, e.g. gdb_scripts/kthreadd.gdb")
+    ap.add_argument("--kernel", help="kernel ELF (default: build kernel_src/vmlinux)")
+    args = ap.parse_args(argv)
+    if not os.path.exists(args.script):
+        print(f"kthread-session: no such gdb script: {args.script}", file=sys.stderr)
+        return 2
+    try:
+        transcript, _ = run(os.path.abspath(args.script), kernel=args.kernel)
+    except SessionError as e:
+        print(f"kthread-session: {e}", file=sys.stderr)
+        return 2
+    sys.stdout.write(transcript)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

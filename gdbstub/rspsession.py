@@ -1,0 +1,113 @@
+"""One gdb session: the packet protocol, the dispatcher, and the run state.
+
+Pure with respect to I/O: `receive(bytes) -> bytes to write` and, while the
+target runs, `run_slice() -> bytes to write`.  The server (server.py) moves
+the bytes; tests drive a Session directly.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from .dispatch import Context, Dispatcher, EndSession, Reply, Resume
+from .handlers.stopreply import stop_reply
+from .packet import BadPacket, Garbage, Interrupt, Packet, PacketProtocol
+from .rsplog import RspLog
+from .target import SIGINT, StopEvent
+
+DEFAULT_SLICE = 200_000
+
+
+class Session:
+    def __init__(self, ctx: Context, dispatcher: Dispatcher, log: Optional[RspLog] = None,
+                 slice_insns: int = DEFAULT_SLICE):
+        self.ctx = ctx
+        self.dispatcher = dispatcher
+        self.proto = PacketProtocol()
+        self.log = log or RspLog(None)
+        self.slice_insns = slice_insns
+        self.running = False
+        self.ended: Optional[str] = None  # why the session is over
+        self._pending_no_ack = False
+        ctx.new_session()
+        ctx.start_no_ack = self._request_no_ack
+
+    def _request_no_ack(self) -> None:
+        self.proto.start_no_ack()
+
+    # -- output
+    def _send(self, payload: bytes, binary: bool = False) -> bytes:
+        frame = self.proto.send(payload, binary=binary)
+        self.log.putpkt(frame, "" if self.proto.ack_mode else "noack mode")
+        return frame
+
+    def _stopped(self, stop: StopEvent) -> bytes:
+        self.running = False
+        self.ctx.last_stop = stop
+        return self._send(stop_reply(self.ctx, stop))
+
+    # -- input
+    def receive(self, data: bytes) -> bytes:
+        events, out = self.proto.receive(data)
+        buf = bytearray(out)
+        for ev in events:
+            if self.ended:
+                break
+            if isinstance(ev, Packet):
+                self.log.getpkt(ev.data, "sent ack" if self.proto.ack_mode else "no ack sent")
+                buf += self._handle(ev.data)
+            elif isinstance(ev, Interrupt):
+                self.log.interrupt()
+                buf += self.interrupt()
+            elif isinstance(ev, BadPacket):
+                self.log.note(f"bad packet ({ev.reason}): {ev.raw[:80]!r}")
+            elif isinstance(ev, Garbage):
+                self.log.note(f"garbage: {ev.data[:80]!r}")
+        return bytes(buf)
+
+    def _handle(self, payload: bytes) -> bytes:
+        result = self.dispatcher.dispatch(payload)
+        if isinstance(result, bytes):
+            return self._send(result)
+        if isinstance(result, Reply):
+            frame = self._send(result.payload, binary=result.binary)
+            if result.after:
+                result.after()
+            return frame
+        if isinstance(result, Resume):
+            if result.step:
+                return self._stopped(self.ctx.target.step())
+            self.running = True
+            return b""
+        if isinstance(result, EndSession):
+            self.ended = result.why
+            self.running = False
+            return self._send(result.reply) if result.reply is not None else b""
+        raise TypeError(f"handler returned {result!r}")
+
+    def interrupt(self) -> bytes:
+        """Ctrl-C: stop a running target with SIGINT.  Ignored when stopped."""
+        if not self.running:
+            return b""
+        pc = self.ctx.target.read_register("eip")
+        return self._stopped(StopEvent("interrupt", pc, SIGINT))
+
+    # -- running
+    def run_slice(self) -> bytes:
+        """Run one slice of virtual time; return a stop reply if it stopped."""
+        if not self.running:
+            return b""
+        stop = self.ctx.target.cont(self.slice_insns)
+        if stop.slice_expired:
+            return b""
+        return self._stopped(stop)
+
+    def run_until_stopped(self, max_slices: int = 1000) -> bytes:
+        """For tests: run slices until a stop (or give up; then stays running)."""
+        for _ in range(max_slices):
+            if not self.running:
+                break
+            out = self.run_slice()
+            if out:
+                return out
+        return b""
