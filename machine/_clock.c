@@ -1,0 +1,120 @@
+/*
+ * _clock.c -- the machine's deterministic virtual clock and breakpoints.
+ *
+ * vclock_hook is a native UC_HOOK_CODE callback installed over the whole
+ * address space, so it runs before every guest instruction.  The host
+ * (machine.py) owns `struct vclock`, changes it only between emu_start calls
+ * or from its own hooks, and reads it after emu_start returns.
+ *
+ * Contract, checked in this order before each instruction:
+ *   1. stop_reason != 0: a stop was already requested; do nothing.
+ *   2. the address is a breakpoint (and not the one we are resuming over):
+ *      request a stop (reason 2); the instruction is NOT executed and NOT
+ *      counted, EIP stays on it.  Breakpoints come before the deadline so
+ *      that a run cut into slices reports the same breakpoint hits as one
+ *      long run.
+ *   3. icount >= deadline: request a stop (reason 1), not counted.
+ *   4. irq_armed (an IRQ waits at the PIC while IF was 0): if IF was seen
+ *      set before the previous instruction, request a stop (reason 3) so the
+ *      host delivers the IRQ; else note whether IF is set now.  This gives
+ *      one instruction of shadow after IF becomes 1, like `sti`, so
+ *      `sti; hlt` cannot lose a wakeup.
+ *   5. count the instruction (icount++), which then executes.
+ * Hence after emu_start returns, icount is exactly the number of
+ * instructions begun; every stop happens at an exact instruction count.
+ */
+#include <stdint.h>
+
+typedef int (*emu_stop_fn)(void *uc);
+typedef int (*reg_read_fn)(void *uc, int regid, void *value);
+
+#define UC_X86_REG_EFLAGS 25
+#define X86_IF 0x200u
+#define BP_SLOTS 256   /* open addressing, power of two; host keeps <= 128 */
+
+struct vclock {
+    uint64_t icount;
+    uint64_t deadline;
+    emu_stop_fn emu_stop;
+    reg_read_fn reg_read;
+    uint64_t stop_reason;   /* 0 none, 1 deadline, 2 breakpoint, 3 irq window */
+    uint64_t stop_addr;     /* address where the stop was requested          */
+    uint64_t irq_armed;
+    uint64_t if_seen;
+    uint64_t skip_pending;  /* resuming over a breakpoint at skip_addr       */
+    uint64_t skip_addr;
+    uint64_t nbp;           /* number of breakpoints in bp[]                 */
+    uint64_t bp[BP_SLOTS];  /* address+1, 0 = empty                          */
+};
+
+static inline uint32_t bp_hash(uint64_t a)
+{
+    return (uint32_t)((a * 0x9E3779B97F4A7C15ull) >> 56) & (BP_SLOTS - 1);
+}
+
+static int bp_contains(const struct vclock *c, uint64_t a)
+{
+    uint32_t i = bp_hash(a);
+    for (uint32_t n = 0; n < BP_SLOTS; n++, i = (i + 1) & (BP_SLOTS - 1)) {
+        if (c->bp[i] == 0)
+            return 0;
+        if (c->bp[i] == a + 1)
+            return 1;
+    }
+    return 0;
+}
+
+void vclock_hook(void *uc, uint64_t address, uint32_t size, void *user_data)
+{
+    struct vclock *c = (struct vclock *)user_data;
+    (void)size;
+    if (c->stop_reason)
+        return;
+    if (c->nbp && bp_contains(c, address)
+        && !(c->skip_pending && c->skip_addr == address)) {
+        c->stop_reason = 2;
+        goto stop;
+    }
+    if (__builtin_expect(c->icount >= c->deadline, 0)) {
+        c->stop_reason = 1;
+        goto stop;
+    }
+    if (__builtin_expect(c->irq_armed != 0, 0)) {
+        if (c->if_seen) {
+            c->stop_reason = 3;
+            goto stop;
+        }
+        uint32_t fl = 0;
+        c->reg_read(uc, UC_X86_REG_EFLAGS, &fl);
+        if (fl & X86_IF)
+            c->if_seen = 1;
+    }
+    c->skip_pending = 0;
+    c->icount++;
+    return;
+stop:
+    c->stop_addr = address;
+    c->emu_stop(uc);
+}
+
+/* Breakpoint table maintenance (the host calls these between runs). */
+int vclock_bp_add(struct vclock *c, uint64_t a)
+{
+    if (bp_contains(c, a))
+        return 0;
+    if (c->nbp >= BP_SLOTS / 2)
+        return -1;
+    uint32_t i = bp_hash(a);
+    while (c->bp[i])
+        i = (i + 1) & (BP_SLOTS - 1);
+    c->bp[i] = a + 1;
+    c->nbp++;
+    return 0;
+}
+
+void vclock_bp_clear(struct vclock *c)
+{
+    for (int i = 0; i < BP_SLOTS; i++)
+        c->bp[i] = 0;
+    c->nbp = 0;
+}

@@ -1,0 +1,601 @@
+"""The emulated PC: unicorn i386 CPU + 128 MiB RAM + PIC, PIT, UART; run loop.
+
+Public API (docs/ARCHITECTURE.md, "Machine API"):
+  Machine(kernel_path, ram_mb=128, cmdline="", console=None)
+  reset(), icount, cont(max_insns=None) -> Stop, step() -> Stop,
+  add_breakpoint(vaddr), remove_breakpoint(vaddr),
+  read_register(name), write_register(name, value), REGISTER_NAMES,
+  read_memory(vaddr, size), write_memory(vaddr, data),
+  read_phys(paddr, size), write_phys(paddr, data), translate(vaddr)
+
+Virtual time.  `icount` counts instructions begun (see _clock.c: an
+instruction that raises a fault is counted when it starts, and again when
+it is restarted after the handler) plus idle time skipped while halted.
+Every event (timer IRQ, IRQ window, breakpoint, limit) happens at an exact
+icount, decided only by guest state and icount, never by the wall clock or by
+how a caller slices its cont() calls: the same run twice, or cut into slices,
+follows the same trajectory.
+
+Interrupt rules:
+  - the PIT raises IRQ 0 at its deadlines (pit.py: 100,000 instructions per
+    tick at HZ=100).  At a deadline, if IF=1 and no IRQ window is armed, the
+    IRQ is delivered at once (before the instruction at that icount);
+    otherwise the IRQ window is armed: the clock hook stops one instruction
+    after it first sees IF=1 (the `sti` shadow) and the IRQ is delivered then.
+    PIC writes (EOI, unmask) that make a request deliverable also arm it.
+  - step() never delivers an IRQ (QEMU's default NOIRQ); time still passes,
+    and the next cont() delivers what became pending first.
+  - `hlt` with IF=1: time skips to the next PIT deadline (or to the caller's
+    limit, staying halted) and the IRQ wakes the CPU.  `hlt` with IF=0 (or
+    with no timer programmed) halts forever: cont(max_insns) returns
+    Stop("limit") with virtual time skipped to the limit, and cont(None)
+    returns Stop("limit") at once with detail "halted ...", so a debugger can
+    always regain control.  step() on a halted CPU executes the instruction
+    after the hlt.
+
+Breakpoints live in the clock hook's table (virtual addresses; unmapped ones
+are fine and fire once mapped).  A breakpoint is checked before the
+instruction runs; cont() from an address that has a breakpoint executes that
+instruction first.
+"""
+import ctypes
+import logging
+import mmap
+import struct
+
+import capstone
+from unicorn import (Uc, UcError, UC_ARCH_X86, UC_MODE_32, UC_PROT_ALL,
+                     UC_HOOK_INTR, UC_HOOK_INSN, UC_HOOK_INSN_INVALID)
+from unicorn import x86_const as X
+
+from . import clock as vclock
+from . import loader, paging
+from .errors import MemoryFault, Stop, SIGTRAP, SIGSEGV, signal_for_vector
+from .interrupts import (InterruptController, FAULT_VECTORS, EFLAGS_IF,
+                         vector_name)
+from .pic import PICPair
+from .pit import PIT8253
+from .uart import UART16550
+
+log = logging.getLogger("machine")
+
+END_ADDR = 0xFFFFFFFF          # emu_start `until`: never reached in practice
+FOREVER = (1 << 63)
+
+CR0_PG = 1 << 31
+CR4_PSE = 1 << 4
+CR4_PAE = 1 << 5
+
+_GPR = {
+    "eax": X.UC_X86_REG_EAX, "ecx": X.UC_X86_REG_ECX, "edx": X.UC_X86_REG_EDX,
+    "ebx": X.UC_X86_REG_EBX, "esp": X.UC_X86_REG_ESP, "ebp": X.UC_X86_REG_EBP,
+    "esi": X.UC_X86_REG_ESI, "edi": X.UC_X86_REG_EDI, "eip": X.UC_X86_REG_EIP,
+    "eflags": X.UC_X86_REG_EFLAGS,
+    "cs": X.UC_X86_REG_CS, "ss": X.UC_X86_REG_SS, "ds": X.UC_X86_REG_DS,
+    "es": X.UC_X86_REG_ES, "fs": X.UC_X86_REG_FS, "gs": X.UC_X86_REG_GS,
+    "fctrl": X.UC_X86_REG_FPCW, "fstat": X.UC_X86_REG_FPSW,
+    "ftag": X.UC_X86_REG_FPTAG, "fiseg": X.UC_X86_REG_FCS,
+    "fioff": X.UC_X86_REG_FIP, "foseg": X.UC_X86_REG_FDS,
+    "fooff": X.UC_X86_REG_FDP, "fop": X.UC_X86_REG_FOP,
+    "cr0": X.UC_X86_REG_CR0, "cr2": X.UC_X86_REG_CR2,
+    "cr3": X.UC_X86_REG_CR3, "cr4": X.UC_X86_REG_CR4,
+}
+_SEGS = ("cs", "ss", "ds", "es", "fs", "gs")
+_MASK = {"fctrl": 0xFFFF, "fstat": 0xFFFF, "ftag": 0xFFFF, "fiseg": 0xFFFF,
+         "foseg": 0xFFFF, "fop": 0x7FF}
+
+REGISTER_NAMES = (
+    "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags",
+    "cs", "ss", "ds", "es", "fs", "gs",
+    "st0", "st1", "st2", "st3", "st4", "st5", "st6", "st7",
+    "fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop",
+    "cr0", "cr2", "cr3", "cr4",
+)
+
+
+class _CpuFacade:
+    """What interrupts.py needs from the CPU (names, not unicorn ids)."""
+
+    def __init__(self, m):
+        self.m = m
+
+    def reg(self, name):
+        if name == "idtr":
+            return self.m.uc.reg_read(X.UC_X86_REG_IDTR)
+        if name == "tr":
+            return self.m.uc.reg_read(X.UC_X86_REG_TR)
+        return self.m.uc.reg_read(_GPR[name])
+
+    def set_reg(self, name, value):
+        self.m.uc.reg_write(_GPR[name], value)
+
+    def read_memory(self, vaddr, n):
+        return self.m.read_memory(vaddr, n)
+
+    def write_memory(self, vaddr, data):
+        self.m._write_virt(vaddr, data, flush=False)
+
+
+class Machine:
+    REGISTER_NAMES = REGISTER_NAMES
+
+    def __init__(self, kernel_path, ram_mb=128, cmdline="", console=None):
+        self.kernel_path = kernel_path
+        self.ram_size = int(ram_mb) << 20
+        if self.ram_size < (4 << 20) or self.ram_size > (3 << 30):
+            raise ValueError("ram_mb must be between 4 and 3072")
+        self.cmdline = cmdline
+        self._console_cb = console
+        self.console_output = bytearray()
+        # Host-owned RAM: an anonymous mapping, handed to unicorn by pointer.
+        # Private anonymous mapping: MADV_DONTNEED zero-fills it again on reset.
+        self._ram = mmap.mmap(-1, self.ram_size,
+                              flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        self._ram_ptr = ctypes.addressof(ctypes.c_char.from_buffer(self._ram))
+        self._clock = vclock.new_clock()
+        self._bps = set()
+        self._unknown_ports = set()
+        self._md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+        self._md.detail = True
+        self.uc = None
+        self._fresh = True
+        self.reset()
+
+    # ------------------------------------------------------------------ setup
+    def reset(self):
+        """Back to the multiboot entry state with icount == 0.  Breakpoints
+        are kept; console_output is cleared."""
+        if not self._fresh:
+            self._ram.madvise(mmap.MADV_DONTNEED)   # all zero again, cheaply
+        self._fresh = False
+        boot = loader.load(self.kernel_path, self._ram, self.cmdline)
+        self.boot = boot
+        self.console_output = bytearray()
+
+        if self.uc is not None:
+            self.uc = None          # drops hooks and TBs with the old engine
+        uc = Uc(UC_ARCH_X86, UC_MODE_32)
+        self.uc = uc
+        uc.mem_map_ptr(0, self.ram_size, UC_PROT_ALL, self._ram_ptr)
+
+        c = self._clock
+        c.icount = 0
+        c.deadline = 0
+        c.stop_reason = 0
+        c.irq_armed = 0
+        c.if_seen = 0
+        c.skip_pending = 0
+        vclock.install(uc, c)
+        vclock.set_breakpoints(c, self._bps)
+        uc.hook_add(UC_HOOK_INTR, self._on_intr)
+        uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
+        uc.hook_add(UC_HOOK_INSN, self._on_in, None, 1, 0, X.UC_X86_INS_IN)
+        uc.hook_add(UC_HOOK_INSN, self._on_out, None, 1, 0, X.UC_X86_INS_OUT)
+
+        self.pic = PICPair()
+        self.pit = PIT8253(now=lambda: self._clock.icount,
+                           irq=lambda: self.pic.raise_irq(0))
+        self.uart = UART16550(self._console)
+        self._ports = {}
+        for dev in (self.pic, self.pit, self.uart):
+            for p in dev.PORTS:
+                self._ports[p] = dev
+        self._cpu = _CpuFacade(self)
+        self.intc = InterruptController(self._cpu)
+
+        uc.reg_write(X.UC_X86_REG_GDTR, (0, boot.gdt_base, boot.gdt_limit, 0))
+        uc.reg_write(X.UC_X86_REG_CS, boot.cs)
+        for seg in (X.UC_X86_REG_DS, X.UC_X86_REG_ES, X.UC_X86_REG_FS,
+                    X.UC_X86_REG_GS, X.UC_X86_REG_SS):
+            uc.reg_write(seg, boot.ds)
+        uc.reg_write(X.UC_X86_REG_EFLAGS, 0x2)
+        uc.reg_write(X.UC_X86_REG_EAX, boot.eax)
+        uc.reg_write(X.UC_X86_REG_EBX, boot.ebx)
+        uc.reg_write(X.UC_X86_REG_EIP, boot.entry)
+        self._halted = False
+        self._pending_stop = None
+        self.irqs_delivered = 0
+
+    def _console(self, data: bytes):
+        self.console_output += data
+        if self._console_cb is not None:
+            self._console_cb(data)
+
+    @property
+    def icount(self) -> int:
+        return self._clock.icount
+
+    @property
+    def halted(self) -> bool:
+        return self._halted
+
+    # ------------------------------------------------------------- port I/O
+    def _on_in(self, uc, port, size, _ud):
+        dev = self._ports.get(port)
+        if dev is None:
+            self._log_unknown_port("read", port)
+            return (1 << (8 * size)) - 1
+        return dev.io_read(port, size) & ((1 << (8 * size)) - 1)
+
+    def _on_out(self, uc, port, size, value, _ud):
+        dev = self._ports.get(port)
+        if dev is None:
+            if port != 0x80:               # the classic I/O delay port
+                self._log_unknown_port("write", port)
+            return
+        dev.io_write(port, size, value)
+        if dev is self.pic and self.pic.pending():
+            self._arm_irq_window()
+
+    def _log_unknown_port(self, what, port):
+        if port not in self._unknown_ports:
+            self._unknown_ports.add(port)
+            log.info("guest %s of unknown I/O port 0x%x (reads return all ones)",
+                     what, port)
+
+    # ----------------------------------------------------------- interrupts
+    def _arm_irq_window(self):
+        c = self._clock
+        if not c.irq_armed:
+            c.irq_armed = 1
+            c.if_seen = 0
+
+    def _after_delivery(self):
+        c = self._clock
+        c.skip_pending = 0
+        self._halted = False
+
+    def _check_irq(self):
+        """At a service point: deliver a deliverable IRQ or arm the window.
+        Returns a Stop if delivery triple-faulted."""
+        c = self._clock
+        if not self.pic.pending():
+            c.irq_armed = 0
+            c.if_seen = 0
+            return None
+        if c.irq_armed:
+            return None                     # the clock hook decides when
+        if self.uc.reg_read(X.UC_X86_REG_EFLAGS) & EFLAGS_IF:
+            return self._deliver_irq()
+        self._arm_irq_window()
+        return None
+
+    def _deliver_irq(self):
+        c = self._clock
+        c.irq_armed = 0
+        c.if_seen = 0
+        vector = self.pic.acknowledge()
+        stop = self.intc.deliver(vector, "external")
+        self.irqs_delivered += 1
+        self._after_delivery()
+        if stop is None and self.pic.pending():
+            self._arm_irq_window()
+        return stop
+
+    def _service(self):
+        self.pit.advance(self._clock.icount)
+        return self._check_irq()
+
+    def _on_intr(self, uc, intno, _ud):
+        eip = uc.reg_read(X.UC_X86_REG_EIP)
+        kind = "exception"
+        error_code = None
+        if intno == 3 and self._byte_at(eip - 1) == 0xCC:
+            kind = "software"
+        elif intno not in FAULT_VECTORS and intno != 1:
+            kind = "software"
+        elif self._byte_at(eip - 2) == 0xCD and self._byte_at(eip - 1) == intno:
+            kind = "software"               # an explicit `int n` of a fault vector
+        if kind == "exception" and intno == 14:
+            error_code = self._pf_error_code(eip)
+        stop = self.intc.deliver(intno, kind, error_code)
+        self._after_delivery()
+        if stop is not None:
+            self._pending_stop = stop
+            uc.emu_stop()
+
+    def _on_invalid(self, uc, _ud):
+        stop = self.intc.deliver(6, "exception")
+        self._after_delivery()
+        if stop is not None:
+            self._pending_stop = stop
+            uc.emu_stop()
+        return True
+
+    def _byte_at(self, vaddr):
+        try:
+            return self.read_memory(vaddr & 0xFFFFFFFF, 1)[0]
+        except MemoryFault:
+            return None
+
+    def _pf_error_code(self, eip):
+        """Unicorn does not expose the #PF error code: rebuild it from the
+        page tables (P bit), CPL (U bit) and the faulting instruction (W bit:
+        a memory operand it writes, or an implicit stack write)."""
+        uc = self.uc
+        cr2 = uc.reg_read(X.UC_X86_REG_CR2)
+        user = (uc.reg_read(X.UC_X86_REG_CS) & 3) == 3
+        write = False
+        try:
+            code = self.read_memory(eip, 16)
+        except MemoryFault:
+            code = b""                      # instruction fetch fault
+        for insn in self._md.disasm(code, eip, 1):
+            m = insn.mnemonic
+            if m.startswith(("push", "call", "enter", "stos", "int")):
+                write = True
+            elif m.startswith("movs"):
+                write = (cr2 >> 12) == (uc.reg_read(X.UC_X86_REG_EDI) >> 12)
+            else:
+                for op in insn.operands:
+                    if op.type == capstone.x86.X86_OP_MEM and op.access & capstone.CS_AC_WRITE:
+                        write = True
+        fetch = not code
+        cr3 = uc.reg_read(X.UC_X86_REG_CR3)
+        pse = bool(uc.reg_read(X.UC_X86_REG_CR4) & CR4_PSE)
+        ec = paging.pf_error_code(self._read32_phys_or_zero, cr3, cr2, pse,
+                                  write and not fetch, user)
+        return ec
+
+    # --------------------------------------------------------------- running
+    def _emu(self, deadline):
+        c = self._clock
+        c.deadline = deadline
+        c.stop_reason = 0
+        self._pending_stop = None
+        eip = self.uc.reg_read(X.UC_X86_REG_EIP)
+        try:
+            self.uc.emu_start(eip, END_ADDR)
+        except UcError as e:
+            pc = self.uc.reg_read(X.UC_X86_REG_EIP)
+            return Stop("fault", pc, SIGSEGV, None,
+                        "unicorn stopped at eip 0x%08x: %s" % (pc, e))
+        return self._pending_stop
+
+    def _eflags_if(self):
+        return bool(self.uc.reg_read(X.UC_X86_REG_EFLAGS) & EFLAGS_IF)
+
+    def cont(self, max_insns=None) -> Stop:
+        """Run until a breakpoint, an undeliverable fault, or max_insns more
+        instructions of virtual time (Stop.reason == "limit")."""
+        c = self._clock
+        limit = None if max_insns is None else c.icount + max(0, int(max_insns))
+        eip = self.uc.reg_read(X.UC_X86_REG_EIP)
+        if eip in self._bps:
+            c.skip_pending = 1
+            c.skip_addr = eip
+        while True:
+            stop = self._service()
+            if stop is not None:
+                return stop
+            if limit is not None and c.icount >= limit:
+                return self._stop("limit")
+            if self._halted:
+                if c.irq_armed and self.pic.pending() and self._eflags_if():
+                    stop = self._deliver_irq()      # `sti; hlt` with an IRQ waiting
+                    if stop is not None:
+                        return stop
+                    continue
+                nxt = self.pit.next_deadline()
+                if nxt is None or not self._eflags_if():
+                    if limit is None:
+                        return self._stop("limit", "halted with interrupts disabled "
+                                          "(cli; hlt) or no timer: the CPU will "
+                                          "never wake up")
+                    c.icount = limit
+                    continue
+                target = nxt if limit is None else min(nxt, limit)
+                if target > c.icount:
+                    c.icount = target
+                continue
+            deadline = self.pit.next_deadline()
+            if deadline is None:
+                deadline = FOREVER
+            if limit is not None:
+                deadline = min(deadline, limit)
+            stop = self._emu(deadline)
+            if stop is not None:
+                return stop
+            reason = c.stop_reason
+            if reason == vclock.STOP_BREAKPOINT:
+                return self._stop("breakpoint")
+            if reason == vclock.STOP_IRQ_WINDOW:
+                c.irq_armed = 0
+                c.if_seen = 0
+                if self.pic.pending():
+                    if self._eflags_if():
+                        stop = self._deliver_irq()
+                        if stop is not None:
+                            return stop
+                    else:
+                        self._arm_irq_window()
+                continue
+            if reason == vclock.STOP_DEADLINE:
+                continue
+            # emu_start returned on its own: the guest executed hlt.
+            if not self._just_halted():
+                pc = self.uc.reg_read(X.UC_X86_REG_EIP)
+                return Stop("fault", pc, SIGSEGV, None,
+                            "emulation stopped unexpectedly at 0x%08x" % pc)
+            self._halted = True
+
+    def _just_halted(self):
+        eip = self.uc.reg_read(X.UC_X86_REG_EIP)
+        return self._byte_at(eip - 1) == 0xF4
+
+    def step(self) -> Stop:
+        """Execute exactly one instruction; never delivers an IRQ."""
+        c = self._clock
+        self._halted = False
+        saved = c.irq_armed
+        c.irq_armed = 0
+        eip = self.uc.reg_read(X.UC_X86_REG_EIP)
+        if eip in self._bps:
+            c.skip_pending = 1
+            c.skip_addr = eip
+        start = c.icount
+        try:
+            stop = self._emu(c.icount + 1)
+        finally:
+            if not c.irq_armed:
+                c.irq_armed = saved
+        if stop is not None:
+            return stop
+        if c.stop_reason == vclock.STOP_NONE and c.icount == start + 1 and self._just_halted():
+            self._halted = True
+        return self._stop("step")
+
+    def _stop(self, reason, detail=""):
+        pc = self.uc.reg_read(X.UC_X86_REG_EIP)
+        return Stop(reason, pc, SIGTRAP, None, detail)
+
+    # ------------------------------------------------------------ breakpoints
+    def add_breakpoint(self, vaddr):
+        vaddr &= 0xFFFFFFFF
+        if vaddr in self._bps:
+            return
+        self._bps.add(vaddr)
+        try:
+            vclock.set_breakpoints(self._clock, self._bps)
+        except ValueError:
+            self._bps.discard(vaddr)
+            vclock.set_breakpoints(self._clock, self._bps)
+            raise
+
+    def remove_breakpoint(self, vaddr):
+        vaddr &= 0xFFFFFFFF
+        if vaddr in self._bps:
+            self._bps.discard(vaddr)
+            vclock.set_breakpoints(self._clock, self._bps)
+
+    @property
+    def breakpoints(self):
+        return frozenset(self._bps)
+
+    # -------------------------------------------------------------- registers
+    def read_register(self, name: str) -> int:
+        uc = self.uc
+        if name in _GPR:
+            v = uc.reg_read(_GPR[name])
+            return v & _MASK.get(name, 0xFFFFFFFF)
+        if len(name) == 3 and name.startswith("st") and name[2] in "01234567":
+            top = (uc.reg_read(X.UC_X86_REG_FPSW) >> 11) & 7
+            phys = (top + int(name[2])) & 7
+            mant, exp = uc.reg_read(X.UC_X86_REG_FP0 + phys)
+            return ((exp & 0xFFFF) << 64) | (mant & 0xFFFFFFFFFFFFFFFF)
+        raise KeyError("unknown register %r" % (name,))
+
+    def write_register(self, name: str, value: int):
+        uc = self.uc
+        if name in _GPR:
+            value &= _MASK.get(name, 0xFFFFFFFF)
+            try:
+                uc.reg_write(_GPR[name], value)
+            except UcError as e:
+                raise ValueError("cannot write %s=0x%x: %s" % (name, value, e))
+            if name == "eip":
+                self._halted = False
+                self._clock.skip_pending = 0
+            if name in ("cr0", "cr3", "cr4"):
+                self.uc.ctl_flush_tlb()
+            return
+        if len(name) == 3 and name.startswith("st") and name[2] in "01234567":
+            top = (uc.reg_read(X.UC_X86_REG_FPSW) >> 11) & 7
+            phys = (top + int(name[2])) & 7
+            uc.reg_write(X.UC_X86_REG_FP0 + phys,
+                         (value & 0xFFFFFFFFFFFFFFFF, (value >> 64) & 0xFFFF))
+            return
+        raise KeyError("unknown register %r" % (name,))
+
+    # ----------------------------------------------------------------- memory
+    def _read32_phys_or_zero(self, paddr):
+        if paddr < 0 or paddr + 4 > self.ram_size:
+            return 0                        # reads as not present
+        return struct.unpack_from("<I", self._ram, paddr)[0]
+
+    def _walk(self, vaddr):
+        """(paddr, bytes left in the page) or None."""
+        uc = self.uc
+        vaddr &= 0xFFFFFFFF
+        if not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PG:
+            return vaddr, 0x1000 - (vaddr & 0xFFF)
+        cr4 = uc.reg_read(X.UC_X86_REG_CR4)
+        if cr4 & CR4_PAE:
+            return None                     # PAE paging is not modelled
+        t = paging.walk(self._read32_phys_or_zero, uc.reg_read(X.UC_X86_REG_CR3),
+                        vaddr, bool(cr4 & CR4_PSE))
+        if t is None:
+            return None
+        return t.paddr, t.page_end_offset
+
+    def translate(self, vaddr: int):
+        """Physical address of vaddr through the guest page tables, or None
+        (also None when it maps outside RAM)."""
+        w = self._walk(vaddr)
+        if w is None or w[0] >= self.ram_size:
+            return None
+        return w[0]
+
+    def read_memory(self, vaddr: int, size: int) -> bytes:
+        out = bytearray()
+        vaddr &= 0xFFFFFFFF
+        while size > 0:
+            w = self._walk(vaddr)
+            if w is None or w[0] >= self.ram_size:
+                raise MemoryFault(vaddr)
+            paddr, left = w
+            n = min(size, left, self.ram_size - paddr)
+            out += self._ram[paddr:paddr + n]
+            vaddr = (vaddr + n) & 0xFFFFFFFF
+            size -= n
+        return bytes(out)
+
+    def _write_virt(self, vaddr, data, flush=True):
+        # Translate everything first so a fault leaves memory untouched.
+        chunks = []
+        vaddr &= 0xFFFFFFFF
+        pos = 0
+        while pos < len(data):
+            w = self._walk(vaddr)
+            if w is None or w[0] >= self.ram_size:
+                raise MemoryFault(vaddr)
+            paddr, left = w
+            n = min(len(data) - pos, left, self.ram_size - paddr)
+            chunks.append((paddr, pos, n))
+            vaddr = (vaddr + n) & 0xFFFFFFFF
+            pos += n
+        for paddr, p, n in chunks:
+            self._ram[paddr:paddr + n] = data[p:p + n]
+        if flush and data:
+            self.uc.ctl_flush_tb()          # the write may have been to code
+
+    def write_memory(self, vaddr: int, data: bytes):
+        self._write_virt(vaddr, bytes(data))
+
+    def read_phys(self, paddr: int, size: int) -> bytes:
+        if paddr < 0 or size < 0:
+            raise MemoryFault(paddr)
+        if paddr + size > self.ram_size:
+            raise MemoryFault(max(paddr, self.ram_size))
+        return bytes(self._ram[paddr:paddr + size])
+
+    def write_phys(self, paddr: int, data: bytes):
+        data = bytes(data)
+        if paddr < 0:
+            raise MemoryFault(paddr)
+        if paddr + len(data) > self.ram_size:
+            raise MemoryFault(max(paddr, self.ram_size))
+        self._ram[paddr:paddr + len(data)] = data
+        if data:
+            self.uc.ctl_flush_tb()
+
+    # ------------------------------------------------------------- debugging
+    def disassemble(self, vaddr: int, count: int = 8) -> str:
+        """A few instructions at vaddr, for fault reports."""
+        try:
+            code = self.read_memory(vaddr, 15 * count)
+        except MemoryFault:
+            return "<0x%08x not mapped>" % vaddr
+        md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+        return "\n".join("0x%08x: %s %s" % (i.address, i.mnemonic, i.op_str)
+                         for i in md.disasm(code, vaddr, count))
