@@ -178,8 +178,8 @@ class Server:
                     ready, _, _ = select.select(rlist, [], [], timeout)
                 except InterruptedError:
                     continue
-                if self.listener is not None and self.listener in ready:
-                    self._refuse()
+                # The attached client first: if it just went away, the new
+                # client waiting on the listener is the next session, not an intruder.
                 if conn in ready:
                     data = conn.recv()
                     if not data:
@@ -187,6 +187,10 @@ class Server:
                         break
                     if not conn.send(session.receive(data)):
                         break
+                    if session.ended is not None:
+                        continue
+                if self.listener is not None and self.listener in ready:
+                    self._refuse()
                 if session.running:
                     out = session.run_slice()
                     if out and not conn.send(out):
