@@ -27,22 +27,51 @@ class UsageError(Exception):
     pass
 
 
-def ensure_kernel() -> Path:
-    """The default kernel: machine.kbuild.ensure_kernel() when the machine provides it,
-    else `make -C kernel_src` (make itself decides whether vmlinux is stale)."""
+def ensure_kernel(path=None) -> Path:
+    """The kernel to serve: machine.kbuild.ensure_kernel() (which builds
+    kernel_src/vmlinux when it is missing or stale, and returns a given path
+    unchanged), falling back to `make -C kernel_src` without the machine."""
     try:
         from machine import kbuild  # type: ignore
     except ImportError:
         kbuild = None
     if kbuild is not None and hasattr(kbuild, "ensure_kernel"):
-        return Path(kbuild.ensure_kernel())
+        from machine import KernelImageError
+
+        if path is not None and not Path(path).is_file():
+            raise UsageError(f"kernel image not found: {path}")
+        try:
+            return Path(kbuild.ensure_kernel(None if path is None else str(path)))
+        except KernelImageError as e:
+            raise UsageError(_one_line(str(e))) from None
+    if path is not None:
+        if not Path(path).is_file():
+            raise UsageError(f"kernel image not found: {path}")
+        return Path(path)
     src = REPO / "kernel_src"
     if not (src / "Makefile").exists():
         raise UsageError(f"no kernel given and no {src}/Makefile to build one; use --kernel PATH")
-    r = subprocess.run(["make", "-s", "-C", str(src)], stdout=sys.stderr, stderr=sys.stderr)
+    r = subprocess.run(["make", "-s", "-C", str(src)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if r.returncode != 0:
-        raise UsageError(f"building the kernel failed (make -C {src} exited {r.returncode})")
+        tail = r.stdout.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        raise UsageError(f"building the kernel failed (make -C kernel_src): {tail[0]}")
     return src / "vmlinux"
+
+
+def _shown_path(kernel) -> str:
+    """The kernel path as the user would type it: relative when under the cwd."""
+    if kernel is None:
+        return "vmlinux"
+    rel = os.path.relpath(kernel)
+    return str(kernel) if rel.startswith("..") else rel
+
+
+def _one_line(text: str) -> str:
+    """Multi-line errors (make output) become one line: the first and the last line."""
+    lines = [l.strip() for l in text.strip().splitlines() if l.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else "error"
+    return f"{lines[0]} {lines[-1]}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,9 +95,7 @@ def _make_target(args, messages):
         from .fake import FakeTarget
 
         return FakeTarget()
-    kernel = Path(args.kernel) if args.kernel else ensure_kernel()
-    if not kernel.is_file():
-        raise UsageError(f"kernel image not found: {kernel}")
+    kernel = ensure_kernel(args.kernel)
     try:
         from machine import KernelImageError, Machine
     except ImportError as e:
@@ -82,7 +109,7 @@ def _make_target(args, messages):
     try:
         machine = Machine(str(kernel), console=console)
     except KernelImageError as e:
-        raise UsageError(f"bad kernel image {kernel}: {e}") from None
+        raise UsageError(f"bad kernel image {kernel}: {_one_line(str(e))}") from None
     from .target import MachineTarget
 
     return MachineTarget(machine), kernel
@@ -113,7 +140,7 @@ def main(argv=None) -> int:
         except OSError as e:
             reason = "port in use" if e.errno == 98 else e.strerror or str(e)
             raise UsageError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
-        shown = os.path.relpath(kernel) if kernel else "vmlinux"
+        shown = _shown_path(kernel)
         messages.write(f"Listening on {args.host}:{port}; connect with: "
                        f"gdb {shown} -ex 'target remote {args.host}:{port}'\n")
         messages.flush()

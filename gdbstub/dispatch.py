@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set
 
 from . import commands as C
-from .target import StopEvent, Target, TargetMemoryError, TargetRegisterError
+from .target import StopEvent, Target, TargetError, TargetMemoryError, TargetRegisterError
 from .threads import SingleThread, ThreadModel
 
 PACKET_SIZE = 0x4000
@@ -119,4 +119,6 @@ class Dispatcher:
         except TargetMemoryError:
             return E_FAULT
         except TargetRegisterError:
+            return E_INVALID
+        except TargetError:
             return E_INVALID

@@ -19,7 +19,11 @@ SIGFPE = 8
 SIGSEGV = 11
 
 
-class TargetMemoryError(Exception):
+class TargetError(Exception):
+    """The target refused an operation (the reply is an E packet)."""
+
+
+class TargetMemoryError(TargetError):
     """A virtual address could not be read or written; `addr` is the first bad byte."""
 
     def __init__(self, addr: int, msg: str = ""):
@@ -27,7 +31,7 @@ class TargetMemoryError(Exception):
         self.addr = addr
 
 
-class TargetRegisterError(Exception):
+class TargetRegisterError(TargetError):
     """The register cannot be read or written."""
 
 
@@ -118,7 +122,10 @@ class MachineTarget:
             raise TargetMemoryError(_fault_addr(e, addr)) from e
 
     def add_breakpoint(self, addr: int) -> None:
-        self.machine.add_breakpoint(addr)
+        try:
+            self.machine.add_breakpoint(addr)
+        except ValueError as e:  # e.g. the machine's breakpoint table is full
+            raise TargetError(str(e)) from e
 
     def remove_breakpoint(self, addr: int) -> None:
         self.machine.remove_breakpoint(addr)
