@@ -7,7 +7,8 @@ the bytes; tests drive a Session directly.
 
 from __future__ import annotations
 
-from typing import Optional
+import traceback
+from typing import Callable, Optional
 
 from .dispatch import Context, Dispatcher, EndSession, Reply, Resume
 from .handlers.stopreply import stop_reply
@@ -15,13 +16,16 @@ from .packet import BadPacket, Garbage, Interrupt, Packet, PacketProtocol
 from .rsplog import RspLog
 from .target import SIGINT, StopEvent
 
+SIGABRT = 6
+
 DEFAULT_SLICE = 200_000
 
 
 class Session:
     def __init__(self, ctx: Context, dispatcher: Dispatcher, log: Optional[RspLog] = None,
-                 slice_insns: int = DEFAULT_SLICE):
+                 slice_insns: int = DEFAULT_SLICE, notify: Optional[Callable[[str], None]] = None):
         self.ctx = ctx
+        self.notify = notify or (lambda text: None)
         self.dispatcher = dispatcher
         self.proto = PacketProtocol()
         self.log = log or RspLog(None)
@@ -43,6 +47,9 @@ class Session:
 
     def _stopped(self, stop: StopEvent) -> bytes:
         self.running = False
+        if stop.reason in ("fault", "triple_fault"):
+            self.notify(f"machine stopped: {stop.reason} at eip=0x{stop.pc:08x} "
+                        f"(signal {stop.signal}){': ' + stop.detail if stop.detail else ''}")
         self.ctx.last_stop = stop
         return self._send(stop_reply(self.ctx, stop))
 
@@ -66,7 +73,11 @@ class Session:
         return bytes(buf)
 
     def _handle(self, payload: bytes) -> bytes:
-        result = self.dispatcher.dispatch(payload)
+        try:
+            result = self.dispatcher.dispatch(payload)
+        except Exception as e:  # a bug on our side or the machine's: keep serving
+            self.notify(f"internal error handling {payload[:40]!r}:\n{traceback.format_exc()}")
+            return self._send(b"E." + _oneline(e))
         if isinstance(result, bytes):
             return self._send(result)
         if isinstance(result, Reply):
@@ -76,7 +87,7 @@ class Session:
             return frame
         if isinstance(result, Resume):
             if result.step:
-                return self._stopped(self.ctx.target.step())
+                return self._stopped(self._guard(self.ctx.target.step))
             self.running = True
             return b""
         if isinstance(result, EndSession):
@@ -97,10 +108,22 @@ class Session:
         """Run one slice of virtual time; return a stop reply if it stopped."""
         if not self.running:
             return b""
-        stop = self.ctx.target.cont(self.slice_insns)
+        stop = self._guard(lambda: self.ctx.target.cont(self.slice_insns))
         if stop.slice_expired:
             return b""
         return self._stopped(stop)
+
+    def _guard(self, run) -> StopEvent:
+        """Run the target; an exception from it becomes a SIGABRT stop, not a dead server."""
+        try:
+            return run()
+        except Exception as e:
+            self.notify(f"the machine raised while running:\n{traceback.format_exc()}")
+            try:
+                pc = self.ctx.target.read_register("eip")
+            except Exception:
+                pc = 0
+            return StopEvent("fault", pc, SIGABRT, detail=str(e))
 
     def run_until_stopped(self, max_slices: int = 1000) -> bytes:
         """For tests: run slices until a stop (or give up; then stays running)."""
@@ -111,3 +134,8 @@ class Session:
             if out:
                 return out
         return b""
+
+
+def _oneline(e: Exception) -> bytes:
+    text = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+    return bytes(c for c in text.encode("ascii", "replace") if c not in b"#$}*")

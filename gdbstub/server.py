@@ -42,8 +42,8 @@ def make_dispatcher(ctx: Context) -> Dispatcher:
 
 
 def new_session(ctx: Context, dispatcher: Dispatcher, log: Optional[RspLog] = None,
-                slice_insns: int = DEFAULT_SLICE) -> Session:
-    return Session(ctx, dispatcher, log=log, slice_insns=slice_insns)
+                slice_insns: int = DEFAULT_SLICE, notify=None) -> Session:
+    return Session(ctx, dispatcher, log=log, slice_insns=slice_insns, notify=notify)
 
 
 class _SockConn:
@@ -168,7 +168,7 @@ class Server:
     # -- one session
     def serve(self, conn) -> str:
         self.log.note("new session")
-        session = new_session(self.ctx, self.dispatcher, self.log, self.slice_insns)
+        session = new_session(self.ctx, self.dispatcher, self.log, self.slice_insns, self.say)
         why = "connection closed"
         try:
             while session.ended is None:

@@ -300,3 +300,39 @@ def test_replies_are_run_length_encoded_on_the_wire(h):
     raw = h.session.receive(encode_packet(b"m2000,40"))
     assert b"*" in raw and len(raw) < 40
     assert h.replies(raw) == [b"00" * 64]
+
+
+class ExplodingTarget(FakeTarget):
+    def cont(self, max_insns):
+        raise RuntimeError("boom")
+
+    def read_memory(self, addr, size):
+        raise KeyError("bug")
+
+
+def test_target_exceptions_never_kill_the_session():
+    notes = []
+    hh = Harness(target=ExplodingTarget())
+    hh.session.notify = notes.append
+    assert hh.ask(b"m1000,4").startswith(b"E.KeyError")
+    hh.ask(b"c")
+    sig, f = parse_stop(hh.replies(hh.session.run_until_stopped())[0])
+    assert sig == 6
+    assert any("boom" in n for n in notes)
+    assert hh.ask(b"qC") == b"QC01"
+
+
+def test_fault_stop_is_reported_with_its_signal():
+    class Faulty(FakeTarget):
+        def cont(self, max_insns):
+            from gdbstub.target import StopEvent
+            self.regs["eip"] = 0x1234
+            return StopEvent("fault", 0x1234, 11, "page fault at 0x0")
+
+    notes = []
+    hh = Harness(target=Faulty())
+    hh.session.notify = notes.append
+    hh.ask(b"c")
+    sig, f = parse_stop(hh.replies(hh.session.run_until_stopped())[0])
+    assert sig == 11 and f["08"] == "34120000"
+    assert notes and "page fault" in notes[0]
