@@ -336,3 +336,22 @@ def test_fault_stop_is_reported_with_its_signal():
     sig, f = parse_stop(hh.replies(hh.session.run_until_stopped())[0])
     assert sig == 11 and f["08"] == "34120000"
     assert notes and "page fault" in notes[0]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PREFIXES = [b"m", b"M", b"X", b"g", b"G", b"p", b"P", b"Z", b"z", b"H", b"T", b"vCont",
+             b"qXfer:features:read:", b"qSupported:", b"qRcmd,", b"qThreadExtraInfo,", b"s", b"S",
+             b"C", b"?", b"q", b"Q", b"v"]
+
+
+@given(st.sampled_from(_PREFIXES), st.binary(max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_random_packets_never_kill_the_session(prefix, tail):
+    hh = Harness(slice_insns=10)
+    out = hh.session.receive(encode_packet(prefix + tail, binary=True))
+    assert out.startswith(b"+")  # acked; a reply or (for c/s) a stop may follow
+    hh.session.running = False
+    if hh.session.ended is None:
+        assert hh.ask(b"qC") == b"QC01"
