@@ -1,0 +1,57 @@
+/*
+ * setup.c - learn the machine from the boot loader's multiboot info.
+ *
+ * head_32.S saved the physical address of the info structure in
+ * boot_params_phys.  It lives in low memory, which is mapped at
+ * PAGE_OFFSET like the rest of RAM, so we read it through __va().
+ */
+#include <linux/kernel.h>
+#include <linux/multiboot.h>
+#include <linux/gfp.h>
+#include <linux/string.h>
+#include <asm/page.h>
+#include <asm/setup.h>
+
+extern char _text[], _end[];
+void paging_init(void);
+
+unsigned long max_low_pfn;
+static char command_line[256];
+
+/*
+ * setup_arch - size memory, drop the boot identity map, start the page
+ * allocator.
+ *
+ * RAM we manage: from the first page after the kernel image (_end) up to
+ * the top reported by the loader, capped at MAXMEM, which is all head_32.S
+ * mapped.  Without memory info we assume 32 MiB.
+ */
+void setup_arch(void)
+{
+	struct multiboot_info *mbi = NULL;
+	unsigned long mem_kb = 32 * 1024;
+	unsigned long start_pfn;
+
+	if (boot_params_phys)
+		mbi = __va(boot_params_phys);
+	if (mbi && (mbi->flags & MULTIBOOT_INFO_MEMORY))
+		mem_kb = 1024 + mbi->mem_upper;
+	if (mbi && (mbi->flags & MULTIBOOT_INFO_CMDLINE) && mbi->cmdline)
+		strlcpy(command_line, __va(mbi->cmdline), sizeof(command_line));
+
+	max_low_pfn = mem_kb >> (PAGE_SHIFT - 10);
+	if (max_low_pfn > MAXMEM_PFN)
+		max_low_pfn = MAXMEM_PFN;
+
+	printk("Command line: %s\n", command_line);
+	printk("RAM: %lu KiB, managing %lu MiB (max_low_pfn %lx)\n",
+	       mem_kb, (max_low_pfn << PAGE_SHIFT) >> 20, max_low_pfn);
+
+	paging_init();
+
+	start_pfn = PFN_UP(__pa(_end));
+	mem_init(start_pfn, max_low_pfn);
+	printk("Memory: %luk free, kernel image %luk at %p\n",
+	       nr_free_pages() << (PAGE_SHIFT - 10),
+	       (unsigned long)(_end - _text) >> 10, _text);
+}

@@ -1,0 +1,12 @@
+#ifndef _ASM_X86_SETUP_H
+#define _ASM_X86_SETUP_H
+
+/* Physical address of the multiboot info, saved by head_32.S. */
+extern unsigned long boot_params_phys;
+
+/* Highest usable page frame + 1, from the multiboot memory map. */
+extern unsigned long max_low_pfn;
+
+void setup_arch(void);
+
+#endif

@@ -1,0 +1,80 @@
+#ifndef _LINUX_SPINLOCK_H
+#define _LINUX_SPINLOCK_H
+
+#include <linux/compiler.h>
+#include <asm/irqflags.h>
+
+/*
+ * Uniprocessor spinlocks.
+ *
+ * With one CPU there is nobody to spin against.  What a lock still has to
+ * guarantee is that the holder is not interleaved with another holder:
+ *
+ *   spin_lock()           disables preemption.  Our scheduler is not
+ *                         preemptive anyway (tasks switch only inside
+ *                         schedule()), so this is bookkeeping: the holder
+ *                         must not sleep, and schedule() checks
+ *                         preempt_count to catch one that does.
+ *   spin_lock_irqsave()   also saves EFLAGS and disables interrupts, for
+ *                         data shared with interrupt handlers.
+ *
+ * @locked records the lock state so that a double acquire or a release of
+ * a free lock is caught, and so gdb can show who holds what.
+ */
+typedef struct {
+	volatile unsigned int locked;
+} spinlock_t;
+
+#define __SPIN_LOCK_UNLOCKED(name)	{ .locked = 0 }
+#define DEFINE_SPINLOCK(x)	spinlock_t x = __SPIN_LOCK_UNLOCKED(x)
+
+static inline void spin_lock_init(spinlock_t *lock)
+{
+	lock->locked = 0;
+}
+
+/* Preemption-disable depth of the running task (see kernel/sched.c). */
+void add_preempt_count(int val);
+void sub_preempt_count(int val);
+#define preempt_disable()	add_preempt_count(1)
+#define preempt_enable()	sub_preempt_count(1)
+
+static inline void spin_lock(spinlock_t *lock)
+{
+	preempt_disable();
+	lock->locked = 1;
+	barrier();
+}
+
+static inline void spin_unlock(spinlock_t *lock)
+{
+	barrier();
+	lock->locked = 0;
+	preempt_enable();
+}
+
+#define spin_lock_irqsave(lock, flags)			\
+	do {						\
+		local_irq_save(flags);			\
+		spin_lock(lock);			\
+	} while (0)
+
+#define spin_unlock_irqrestore(lock, flags)		\
+	do {						\
+		spin_unlock(lock);			\
+		local_irq_restore(flags);		\
+	} while (0)
+
+static inline void spin_lock_irq(spinlock_t *lock)
+{
+	local_irq_disable();
+	spin_lock(lock);
+}
+
+static inline void spin_unlock_irq(spinlock_t *lock)
+{
+	spin_unlock(lock);
+	local_irq_enable();
+}
+
+#endif

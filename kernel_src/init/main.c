@@ -1,0 +1,121 @@
+/*
+ * main.c - from the first C instruction to a running system.
+ *
+ *   start_kernel()   boot task, interrupts off: console, memory, traps,
+ *                    IRQs, scheduler, timer; then rest_init()
+ *   rest_init()      forks init (pid 1) and kthreadd (pid 2); the boot
+ *                    task becomes the idle task (pid 0, "swapper")
+ *   kernel_init()    pid 1: starts the boot kthreads through kthreadd,
+ *                    demonstrates kthread_stop() and reaping, then idles
+ *
+ * Console lines the test-suite relies on (docs/ARCHITECTURE.md):
+ * "kthread: created <comm> pid <N>", "kthreadd: request list empty",
+ * "kthread_stop: <comm> pid <N> returned <R>", "reaped pid <N> (<comm>)",
+ * and, last, "init: boot complete".
+ */
+#include <linux/kernel.h>
+#include <linux/init.h>
+#include <linux/sched.h>
+#include <linux/kthread.h>
+#include <linux/interrupt.h>
+#include <linux/workqueue.h>
+#include <linux/console.h>
+#include <linux/timer.h>
+#include <linux/delay.h>
+#include <asm/setup.h>
+#include <asm/traps.h>
+#include <asm/timex.h>
+#include <asm/irqflags.h>
+
+static const char linux_banner[] =
+	"Linux version 2.6.32-kthread (teaching kernel; gcc " __VERSION__ ") i386\n";
+
+/* The value kthread_demo hands back to kthread_stop(). */
+#define KTHREAD_DEMO_RESULT	42
+
+/*
+ * kthread_demo - a kthread that runs until it is stopped.  It wakes every
+ * 20 ms to check, and returns @data's value to kthread_stop().
+ */
+static int kthread_demo(void *data)
+{
+	while (!kthread_should_stop())
+		msleep_interruptible(20);
+	return (long) data;
+}
+
+/*
+ * kernel_init - pid 1.  Creates the boot kthreads (each through kthreadd),
+ * stops and reaps a demo thread, then sleeps forever.
+ */
+static int __init kernel_init(void *unused)
+{
+	struct task_struct *demo;
+	int ret, code;
+	pid_t pid;
+
+	set_task_comm(current, "init");
+	child_reaper = current;
+	printk("init: running as pid %d\n", current->pid);
+
+	spawn_ksoftirqd();
+	init_workqueues();
+
+	demo = kthread_run(kthread_demo, (void *) KTHREAD_DEMO_RESULT,
+			   "kthread_demo");
+	if (IS_ERR(demo))
+		panic("init: cannot create kthread_demo");
+	if (kthread_create_list_empty())
+		printk("kthreadd: request list empty\n");
+
+	msleep(100);			/* let the demo thread run a while */
+	pid = demo->pid;
+	ret = kthread_stop(demo);
+	if (do_wait(pid, &code) != pid || code != ret)
+		panic("init: reaping kthread_demo failed");
+
+	printk("init: boot complete\n");
+	for (;;)
+		msleep(1000);
+	return 0;
+}
+
+/*
+ * rest_init - fork the first two tasks, then become the idle task.
+ *
+ * init must be pid 1 and kthreadd pid 2.  Neither runs before we call
+ * schedule() (inside cpu_idle()): the scheduler is not preemptive, so
+ * kthreadd_task is set before init can ask kthreadd for anything.
+ */
+static void __init rest_init(void)
+{
+	int pid;
+
+	kernel_thread(kernel_init, NULL, CLONE_FS | CLONE_SIGHAND);
+	pid = kernel_thread(kthreadd, NULL, CLONE_FS | CLONE_FILES);
+	kthreadd_task = find_task_by_pid(pid);
+
+	cpu_idle();
+}
+
+/*
+ * start_kernel - the first C function, on init_thread_union's stack,
+ * with interrupts off (head_32.S).
+ */
+void __init start_kernel(void)
+{
+	local_irq_disable();
+	early_serial_init();
+	printk("%s", linux_banner);
+
+	setup_arch();
+	trap_init();
+	init_IRQ();
+	sched_init();
+	init_timers();
+	setup_pit_timer();
+	printk("PIT: HZ=%d, divisor %d\n", HZ, LATCH);
+
+	local_irq_enable();
+	rest_init();
+}
