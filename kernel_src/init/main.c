@@ -30,6 +30,8 @@
 static const char linux_banner[] =
 	"Linux version 2.6.32-kthread (teaching kernel; gcc " __VERSION__ ") i386\n";
 
+void oops_test(void);
+
 /* The value kthread_demo hands back to kthread_stop(). */
 #define KTHREAD_DEMO_RESULT	42
 
@@ -75,6 +77,7 @@ static int __init kernel_init(void *unused)
 		panic("init: reaping kthread_demo failed");
 
 	printk("init: boot complete\n");
+	oops_test();			/* only with "oops=..." on the command line */
 	for (;;)
 		msleep(1000);
 	return 0;

@@ -43,9 +43,4 @@ static inline void write_cr3(unsigned long v)
 	__asm__ __volatile__("movl %0, %%cr3" : : "r"(v) : "memory");
 }
 
-static inline void cpu_relax(void)
-{
-	__asm__ __volatile__("pause" : : : "memory");
-}
-
 #endif

@@ -836,7 +836,7 @@ END(reserved_exception_stubs)
  * interrupt-gate delivery described above, iret to the same privilege
  * level, cli/sti/hlt, and indirect calls.  The rest of the kernel adds
  * lgdt/lidt, mov to/from %cr0/%cr2/%cr3, in/out on ports 0x20, 0x21,
- * 0xa0, 0xa1, 0x40, 0x43 and 0x3f8-0x3fd, and `pause`.
+ * 0xa0, 0xa1, 0x40, 0x43 and 0x3f8-0x3fd (COM1), nothing else.
  */
 
 /*

@@ -16,7 +16,30 @@ extern char _text[], _end[];
 void paging_init(void);
 
 unsigned long max_low_pfn;
-static char command_line[256];
+char boot_command_line[256];
+
+/**
+ * cmdline_get - the value of "name=value" on the command line.
+ * @name: option name, without the '='
+ *
+ * Returns a pointer to the value (ending at a space or the end of the
+ * line), or NULL if the option is absent.
+ */
+const char *cmdline_get(const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = boot_command_line;
+
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (!strncmp(p, name, n) && p[n] == '=')
+			return p + n + 1;
+		while (*p && *p != ' ')
+			p++;
+	}
+	return NULL;
+}
 
 /*
  * setup_arch - size memory, drop the boot identity map, start the page
@@ -37,13 +60,14 @@ void setup_arch(void)
 	if (mbi && (mbi->flags & MULTIBOOT_INFO_MEMORY))
 		mem_kb = 1024 + mbi->mem_upper;
 	if (mbi && (mbi->flags & MULTIBOOT_INFO_CMDLINE) && mbi->cmdline)
-		strlcpy(command_line, __va(mbi->cmdline), sizeof(command_line));
+		strlcpy(boot_command_line, __va(mbi->cmdline),
+			sizeof(boot_command_line));
 
 	max_low_pfn = mem_kb >> (PAGE_SHIFT - 10);
 	if (max_low_pfn > MAXMEM_PFN)
 		max_low_pfn = MAXMEM_PFN;
 
-	printk("Command line: %s\n", command_line);
+	printk("Command line: %s\n", boot_command_line);
 	printk("RAM: %lu KiB, managing %lu MiB (max_low_pfn %lx)\n",
 	       mem_kb, (max_low_pfn << PAGE_SHIFT) >> 20, max_low_pfn);
 
