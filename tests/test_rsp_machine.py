@@ -181,3 +181,35 @@ def test_ctrl_c_and_reconnect_on_the_machine(tiny):
         assert re.search(r"#0  .*(add|spin)", out2)
     finally:
         s.stop()
+
+
+# ------------------------------------------------ the real kernel (kernel_src)
+
+
+@pytest.mark.e2e
+def test_kernel_breakpoints_before_paging_and_ctrl_c(kernel):
+    """Z0 on higher-half addresses while paging is off fires once paging maps them;
+    hbreak works; Ctrl-C stops the idle kernel with SIGINT."""
+    s = Stub(ROOT / kernel)
+    try:
+        out = run_gdb(ROOT / kernel, s.addr, "p $pc", "break start_kernel", "continue",
+                      "hbreak kthreadd", "continue", "bt", "info threads", "delete", "detach")
+        assert "$1 = (void (*)()) 0x1000010" in out  # held at the multiboot entry
+        assert "Breakpoint 1, start_kernel () at init/main.c:" in out
+        assert "Breakpoint 2, kthreadd (unused=0x0) at kernel/kthread.c:192" in out
+        assert re.search(r"#1  0x[0-9a-f]{8} in kernel_thread_helper \(\) at "
+                         r"arch/x86/kernel/entry_32.S:1000", out)
+        assert "#2" not in out
+        assert "Thread 1 (CPU#0) kthreadd" in out.replace("  ", " ")
+        p = subprocess.Popen(gdb_cmd(ROOT / kernel, s.addr, "continue", "p jiffies > 0", "detach"),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+        time.sleep(2)
+        p.send_signal(signal.SIGINT)
+        out2, _ = p.communicate(timeout=60)
+        assert "Program received signal SIGINT, Interrupt." in out2
+        assert "$1 = 1" in out2
+    finally:
+        console, err = s.stop()
+    assert "init: boot complete" in console
+    assert err.count("gdb connected") == 2
