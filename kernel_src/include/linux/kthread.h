@@ -10,13 +10,14 @@ struct task_struct *kthread_create(int (*threadfn)(void *data),
 	__attribute__((format(printf, 3, 4)));
 
 /**
- * kthread_run - create and wake a thread.
- * @threadfn: the function to run until kthread_should_stop().
- * @data: data ptr for @threadfn.
- * @namefmt: printf-style name for the thread.
+ * kthread_run - create a kthread and start it.
+ * @threadfn: the function the thread runs
+ * @data: its argument
+ * @namefmt: printf-style format for the thread's name
  *
- * Convenient wrapper for kthread_create() followed by wake_up_process().
- * Returns the kthread or ERR_PTR(-ENOMEM).
+ * kthread_create(), then wake the new thread so that it starts running
+ * @threadfn at once.  Returns the thread, or the ERR_PTR() from
+ * kthread_create() (in which case nothing was woken).
  */
 #define kthread_run(threadfn, data, namefmt, ...)			   \
 ({									   \
