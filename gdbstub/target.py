@@ -81,11 +81,12 @@ class Target(Protocol):
 class MachineTarget:
     """Adapter from machine.Machine to Target."""
 
-    def __init__(self, machine):
-        from machine import MemoryFault  # the machine package, not unicorn
+    def __init__(self, machine, memory_fault=None):
+        if memory_fault is None:
+            from machine import MemoryFault as memory_fault  # the machine package, not unicorn
 
         self.machine = machine
-        self._fault = MemoryFault
+        self._fault = memory_fault
 
     def register_names(self):
         return list(self.machine.REGISTER_NAMES)

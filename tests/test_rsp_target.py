@@ -1,0 +1,118 @@
+"""MachineTarget against a stand-in machine (no unicorn): the adapter's contract."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from gdbstub.target import MachineTarget, TargetError, TargetMemoryError, TargetRegisterError
+
+
+class Fault(Exception):
+    def __init__(self, addr):
+        super().__init__(f"fault at {addr:#x}")
+        self.addr = addr
+
+
+@dataclass
+class FakeStop:
+    reason: str
+    pc: int
+    signal: int
+    vector: int = None
+    detail: str = ""
+
+
+class StandIn:
+    REGISTER_NAMES = ("eax", "eip")
+    icount = 7
+
+    def __init__(self):
+        self.mem = {a: a & 0xFF for a in range(0x1000, 0x1010)}
+        self.regs = {"eax": 1, "eip": 0x1000, "cr0": 0x11, "cr2": 0, "cr3": 0, "cr4": 0}
+        self.bps = set()
+
+    def read_register(self, name):
+        return self.regs[name]
+
+    def write_register(self, name, value):
+        if name not in self.regs:
+            raise KeyError(name)
+        self.regs[name] = value
+
+    def read_memory(self, addr, size):
+        for a in range(addr, addr + size):
+            if a not in self.mem:
+                raise Fault(a)
+        return bytes(self.mem[a] for a in range(addr, addr + size))
+
+    def write_memory(self, addr, data):
+        for i in range(len(data)):
+            if addr + i not in self.mem:
+                raise Fault(addr + i)
+        for i, b in enumerate(data):
+            self.mem[addr + i] = b
+
+    def add_breakpoint(self, addr):
+        if len(self.bps) >= 2:
+            raise ValueError("breakpoint table full")
+        self.bps.add(addr)
+
+    def remove_breakpoint(self, addr):
+        self.bps.discard(addr)
+
+    def step(self):
+        return FakeStop("step", 0x1001, 5)
+
+    def cont(self, max_insns=None):
+        return FakeStop("fault", 0x1002, 11, 14, "page fault")
+
+    def translate(self, va):
+        return va if va in self.mem else None
+
+
+@pytest.fixture
+def t():
+    return MachineTarget(StandIn(), memory_fault=Fault)
+
+
+def test_memory_partial_read_and_faults(t):
+    assert t.read_memory(0x100E, 2) == b"\x0e\x0f"
+    assert t.read_memory(0x100E, 8) == b"\x0e\x0f"  # readable prefix
+    with pytest.raises(TargetMemoryError) as e:
+        t.read_memory(0x2000, 4)
+    assert e.value.addr == 0x2000
+    with pytest.raises(TargetMemoryError):
+        t.write_memory(0x100F, b"ab")
+
+
+def test_registers(t):
+    assert t.read_register("eax") == 1
+    t.write_register("eax", 5)
+    assert t.machine.regs["eax"] == 5
+    with pytest.raises(TargetRegisterError):
+        t.read_register("xmm0")
+    with pytest.raises(TargetRegisterError):
+        t.write_register("xmm0", 1)
+
+
+def test_breakpoint_table_full_is_a_target_error(t):
+    t.add_breakpoint(1)
+    t.add_breakpoint(2)
+    with pytest.raises(TargetError):
+        t.add_breakpoint(3)
+
+
+def test_stops_are_translated(t):
+    s = t.step()
+    assert (s.reason, s.pc, s.signal) == ("step", 0x1001, 5)
+    s = t.cont(100)
+    assert (s.reason, s.signal, s.detail) == ("fault", 11, "page fault")
+    assert not s.slice_expired
+
+
+def test_monitor_commands(t):
+    assert t.monitor("icount") == "icount 7\n"
+    assert "cr0 0x00000011" in t.monitor("cr")
+    assert t.monitor("translate 0x1000") == "0x00001000 -> 0x00001000\n"
+    assert t.monitor("translate 0x5000").endswith("unmapped\n")
+    assert t.monitor("frobnicate") is None
