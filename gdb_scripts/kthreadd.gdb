@@ -11,6 +11,10 @@
 # and come back out at the spin_lock() that follows.
 set pagination off
 set confirm off
+# The seed was captured on a terminal where gdb wrapped frame #1's
+# "at arch/x86/kernel/entry_32.S:1000" onto a line of its own; that line is
+# 76 columns, so any width below 77 reproduces it.  (-batch never wraps.)
+set width 72
 break start_kernel
 continue
 break kthreadd
