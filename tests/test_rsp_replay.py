@@ -52,6 +52,26 @@ SESSIONS = {
         "delete",
         "detach",
     ],
+    # Acks on every packet, M instead of X, and single-stepping with s/c
+    # instead of vCont.
+    "rsp_ackmode": [
+        "set architecture i386",
+        "set remote noack-packet off",
+        "set remote binary-download-packet off",
+        "set remote verbose-resume-packet off",
+        "target remote {addr}",
+        "p/x $pc",
+        "set {char[4]}0x1008 = \"abc\"",
+        "x/s 0x1008",
+        "tbreak *0x100005",
+        "continue",
+        "stepi 3",
+        "p/x $pc",
+        "set var $pc = 0x100100",
+        "stepi",
+        "p/x $eip",
+        "detach",
+    ],
 }
 
 
