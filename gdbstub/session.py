@@ -7,8 +7,8 @@ The transcript is gdb's own output.  gdb runs as at a terminal (not `-batch`,
 which turns off line wrapping; stdin is empty, so gdb quits after the script)
 with `set trace-commands on`, which prints each command it executes as
 `+command`; those lines are rewritten to `(gdb) command` so the transcript
-reads like the interactive session of the seed walkthrough, and gdb's closing
-prompt at end of input is dropped.  Nothing else is edited.
+reads like the interactive session of the seed walkthrough; what gdb prints
+when its input ends (a last prompt, `quit`, the detach) is dropped.  Nothing else is edited.
 
     python -m gdbstub.session gdb_scripts/kthreadd.gdb
 """
@@ -108,12 +108,11 @@ def prettify(output):
     """Turn gdb's `+command` trace lines into `(gdb) command` prompt lines."""
     out = []
     for line in output.splitlines():
+        if line.startswith("(gdb) +quit") or line == "(gdb) quit":
+            break   # end of input: gdb's last prompt, then its own quit and detach messages
         if line.startswith("+"):
             line = "(gdb) " + line.lstrip("+")
         out.append(line)
-    # End of input: gdb prints its prompt and quits.
-    while out and out[-1].startswith("(gdb) ") and out[-1][6:].lstrip("+") in ("", "quit"):
-        out.pop()
     return "\n".join(out) + "\n"
 
 
