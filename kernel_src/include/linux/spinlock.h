@@ -18,8 +18,8 @@
  *   spin_lock_irqsave()   also saves EFLAGS and disables interrupts, for
  *                         data shared with interrupt handlers.
  *
- * @locked records the lock state so that a double acquire or a release of
- * a free lock is caught, and so gdb can show who holds what.
+ * @locked only records the state, so that gdb can show which locks are
+ * held (`print kthread_create_lock`); nothing ever spins on it.
  */
 typedef struct {
 	volatile unsigned int locked;
