@@ -17,7 +17,7 @@ how a caller slices its cont() calls: the same run twice, or cut into slices,
 follows the same trajectory.
 
 Interrupt rules:
-  - the PIT raises IRQ 0 at its deadlines (pit.py: 100,000 instructions per
+  - the PIT raises IRQ 0 at its deadlines (pit.py: 100,001 instructions per
     tick at HZ=100).  At a deadline, if IF=1 and no IRQ window is armed, the
     IRQ is delivered at once (before the instruction at that icount);
     otherwise the IRQ window is armed: the clock hook stops one instruction
@@ -59,7 +59,7 @@ from .uart import UART16550
 
 log = logging.getLogger("machine")
 
-END_ADDR = 0xFFFFFFFF          # emu_start `until`: never reached in practice
+END_ADDR = 0xFFFFFFFF
 FOREVER = (1 << 63)
 
 CR0_PG = 1 << 31
@@ -157,6 +157,12 @@ class Machine:
         uc = Uc(UC_ARCH_X86, UC_MODE_32)
         self.uc = uc
         uc.mem_map_ptr(0, self.ram_size, UC_PROT_ALL, self._ram_ptr)
+        # emu_start(until=...) makes unicorn translate `until` through the
+        # guest page tables on every start, which clobbers the guest's CR2
+        # when that address is unmapped.  With "exits" enabled and no exit
+        # address, `until` is ignored and nothing is probed.
+        uc.ctl_exits_enabled(True)
+        uc.ctl_set_exits([])
 
         c = self._clock
         c.icount = 0
@@ -226,6 +232,12 @@ class Machine:
         dev.io_write(port, size, value)
         if dev is self.pic and self.pic.pending():
             self._arm_irq_window()
+        elif dev is self.pit:
+            # A newly programmed timer may fire before the current deadline.
+            nxt = self.pit.next_deadline()
+            c = self._clock
+            if nxt is not None and nxt < c.deadline:
+                c.deadline = max(nxt, c.icount)
 
     def _log_unknown_port(self, what, port):
         if port not in self._unknown_ports:
@@ -322,7 +334,11 @@ class Machine:
             code = b""                      # instruction fetch fault
         for insn in self._md.disasm(code, eip, 1):
             m = insn.mnemonic
-            if m.startswith(("push", "call", "enter", "stos", "int")):
+            if m.startswith(("push", "call", "enter", "int")):
+                # the implicit stack write faulted, or else an operand read
+                esp = uc.reg_read(X.UC_X86_REG_ESP)
+                write = 0 < ((esp - cr2) & 0xFFFFFFFF) <= 64
+            elif m.startswith("stos"):
                 write = True
             elif m.startswith("movs"):
                 write = (cr2 >> 12) == (uc.reg_read(X.UC_X86_REG_EDI) >> 12)

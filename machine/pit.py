@@ -7,7 +7,7 @@ instructions per virtual second, so one input clock of the PIT
 divisor D fires IRQ 0 every
         period(D) = D * INSNS_PER_SECOND // PIT_HZ      instructions
 (integer arithmetic, so it is exact and the same on every host).  The
-kernel's HZ=100 divisor 11932 gives one tick per 100,000 instructions.
+kernel's HZ=100 divisor 11932 gives one tick per 100,001 instructions.
 
 Ports: 0x40-0x42 channel data, 0x43 mode/command.  Channel 0 supports modes
 2 (rate generator) and 3 (square wave), both periodic with period(D), and

@@ -6,6 +6,8 @@ build_kernel(tmpdir, body, data="", name="tiny") -> path
   physical), returning the ELF path.  `_start` is the entry point.
 asm(source, addr) -> bytes
   Intel-syntax keystone assembly of `source` for address `addr`.
+  Beware keystone quirks in 32-bit mode: `iret` and `push cs` assemble
+  with a 0x66 prefix (16-bit forms); write `iretd`.
 """
 import os
 import subprocess
@@ -60,3 +62,113 @@ def asm(source, addr=0):
         _ks = Ks(KS_ARCH_X86, KS_MODE_32)
     enc, _ = _ks.asm(source, addr)
     return bytes(enc)
+
+
+def symbols(path):
+    """{name: value} of an ELF's symbol table (pyelftools)."""
+    from elftools.elf.elffile import ELFFile
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        tab = elf.get_section_by_name(".symtab")
+        return {s.name: s["st_value"] for s in tab.iter_symbols() if s.name}
+
+
+# A tiny "OS" for timer/determinism tests: IDT with a timer gate, PIC remap,
+# PIT at HZ=100, then a main loop chosen by `mode`:
+#   busy  - spins with IF=1 until `ticks` reaches N
+#   halt  - sti; hlt until `ticks` reaches N
+#   mixed - alternates 300-iteration loops with IF=0 and IF=1 (ticks often
+#           land in a cli window, exercising the IRQ window)
+# then prints "D\n", and halts with IF=0.  The ISR prints '.', sends EOI.
+TIMER_OS = r"""
+    mov $0x90000, %esp
+    lea timer_isr, %eax
+    mov $idt + 0x20*8, %edi
+    mov %ax, (%edi)
+    movw $0x08, 2(%edi)
+    movw $0x8E00, 4(%edi)
+    shr $16, %eax
+    mov %ax, 6(%edi)
+    lidt idt_desc
+    mov $0x11, %al
+    out %al, $0x20
+    out %al, $0xa0
+    mov $0x20, %al
+    out %al, $0x21
+    mov $0x28, %al
+    out %al, $0xa1
+    mov $0x04, %al
+    out %al, $0x21
+    mov $0x02, %al
+    out %al, $0xa1
+    mov $0x01, %al
+    out %al, $0x21
+    out %al, $0xa1
+    mov $0xfe, %al
+    out %al, $0x21
+    mov $0xff, %al
+    out %al, $0xa1
+    mov $0x34, %al
+    out %al, $0x43
+    mov $(11932 & 0xff), %al
+    out %al, $0x40
+    mov $(11932 >> 8), %al
+    out %al, $0x40
+    sti
+main_loop:
+    MAIN_BODY
+    cmpl $NTICKS, ticks
+    jb main_loop
+    cli
+    mov $0x3f8, %dx
+    mov $'D', %al
+    out %al, %dx
+    mov $'\n', %al
+    out %al, %dx
+done:
+    hlt
+    jmp done
+
+timer_isr:
+    push %eax
+    push %edx
+    incl ticks
+    mov $0x3f8, %dx
+    mov $'.', %al
+    out %al, %dx
+    mov $0x20, %al
+    out %al, $0x20
+    pop %edx
+    pop %eax
+    iret
+"""
+
+TIMER_OS_DATA = r"""
+    .align 8
+idt_desc:
+    .word 256*8-1
+    .long idt
+ticks:
+    .long 0
+    .align 8
+idt:
+    .fill 256*8, 1, 0
+"""
+
+MAIN_BODIES = {
+    "busy": "inc %esi",
+    "halt": "hlt",
+    "mixed": """cli
+    mov $300, %ecx
+2:  add %ecx, %esi
+    loop 2b
+    sti
+    mov $300, %ecx
+3:  xor %ecx, %edi
+    loop 3b""",
+}
+
+
+def build_timer_os(tmpdir, mode="busy", nticks=10):
+    body = TIMER_OS.replace("MAIN_BODY", MAIN_BODIES[mode]).replace("NTICKS", str(nticks))
+    return build_kernel(tmpdir, body, TIMER_OS_DATA, name="timer_%s_%d" % (mode, nticks))
