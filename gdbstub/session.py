@@ -40,11 +40,12 @@ def free_port(host="127.0.0.1"):
 class Stub:
     """A kthread-stub child process serving one gdb client on a TCP port."""
 
-    def __init__(self, kernel, extra_args=(), startup_deadline=60.0):
+    def __init__(self, kernel, extra_args=(), startup_deadline=60.0, once=True):
         self.kernel = kernel
+        self.once = once
         self.port = free_port()
         cmd = [sys.executable, "-m", "gdbstub", "--kernel", kernel,
-               "--port", str(self.port), "--once", *extra_args]
+               "--port", str(self.port), *(["--once"] if once else []), *extra_args]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, cwd=ROOT)
@@ -71,6 +72,8 @@ class Stub:
         return f"127.0.0.1:{self.port}"
 
     def close(self, timeout=10.0):
+        if self.proc.poll() is None and not self.once:
+            self.proc.terminate()
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
