@@ -15,8 +15,8 @@ import time
 from .errors import KernelImageError
 from .kbuild import ensure_kernel
 
-SLICE = 1_000_000
-BOOT_DONE = r"init: boot complete"
+SLICE = 50_000_000
+BOOT_DONE = r"init: boot complete[^\n]*\n"
 
 
 def main(argv=None):
@@ -31,49 +31,53 @@ def main(argv=None):
                     help="give up after this many instructions (default 2e9)")
     args = ap.parse_args(argv)
     t0 = time.time()
+    pattern = re.compile((args.until or BOOT_DONE).encode())
+    watch = args.count is None or args.until is not None
+    state = {"matched": False, "scanned": 0}
+    out = sys.stdout.buffer
+    holder = {}
+
+    def console(data):
+        out.write(data)
+        out.flush()
+        if watch and not state["matched"]:
+            buf = holder["m"].console_output
+            if pattern.search(buf, max(0, state["scanned"] - 256)):
+                state["matched"] = True
+                holder["m"].request_stop()      # stop right after this byte
+            state["scanned"] = len(buf)
     try:
         path = ensure_kernel(args.kernel)
         from .machine import Machine
-        out = sys.stdout.buffer
-
-        def console(data):
-            out.write(data)
-            out.flush()
         m = Machine(path, ram_mb=args.ram_mb, cmdline=args.cmdline, console=console)
+        holder["m"] = m
     except KernelImageError as e:
         print("machine: %s" % str(e).replace("\n", " | "), file=sys.stderr)
         return 2
-    pattern = re.compile((args.until or BOOT_DONE).encode())
     budget = args.count if args.count is not None else args.max_insns
     t1 = time.time()
     status = 1
-    why = "instruction budget exhausted"
-    scanned = 0
-    while True:
+    why = "instruction budget (%d) exhausted" % budget
+    while m.icount < budget:
         stop = m.cont(min(SLICE, budget - m.icount))
-        if args.count is None or args.until:
-            # only the tail can contain a new match
-            start = max(0, scanned - 200)
-            if pattern.search(m.console_output, start):
-                status, why = 0, "console matched %r" % pattern.pattern.decode()
-                break
-            scanned = len(m.console_output)
+        if state["matched"]:
+            status, why = 0, "console matched %r" % pattern.pattern.decode()
+            break
         if stop.reason not in ("limit", "breakpoint"):
             why = "%s at 0x%08x: %s" % (stop.reason, stop.pc, stop.detail)
             break
         if "halted" in stop.detail:
             why = stop.detail
             break
-        if m.icount >= budget:
-            if args.count is not None and not args.until:
-                status = 0
-                why = "ran %d instructions" % args.count
-            break
+    else:
+        if not watch:
+            status, why = 0, "ran %d instructions" % budget
     t2 = time.time()
     run = t2 - t1
-    print("machine: %s; %d instructions in %.3f s (%.1f MIPS), %.3f s since start"
-          % (why, m.icount, run, m.icount / run / 1e6 if run > 0 else 0.0, t2 - t0),
-          file=sys.stderr)
+    print("machine: %s; %d instructions in %.3f s (%.1f MIPS, idle skipped by hlt "
+          "included), %.3f s since start" % (why, m.icount, run,
+                                             m.icount / run / 1e6 if run > 0 else 0.0,
+                                             t2 - t0), file=sys.stderr)
     return status
 
 

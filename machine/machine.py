@@ -200,6 +200,7 @@ class Machine:
         uc.reg_write(X.UC_X86_REG_EIP, boot.entry)
         self._halted = False
         self._pending_stop = None
+        self._stop_requested = False
         self.irqs_delivered = 0
 
     def _console(self, data: bytes):
@@ -300,6 +301,8 @@ class Machine:
             kind = "software"               # an explicit `int n` of a fault vector
         if kind == "exception" and intno == 14:
             error_code = self._pf_error_code(eip)
+        elif kind == "exception" and intno in (10, 11, 12, 13):
+            error_code = self._selector_error_code(eip)
         stop = self.intc.deliver(intno, kind, error_code)
         self._after_delivery()
         if stop is not None:
@@ -319,6 +322,41 @@ class Machine:
             return self.read_memory(vaddr & 0xFFFFFFFF, 1)[0]
         except MemoryFault:
             return None
+
+    _SEG_REGS = {"cs", "ds", "es", "fs", "gs", "ss"}
+
+    def _selector_error_code(self, eip):
+        """Unicorn does not expose the error code of #TS/#NP/#SS/#GP either.
+        For the common case, a segment register load (`mov sreg, r/m`,
+        `pop sreg`), it is the selector with RPL cleared; otherwise 0."""
+        try:
+            code = self.read_memory(eip, 16)
+        except MemoryFault:
+            return 0
+        for insn in self._md.disasm(code, eip, 1):
+            ops = insn.operands
+            if insn.mnemonic == "mov" and len(ops) == 2 and \
+                    ops[0].type == capstone.x86.X86_OP_REG and \
+                    insn.reg_name(ops[0].reg) in self._SEG_REGS:
+                src = ops[1]
+                if src.type == capstone.x86.X86_OP_REG:
+                    name = insn.reg_name(src.reg)
+                    if name in _GPR:
+                        return self.uc.reg_read(_GPR[name]) & 0xFFFC
+                    wide = {"ax": "eax", "bx": "ebx", "cx": "ecx", "dx": "edx",
+                            "si": "esi", "di": "edi", "bp": "ebp", "sp": "esp"}.get(name)
+                    if wide:
+                        return self.uc.reg_read(_GPR[wide]) & 0xFFFC
+            if insn.mnemonic == "pop" and len(ops) == 1 and \
+                    ops[0].type == capstone.x86.X86_OP_REG and \
+                    insn.reg_name(ops[0].reg) in self._SEG_REGS:
+                try:
+                    sel = struct.unpack("<I", self.read_memory(
+                        self.uc.reg_read(X.UC_X86_REG_ESP), 4))[0]
+                    return sel & 0xFFFC
+                except MemoryFault:
+                    return 0
+        return 0
 
     def _pf_error_code(self, eip):
         """Unicorn does not expose the #PF error code: rebuild it from the
@@ -381,6 +419,9 @@ class Machine:
             c.skip_pending = 1
             c.skip_addr = eip
         while True:
+            if self._stop_requested:
+                self._stop_requested = False
+                return self._stop("limit", "stop requested")
             stop = self._service()
             if stop is not None:
                 return stop
@@ -413,6 +454,9 @@ class Machine:
             if stop is not None:
                 return stop
             reason = c.stop_reason
+            if reason == vclock.STOP_NONE and self._stop_requested:
+                self._stop_requested = False
+                return self._stop("limit", "stop requested")
             if reason == vclock.STOP_BREAKPOINT:
                 return self._stop("breakpoint")
             if reason == vclock.STOP_IRQ_WINDOW:
@@ -434,6 +478,16 @@ class Machine:
                 return Stop("fault", pc, SIGSEGV, None,
                             "emulation stopped unexpectedly at 0x%08x" % pc)
             self._halted = True
+
+    def request_stop(self):
+        """Make the running (or next) cont() return Stop("limit", detail=
+        "stop requested") at the next instruction boundary.  Safe to call
+        from a device callback (e.g. the console) or from another thread
+        (a debugger's Ctrl-C).  Runs that use it are deterministic only if
+        the caller's decision is (e.g. made from console output)."""
+        self._stop_requested = True
+        if self.uc is not None:
+            self.uc.emu_stop()
 
     def _just_halted(self):
         eip = self.uc.reg_read(X.UC_X86_REG_EIP)
