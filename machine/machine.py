@@ -22,7 +22,8 @@ Interrupt rules:
     IRQ is delivered at once (before the instruction at that icount);
     otherwise the IRQ window is armed: the clock hook stops one instruction
     after it first sees IF=1 (the `sti` shadow) and the IRQ is delivered then.
-    PIC writes (EOI, unmask) that make a request deliverable also arm it.
+    A PIC write (EOI, unmask) that makes a request deliverable arms it too;
+    with IF already 1 the IRQ is taken right after that OUT.
   - step() never delivers an IRQ (QEMU's default NOIRQ); time still passes,
     and the next cont() delivers what became pending first.
   - `hlt` with IF=1: time skips to the next PIT deadline (or to the caller's
@@ -232,7 +233,12 @@ class Machine:
             return
         dev.io_write(port, size, value)
         if dev is self.pic and self.pic.pending():
-            self._arm_irq_window()
+            c = self._clock
+            if not c.irq_armed:
+                self._arm_irq_window()
+                # IF already set (no sti shadow): taken right after this OUT
+                if self._eflags_if():
+                    c.if_seen = 1
         elif dev is self.pit:
             # A newly programmed timer may fire before the current deadline.
             nxt = self.pit.next_deadline()
