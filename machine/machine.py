@@ -62,6 +62,7 @@ log = logging.getLogger("machine")
 
 END_ADDR = 0xFFFFFFFF
 FOREVER = (1 << 63)
+CHUNK = 20_000_000             # longest single emu_start, in instructions
 
 CR0_PG = 1 << 31
 CR4_PSE = 1 << 4
@@ -456,6 +457,10 @@ class Machine:
                 deadline = FOREVER
             if limit is not None:
                 deadline = min(deadline, limit)
+            # Bounded chunks (invisible to the guest: a deadline stop is
+            # transparent) so a request_stop() that races with emu_start is
+            # seen within CHUNK instructions even with no timer running.
+            deadline = min(deadline, c.icount + CHUNK)
             stop = self._emu(deadline)
             if stop is not None:
                 return stop
@@ -560,6 +565,17 @@ class Machine:
             mant, exp = uc.reg_read(X.UC_X86_REG_FP0 + phys)
             return ((exp & 0xFFFF) << 64) | (mant & 0xFFFFFFFFFFFFFFFF)
         raise KeyError("unknown register %r" % (name,))
+
+    def read_registers(self, names):
+        """[read_register(n) for n in names], with one unicorn call for the
+        plain registers."""
+        plain = [n for n in names if n in _GPR]
+        values = {}
+        if plain:
+            got = self.uc.reg_read_batch([_GPR[n] for n in plain])
+            for n, v in zip(plain, got):
+                values[n] = v & _MASK.get(n, 0xFFFFFFFF)
+        return [values[n] if n in values else self.read_register(n) for n in names]
 
     def write_register(self, name: str, value: int):
         uc = self.uc

@@ -278,6 +278,7 @@ def test_registers(tmp):
     m.cont(10)
     for name in REGISTER_NAMES:
         assert isinstance(m.read_register(name), int)
+    assert m.read_registers(REGISTER_NAMES) == [m.read_register(n) for n in REGISTER_NAMES]
     assert m.read_register("st0") == 0x4000C90FDAA22168C235   # pi
     assert m.read_register("st1") == 0x3FFF8000000000000000   # 1.0
     m.write_register("st1", 0x40008000000000000000)           # 2.0
