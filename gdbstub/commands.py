@@ -489,11 +489,16 @@ _SINGLE: Dict[int, Callable] = {
 }
 
 
+_PREFIXES_BY_FIRST: Dict[int, List[Tuple[bytes, Callable]]] = {}
+for _prefix, _fn in _PREFIXES:
+    _PREFIXES_BY_FIRST.setdefault(_prefix[0], []).append((_prefix, _fn))
+
+
 def parse(payload: bytes):
     """Parse one packet payload.  Raises `ParseError` only for bad syntax."""
     if not payload:
         return Unknown(payload)
-    for prefix, fn in _PREFIXES:
+    for prefix, fn in _PREFIXES_BY_FIRST.get(payload[0], ()):
         if payload.startswith(prefix):
             cmd = fn(payload[len(prefix) :])
             return Unknown(payload) if isinstance(cmd, Unknown) else cmd

@@ -22,7 +22,7 @@ from . import commands as C
 from .target import StopEvent, Target, TargetError, TargetMemoryError, TargetRegisterError
 from .threads import SingleThread, ThreadModel
 
-PACKET_SIZE = 0x4000
+PACKET_SIZE = 0x10000
 
 E_SYNTAX = b"E01"  # malformed packet
 E_INVALID = b"E22"  # EINVAL, as QEMU: bad register number, unknown thread, bad annex

@@ -46,6 +46,9 @@ class FakeTarget:
         except KeyError:
             raise TargetRegisterError(f"no register {name}") from None
 
+    def read_registers(self, names):
+        return [self.read_register(n) for n in names]
+
     def write_register(self, name: str, value: int) -> None:
         if name not in self.regs:
             raise TargetRegisterError(f"no register {name}")

@@ -13,7 +13,7 @@ match it exactly.  `machine` is the name used with Machine.read_register().
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 ARCHITECTURE = "i386"
@@ -27,10 +27,10 @@ class Register:
     type: str
     group: Optional[str] = None
     machine: Optional[str] = None  # defaults to `name`
+    size: int = field(init=False, compare=False)  # bytes
 
-    @property
-    def size(self) -> int:
-        return self.bitsize // 8
+    def __post_init__(self):
+        object.__setattr__(self, "size", self.bitsize // 8)
 
     @property
     def machine_name(self) -> str:
@@ -75,6 +75,13 @@ SP = BY_NAME["esp"]
 FP = BY_NAME["ebp"]
 
 G_PACKET_SIZE = sum(r.size for r in REGISTERS)
+
+_G_LAYOUT = [(r.size, (1 << r.bitsize) - 1) for r in REGISTERS]
+
+
+def encode_all(values) -> bytes:
+    """All registers (in table order) -> the ``g`` blob."""
+    return b"".join((v & mask).to_bytes(size, "little") for (size, mask), v in zip(_G_LAYOUT, values))
 
 
 def encode_value(reg: Register, value: int) -> bytes:

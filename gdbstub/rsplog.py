@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from typing import IO, Iterator, Optional, Tuple
 
-_PRINTABLE = set(range(0x20, 0x7F)) - {ord("\\"), ord('"')}
+
+
+_QUOTE_RE = re.compile(rb'[^\x20-\x7e]|[\\"]')
 
 
 def quote(data: bytes) -> str:
-    return "".join(chr(b) if b in _PRINTABLE else f"\\x{b:02x}" for b in data)
+    return _QUOTE_RE.sub(lambda m: b"\\x%02x" % m.group()[0], data).decode("ascii")
 
 
 def unquote(text: str) -> bytes:
@@ -43,9 +45,13 @@ class RspLog:
             self.stream.flush()
 
     def getpkt(self, payload: bytes, note: str = "") -> None:
+        if self.stream is None:
+            return
         self._w(f'getpkt ("{quote(payload)}");' + (f"  [{note}]" if note else ""))
 
     def putpkt(self, frame: bytes, note: str = "") -> None:
+        if self.stream is None:
+            return
         self._w(f'putpkt ("{quote(frame)}");' + (f"  [{note}]" if note else ""))
 
     def interrupt(self) -> None:

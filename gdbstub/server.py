@@ -170,26 +170,36 @@ class Server:
         self.log.note("new session")
         session = new_session(self.ctx, self.dispatcher, self.log, self.slice_insns, self.say)
         why = "connection closed"
+        poller = select.poll()
+        cfd = conn.fileno()
+        poller.register(cfd, select.POLLIN)
+        if self.listener is not None:
+            poller.register(self.listener.fileno(), select.POLLIN)
         try:
             while session.ended is None:
-                rlist = [conn] + ([self.listener] if self.listener else [])
-                timeout = 0 if session.running else None
                 try:
-                    ready, _, _ = select.select(rlist, [], [], timeout)
+                    events = poller.poll(0 if session.running else None)
                 except InterruptedError:
                     continue
+                conn_ready = listener_ready = False
+                for fd, _ in events:
+                    if fd == cfd:
+                        conn_ready = True
+                    else:
+                        listener_ready = True
                 # The attached client first: if it just went away, the new
                 # client waiting on the listener is the next session, not an intruder.
-                if conn in ready:
+                if conn_ready:
                     data = conn.recv()
                     if not data:
                         session.running = False
                         break
-                    if not conn.send(session.receive(data)):
+                    out = session.receive(data)
+                    if out and not conn.send(out):
                         break
                     if session.ended is not None:
                         continue
-                if self.listener is not None and self.listener in ready:
+                if listener_ready:
                     self._refuse()
                 if session.running:
                     out = session.run_slice()

@@ -9,7 +9,7 @@ gdbstub.fake.FakeTarget.  Nothing in gdbstub imports unicorn.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional, Protocol
+from typing import Dict, Iterable, List, Optional, Protocol, Sequence
 
 # gdb signal numbers (include/gdb/signals.def)
 SIGINT = 2
@@ -59,6 +59,10 @@ class Target(Protocol):
 
     def read_register(self, name: str) -> int: ...
 
+    def read_registers(self, names: Sequence[str]) -> List[int]:
+        """Several registers at once (the ``g`` packet)."""
+        ...
+
     def write_register(self, name: str, value: int) -> None: ...
 
     def read_memory(self, addr: int, size: int) -> bytes: ...
@@ -87,17 +91,45 @@ class MachineTarget:
 
         self.machine = machine
         self._fault = memory_fault
+        self._regs: Dict[str, int] = {}
+
+    # Registers are cached while the machine is stopped: they change only when
+    # it runs (step/cont), when gdb writes one, or on `monitor reset`.  gdb
+    # re-reads them often (g after every stop that needs more than the
+    # expedited pc/sp/fp, p for single registers), and each read through
+    # the machine costs a few microseconds.
+    def _invalidate(self) -> None:
+        self._regs.clear()
 
     def register_names(self):
         return list(self.machine.REGISTER_NAMES)
 
     def read_register(self, name: str) -> int:
-        try:
-            return int(self.machine.read_register(name))
-        except (KeyError, ValueError) as e:
-            raise TargetRegisterError(str(e)) from e
+        v = self._regs.get(name)
+        if v is None:
+            try:
+                v = int(self.machine.read_register(name))
+            except (KeyError, ValueError) as e:
+                raise TargetRegisterError(str(e)) from e
+            self._regs[name] = v
+        return v
+
+    def read_registers(self, names: Sequence[str]) -> List[int]:
+        missing = [n for n in names if n not in self._regs]
+        if missing:
+            batch = getattr(self.machine, "read_registers", None)
+            if batch is not None:
+                try:
+                    self._regs.update(zip(missing, (int(v) for v in batch(missing))))
+                except (KeyError, ValueError) as e:
+                    raise TargetRegisterError(str(e)) from e
+            else:
+                for n in missing:
+                    self.read_register(n)
+        return [self._regs[n] for n in names]
 
     def write_register(self, name: str, value: int) -> None:
+        self._invalidate()
         try:
             self.machine.write_register(name, value)
         except (KeyError, ValueError) as e:
@@ -132,12 +164,21 @@ class MachineTarget:
         self.machine.remove_breakpoint(addr)
 
     def step(self) -> StopEvent:
-        return _stop(self.machine.step())
+        self._invalidate()
+        try:
+            return _stop(self.machine.step())
+        finally:
+            self._invalidate()
 
     def cont(self, max_insns: int) -> StopEvent:
-        return _stop(self.machine.cont(max_insns=max_insns))
+        self._invalidate()
+        try:
+            return _stop(self.machine.cont(max_insns=max_insns))
+        finally:
+            self._invalidate()
 
     def monitor(self, command: str) -> Optional[str]:
+        self._invalidate()
         m = self.machine
         words = command.split()
         if not words:

@@ -31,6 +31,8 @@ class ThreadModel(Protocol):
 
     def read_register(self, tid: int, name: str) -> int: ...
 
+    def read_registers(self, tid: int, names: List[str]) -> List[int]: ...
+
     def write_register(self, tid: int, name: str, value: int) -> None: ...
 
 
@@ -59,6 +61,10 @@ class SingleThread:
     def read_register(self, tid: int, name: str) -> int:
         self._check(tid)
         return self.target.read_register(name)
+
+    def read_registers(self, tid: int, names: List[str]) -> List[int]:
+        self._check(tid)
+        return self.target.read_registers(names)
 
     def write_register(self, tid: int, name: str, value: int) -> None:
         self._check(tid)

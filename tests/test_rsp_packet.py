@@ -132,3 +132,31 @@ def test_decoder_splits_back_to_back_frames(payloads):
     stream = b"".join(P.encode_packet(p, binary=True) for p in payloads)
     evs = P.Decoder().feed(stream)
     assert [e.data for e in evs] == payloads
+
+
+@given(st.lists(st.sampled_from([b"0" * 9, b"0" * 100, b"0" * 300, b"1f", b"0", b"#", b"}", b"*", b"ab"]),
+                max_size=60), st.booleans())
+@settings(max_examples=200)
+def test_large_replies_compress_zero_runs_and_round_trip(parts, binary):
+    data = b"x" * (P.RLE_MAX_BODY + 1) + b"".join(parts)
+    if not binary:
+        data = bytes(b for b in data if b not in b"#$}*")
+    frame = P.encode_packet(data, binary=binary)
+    assert P.frame_payload(frame) == data
+    body = frame[1:-3]
+    i = 0
+    while i < len(body):
+        if body[i] == ord("}"):
+            i += 2
+        elif body[i] == ord("*"):
+            assert body[i + 1] not in b"#$+-" and body[i + 1] <= 126
+            i += 2
+        else:
+            i += 1
+
+
+def test_large_zero_memory_reply_is_small():
+    data = b"00" * 8192
+    frame = P.encode_packet(data)
+    assert len(frame) < 600
+    assert P.frame_payload(frame) == data

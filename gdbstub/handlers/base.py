@@ -9,8 +9,10 @@ from ..dispatch import PACKET_SIZE, E_INVALID, Capability, Context, EndSession, 
 from ..target import TargetRegisterError
 from .stopreply import stop_reply
 
+_MACHINE_NAMES = [r.machine_name for r in regs.REGISTERS]
+
 # Largest memory read whose hex reply (plus framing) fits in PacketSize.
-MAX_READ = (PACKET_SIZE - 8) // 2
+MAX_READ = PACKET_SIZE // 2  # PacketSize counts payload bytes, not the framing
 
 
 class BaseOps(Capability):
@@ -49,6 +51,13 @@ class BaseOps(Capability):
         return stop_reply(self.ctx, self.ctx.last_stop)
 
     def read_registers(self, cmd):
+        try:
+            values = self.ctx.threads.read_registers(self._thread(), _MACHINE_NAMES)
+        except TargetRegisterError:
+            values = None
+        if values is not None:
+            return regs.encode_all(values).hex().encode()
+        # Some register is unavailable: read one by one, 'xx' for the missing.
         out = []
         for reg in regs.REGISTERS:
             try:
