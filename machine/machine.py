@@ -7,6 +7,9 @@ Public API (docs/ARCHITECTURE.md, "Machine API"):
   read_register(name), write_register(name, value), REGISTER_NAMES,
   read_memory(vaddr, size), write_memory(vaddr, data),
   read_phys(paddr, size), write_phys(paddr, data), translate(vaddr)
+Extras beyond the contract: request_stop() (Ctrl-C, thread-safe),
+  read_registers(names), snapshot()/restore(snap), halted, irqs_delivered,
+  breakpoints, disassemble(vaddr, n).
 
 Virtual time.  `icount` counts instructions begun (see _clock.c: an
 instruction that raises a fault is counted when it starts, and again when
@@ -39,6 +42,7 @@ are fine and fire once mapped).  A breakpoint is checked before the
 instruction runs; cont() from an address that has a breakpoint executes that
 instruction first.
 """
+import copy
 import ctypes
 import logging
 import mmap
@@ -62,6 +66,7 @@ log = logging.getLogger("machine")
 
 END_ADDR = 0xFFFFFFFF
 FOREVER = (1 << 63)
+_CLOCK_STATE = ("icount", "irq_armed", "if_seen", "skip_pending", "skip_addr")
 CHUNK = 20_000_000             # longest single emu_start, in instructions
 
 CR0_PG = 1 << 31
@@ -589,7 +594,7 @@ class Machine:
                 self._halted = False
                 self._clock.skip_pending = 0
             if name in ("cr0", "cr3", "cr4"):
-                self.uc.ctl_flush_tlb()
+                self._flush_tlb()
             return
         if len(name) == 3 and name.startswith("st") and name[2] in "01234567":
             top = (uc.reg_read(X.UC_X86_REG_FPSW) >> 11) & 7
@@ -680,6 +685,48 @@ class Machine:
         self._ram[paddr:paddr + len(data)] = data
         if data:
             self.uc.ctl_flush_tb()
+
+    def _flush_tlb(self):
+        # The Python binding has no ctl_flush_tlb(); UC_CTL_TLB_FLUSH, write.
+        from unicorn.unicorn_const import UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE
+        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    # -------------------------------------------------------------- snapshots
+    def snapshot(self):
+        """Everything needed to come back here later: CPU context (unicorn),
+        a copy of RAM, device and clock state.  ~10 ms for 128 MiB."""
+        c = self._clock
+        return {
+            "cpu": self.uc.context_save(),
+            "ram": bytes(self._ram),
+            "devices": copy.deepcopy((self.pic, self.pit.ch, self.pit.next_tick,
+                                      {k: v for k, v in self.uart.__dict__.items()
+                                       if k != "output"})),
+            "clock": {f: getattr(c, f) for f in _CLOCK_STATE},
+            "halted": self._halted,
+            "console_len": len(self.console_output),
+            "irqs_delivered": self.irqs_delivered,
+        }
+
+    def restore(self, snap):
+        """Return to a snapshot() of this machine (same kernel and RAM size).
+        console_output is truncated back to its length at the snapshot."""
+        c = self._clock
+        self.uc.context_restore(snap["cpu"])
+        self._ram[:] = snap["ram"]
+        pic, ch, next_tick, uart = copy.deepcopy(snap["devices"])
+        self.pic.master, self.pic.slave = pic.master, pic.slave
+        self.pit.ch, self.pit.next_tick = ch, next_tick
+        self.uart.__dict__.update(uart)
+        for f, v in snap["clock"].items():
+            setattr(c, f, v)
+        self._halted = snap["halted"]
+        self._pending_stop = None
+        self._stop_requested = False
+        del self.console_output[snap["console_len"]:]
+        self.irqs_delivered = snap["irqs_delivered"]
+        self.uc.ctl_flush_tb()
+        self._flush_tlb()
 
     # ------------------------------------------------------------- debugging
     def disassemble(self, vaddr: int, count: int = 8) -> str:

@@ -290,3 +290,54 @@ def test_registers(tmp):
     assert m.read_register("eip") == symbols(path)["_start"] + 2
     with pytest.raises(KeyError):
         m.read_register("rax")
+
+
+def test_snapshot_restore_replays_identically(timer_os):
+    m = Machine(timer_os["mixed"])
+    m.cont(250_000)
+    snap = m.snapshot()
+    m.cont(400_000)
+    first = (m.icount, gprs(m), bytes(m.console_output), m.irqs_delivered)
+    m.write_phys(0x300000, b"scribble")
+    m.restore(snap)
+    assert m.icount == 250_000
+    assert m.read_phys(0x300000, 8) == bytes(8)
+    m.cont(400_000)
+    assert (m.icount, gprs(m), bytes(m.console_output), m.irqs_delivered) == first
+
+
+def test_debugger_writes_cr3_and_cr0(tmp):
+    # gdb may write control registers: the TLB must follow.
+    body = r"""
+    mov $pgdir, %eax
+    movl $0x00000083, (%eax)          # 0-4 MiB identity
+    movl $0x00400083, pgdir2          # alt: 0-4 MiB -> 4-8 MiB
+    mov %eax, %cr3
+    mov %cr4, %eax
+    or $0x10, %eax
+    mov %eax, %cr4
+    mov %cr0, %eax
+    or $0x80000000, %eax
+    mov %eax, %cr0
+1:  jmp 1b
+    .data
+    .align 4096
+pgdir:
+    .fill 1024, 4, 0
+pgdir2:
+    .fill 1024, 4, 0
+"""
+    path = build_kernel(tmp, body, name="crwrite")
+    sy = symbols(path)
+    m = Machine(path)
+    m.cont(100)
+    m.write_phys(0x400000 + 0x1000, b"HIGH")
+    m.write_phys(0x1000, b"LOW!")
+    assert m.read_memory(0x1000, 4) == b"LOW!"
+    old = m.read_register("cr3")
+    m.write_register("cr3", sy["pgdir2"])
+    assert m.read_memory(0x1000, 4) == b"HIGH"
+    m.write_register("cr3", old)
+    m.write_register("cr0", m.read_register("cr0") & ~0x80000000)
+    assert m.translate(0x1000) == 0x1000
+    m.cont(100)                        # still runs (identity code)
