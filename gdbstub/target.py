@@ -92,6 +92,9 @@ class MachineTarget:
         self.machine = machine
         self._fault = memory_fault
         self._regs: Dict[str, int] = {}
+        # Bumped whenever registers may have changed; handlers may cache
+        # replies derived from registers (the g blob) for one generation.
+        self.generation = 0
 
     # Registers are cached while the machine is stopped: they change only when
     # it runs (step/cont), when gdb writes one, or on `monitor reset`.  gdb
@@ -100,6 +103,7 @@ class MachineTarget:
     # the machine costs a few microseconds.
     def _invalidate(self) -> None:
         self._regs.clear()
+        self.generation += 1
 
     def register_names(self):
         return list(self.machine.REGISTER_NAMES)

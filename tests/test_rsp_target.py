@@ -116,3 +116,40 @@ def test_monitor_commands(t):
     assert t.monitor("translate 0x1000") == "0x00001000 -> 0x00001000\n"
     assert t.monitor("translate 0x5000").endswith("unmapped\n")
     assert t.monitor("frobnicate") is None
+
+
+def test_register_cache_is_invalidated_by_running_and_writes(t):
+    gen = t.generation
+    assert t.read_register("eax") == 1
+    t.machine.regs["eax"] = 99  # behind the adapter's back: still cached
+    assert t.read_register("eax") == 1
+    t.step()
+    assert t.generation > gen and t.read_register("eax") == 99
+    t.write_register("eip", 0x1004)
+    assert t.read_registers(["eax", "eip"]) == [99, 0x1004]
+    t.machine.regs["eax"] = 7
+    t.cont(10)
+    assert t.read_register("eax") == 7
+
+
+def test_g_reply_follows_register_changes():
+    from gdbstub.server import make_context, make_dispatcher
+
+    class Full(StandIn):
+        def __init__(self):
+            super().__init__()
+            from gdbstub import regs
+            for r in regs.REGISTERS:
+                self.regs.setdefault(r.machine_name, 0)
+
+    target = MachineTarget(Full(), memory_fault=Fault)
+    ctx = make_context(target)
+    d = make_dispatcher(ctx)
+    g1 = d.dispatch(b"g")
+    assert d.dispatch(b"g") == g1
+    assert d.dispatch(b"P0=05000000") == b"OK"
+    g2 = d.dispatch(b"g")
+    assert g2 != g1 and g2.startswith(b"05000000")
+    target.machine.regs["eax"] = 6
+    target.step()
+    assert d.dispatch(b"g").startswith(b"06000000")

@@ -20,6 +20,7 @@ class BaseOps(Capability):
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
+        self._g_cache = None  # ((target generation, thread), g reply)
 
     def handlers(self):
         return {
@@ -51,6 +52,15 @@ class BaseOps(Capability):
         return stop_reply(self.ctx, self.ctx.last_stop)
 
     def read_registers(self, cmd):
+        gen = getattr(self.ctx.target, "generation", None)
+        key = (gen, self._thread())
+        if gen is not None and self._g_cache is not None and self._g_cache[0] == key:
+            return self._g_cache[1]
+        reply = self._read_registers()
+        self._g_cache = (key, reply)
+        return reply
+
+    def _read_registers(self):
         try:
             values = self.ctx.threads.read_registers(self._thread(), _MACHINE_NAMES)
         except TargetRegisterError:
