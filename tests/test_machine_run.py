@@ -341,3 +341,13 @@ pgdir2:
     m.write_register("cr0", m.read_register("cr0") & ~0x80000000)
     assert m.translate(0x1000) == 0x1000
     m.cont(100)                        # still runs (identity code)
+
+
+@pytest.mark.parametrize("insn", ["mov $0x10000000, %eax\n jmp *%eax",
+                                  "mov 0x10000000, %eax"])
+def test_access_beyond_ram_is_a_fault_stop(tmp, insn):
+    path = build_kernel(tmp, insn + "\n1: jmp 1b\n", name="beyond%d" % len(insn))
+    m = Machine(path, ram_mb=64)
+    s = m.cont(100)
+    assert s.reason == "fault" and s.signal == 11
+    assert "0x" in s.detail
