@@ -430,6 +430,7 @@ class Machine:
         if eip in self._bps:
             c.skip_pending = 1
             c.skip_addr = eip
+        idle_skips, idle_mark = 0, None
         while True:
             if self._stop_requested:
                 self._stop_requested = False
@@ -453,6 +454,15 @@ class Machine:
                                           "never wake up")
                     c.icount = limit
                     continue
+                if limit is None:
+                    # Halted through several ticks without an IRQ getting in
+                    # (IRQ 0 masked, or never acknowledged): it never wakes.
+                    idle_skips = idle_skips + 1 if self.irqs_delivered == idle_mark else 0
+                    idle_mark = self.irqs_delivered
+                    if idle_skips > 3:
+                        return self._stop("limit", "halted and no interrupt can "
+                                          "wake the CPU (IRQ 0 masked or not "
+                                          "acknowledged)")
                 target = nxt if limit is None else min(nxt, limit)
                 if target > c.icount:
                     c.icount = target

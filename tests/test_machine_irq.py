@@ -129,3 +129,19 @@ def test_request_stop_while_idle_applies_to_next_cont(tmp):
     s = m.cont(1000)
     assert s.detail == "stop requested" and m.icount == 0
     assert m.cont(1000).detail == ""
+
+
+def test_halt_with_masked_timer_returns_from_cont_none(tmp):
+    path = build(tmp, "maskedhlt", r"""
+    mov $0xff, %al
+    out %al, $0x21              # IRQ 0 masked, IF=1: hlt never wakes
+    sti
+3:  hlt
+    jmp 3b
+""")
+    m = Machine(path)
+    s = m.cont(None)
+    assert s.reason == "limit" and "halted" in s.detail
+    t = m.icount
+    s = m.cont(250_000)         # with a limit, time still passes exactly
+    assert s.reason == "limit" and m.icount == t + 250_000
