@@ -1,10 +1,16 @@
 """kthread-stub: serve the emulated machine to gdb over RSP.
 
-    kthread-stub [--kernel PATH] [--host H] [--port N] [--once] [--debug-rsp FILE]
+    kthread-stub [--kernel PATH] [--append CMDLINE] [--host H] [--port N] [--once] [--debug-rsp FILE]
     gdb kernel_src/vmlinux -ex 'target remote | kthread-stub --stdio'
 
 Exit status 2 with a one-line message for the errors a user can fix (port in
-use, missing kernel, bad ELF).
+use, missing kernel, bad ELF, bad option), never a traceback.
+
+CPU exceptions are caught by default: the machine stops before delivering
+one through the guest IDT and gdb sees SIGILL/SIGSEGV/SIGFPE at the faulting
+instruction; `continue` (which passes the signal) delivers it to the kernel,
+`signal 0` runs the instruction again.  --no-catch-exceptions lets the kernel
+handle them unseen (gdb still sees faults the kernel cannot take).
 """
 
 from __future__ import annotations
@@ -74,16 +80,47 @@ def _one_line(text: str) -> str:
     return f"{lines[0]} {lines[-1]}"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line (what is wrong, what to do)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad port {text!r}: give a number 0-65535") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"bad port {port}: give a number 0-65535")
+    return port
+
+
+def _slice(text: str) -> int:
+    try:
+        n = int(text, 0)
+    except ValueError:
+        n = 0
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"bad slice {text!r}: give a positive instruction count")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="kthread-stub", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="kthread-stub", description=__doc__.split("\n\n")[0])
     p.add_argument("--kernel", metavar="PATH", help="kernel ELF (default: build kernel_src/vmlinux)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=1234, help="TCP port (default 1234; 0 picks one)")
+    p.add_argument("--port", type=_port, default=1234, help="TCP port (default 1234; 0 picks one)")
+    p.add_argument("--append", metavar="CMDLINE", default="",
+                   help="kernel command line, as QEMU's -append (e.g. 'oops=pf')")
+    p.add_argument("--no-catch-exceptions", dest="catch_exceptions", action="store_false",
+                   help="let the kernel handle CPU exceptions without stopping first")
     p.add_argument("--stdio", action="store_true",
                    help="speak RSP on stdin/stdout (for: target remote | kthread-stub --stdio)")
     p.add_argument("--debug-rsp", metavar="FILE", help="log every packet to FILE ('-' for stderr)")
     p.add_argument("--once", action="store_true", help="exit when the first gdb leaves")
-    p.add_argument("--slice", type=int, default=DEFAULT_SLICE, metavar="N",
+    p.add_argument("--slice", type=_slice, default=DEFAULT_SLICE, metavar="N",
                    help="instructions run between polls for Ctrl-C (default %(default)s)")
     p.add_argument("--fake-target", action="store_true",
                    help="serve a fake target instead of the machine (protocol testing)")
@@ -107,9 +144,15 @@ def _make_target(args, messages):
         console_fd.flush()
 
     try:
-        machine = Machine(str(kernel), console=console)
+        machine = Machine(str(kernel), cmdline=args.append, console=console)
     except KernelImageError as e:
         raise UsageError(f"bad kernel image {kernel}: {_one_line(str(e))}") from None
+    except Exception as e:  # a corrupt ELF makes pyelftools raise anything
+        why = _one_line(str(e)) or type(e).__name__
+        raise UsageError(f"kernel image {kernel} is corrupt or unreadable ({why}): "
+                         "rebuild it with make -C kernel_src or pass another --kernel PATH") from None
+    if hasattr(type(machine), "catch_exceptions"):
+        machine.catch_exceptions = args.catch_exceptions
     from .target import MachineTarget
 
     return MachineTarget(machine), kernel
@@ -124,7 +167,8 @@ def main(argv=None) -> int:
             log_stream = sys.stderr if args.debug_rsp == "-" else open(args.debug_rsp, "w")
         made = _make_target(args, messages)
         target, kernel = made if isinstance(made, tuple) else (made, None)
-        server = Server(target, log=RspLog(log_stream), slice_insns=args.slice, messages=messages)
+        server = Server(target, log=RspLog(log_stream), slice_insns=args.slice, messages=messages,
+                        kernel=kernel)
         if args.stdio:
             server.serve_stdio()
             return 0

@@ -181,6 +181,23 @@ class MachineTarget:
         finally:
             self._invalidate()
 
+    def deliver_signal(self, signal: int, step: bool = False) -> Optional[StopEvent]:
+        """gdb resumes with a signal: deliver the exception the machine was
+        stopped before (catch_exceptions) through the guest IDT.  None: go on
+        resuming; a StopEvent: delivery triple-faulted, or (step) the CPU is
+        now at the handler's first instruction, which is where a step with a
+        signal stops.  Nothing held back: nothing to deliver, None."""
+        deliver = getattr(self.machine, "deliver_caught_exception", None)
+        if not signal or deliver is None or self.machine.caught_exception is None:
+            return None
+        self._invalidate()
+        stop = deliver()
+        if stop is not None:
+            return _stop(stop)
+        if step:
+            return StopEvent("step", self.machine.read_register("eip"), SIGTRAP)
+        return None
+
     def monitor(self, command: str) -> Optional[str]:
         self._invalidate()
         m = self.machine

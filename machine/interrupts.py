@@ -28,13 +28,26 @@ The CPU facade `cpu` must provide: reg(name) / set_reg(name, value) for
 eip esp eflags cs ss idtr tr cr0 (idtr and tr as unicorn tuples),
 read_memory(vaddr, n) / write_memory(vaddr, data) that raise MemoryFault.
 
+Catching exceptions (for a debugger):
+  with `catch` true, raise_event() stops BEFORE delivering a CPU exception
+  (kind "exception", a fault vector, IDT loaded): it records it in `caught`
+  and returns Stop(reason="fault", pc=faulting eip, signal for the vector),
+  leaving the CPU exactly as it was when the instruction faulted.  The
+  debugger then either delivers it (deliver_caught(): gdb `continue`, which
+  passes the signal) or drops it (gdb `signal 0`: the instruction runs again
+  and faults again unless the debugger changed something).  Software
+  interrupts, int3, #DB and IRQs are never caught.  A triple fault always
+  reports SIGSEGV: the CPU could not reach any handler, whatever the first
+  exception was (the detail names it); the CPU is left at the faulting
+  instruction (a real PC would reset; `monitor reset` does that).
+
 Not modelled: task gates, 16-bit gates, segment limits, vm86, the error
 code of #GP/#TS/#NP/#SS raised by unicorn itself (we push 0; unicorn does not
 expose it).
 """
 import struct
 
-from .errors import MemoryFault, Stop, signal_for_vector
+from .errors import MemoryFault, Stop, SIGSEGV, signal_for_vector
 
 ERROR_CODE_VECTORS = frozenset((8, 10, 11, 12, 13, 14, 17))
 # Vectors that are faults: EIP of the faulting instruction is pushed.
@@ -75,6 +88,36 @@ class InterruptController:
     def __init__(self, cpu):
         self.cpu = cpu
         self.delivered = 0          # statistics: events delivered
+        self.catch = False          # stop before delivering CPU exceptions
+        self.caught = None          # (vector, kind, error_code) held back
+        self.caught_count = 0       # statistics: exceptions caught
+
+    # -- catching (debugger) -------------------------------------------------
+    def raise_event(self, vector: int, kind: str, error_code=None):
+        """deliver(), or with `catch` on, a Stop before an exception's delivery."""
+        if (self.catch and kind == "exception" and vector in FAULT_VECTORS
+                and self.cpu.reg("idtr")[2] != 0):
+            self.caught = (vector, kind, error_code)
+            self.caught_count += 1
+            eip = self.cpu.reg("eip")
+            extra = ""
+            if vector == 14:
+                extra = " (cr2 0x%08x)" % self.cpu.reg("cr2")
+            if error_code is not None:
+                extra += " error code 0x%x" % error_code
+            return Stop("fault", eip, signal_for_vector(vector), vector,
+                        "%s at eip 0x%08x%s, caught before delivery: continue "
+                        "with the signal to deliver it to the kernel"
+                        % (vector_name(vector), eip, extra))
+        return self.deliver(vector, kind, error_code)
+
+    def deliver_caught(self):
+        """Deliver the exception held back by raise_event (None if none
+        was, or delivery worked; a Stop if delivery triple-faulted)."""
+        caught, self.caught = self.caught, None
+        if caught is None:
+            return None
+        return self.deliver(*caught)
 
     # -- gate --------------------------------------------------------------
     def read_gate(self, vector: int):
@@ -130,7 +173,7 @@ class InterruptController:
         regs = " ".join("%s=%08x" % (r, cpu.reg(r)) for r in
                         ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
                          "eip", "eflags", "cr0", "cr2", "cr3"))
-        return Stop("triple_fault", cpu.reg("eip"), signal_for_vector(vector), vector,
+        return Stop("triple_fault", cpu.reg("eip"), SIGSEGV, vector,
                     "triple fault delivering %s: %s; %s" % (vector_name(vector), why, regs))
 
     def _push_frame(self, vector: int, kind: str, error_code):

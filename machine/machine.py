@@ -54,7 +54,7 @@ from unicorn import (Uc, UcError, UC_ARCH_X86, UC_MODE_32, UC_PROT_ALL,
 from unicorn import x86_const as X
 
 from . import clock as vclock
-from . import loader, paging
+from . import excstate, loader, paging
 from .errors import MemoryFault, Stop, SIGTRAP, SIGSEGV, signal_for_vector
 from .interrupts import (InterruptController, FAULT_VECTORS, EFLAGS_IF,
                          vector_name)
@@ -195,6 +195,7 @@ class Machine:
                 self._ports[p] = dev
         self._cpu = _CpuFacade(self)
         self.intc = InterruptController(self._cpu)
+        self.intc.catch = getattr(self, "_catch_exceptions", False)
 
         uc.reg_write(X.UC_X86_REG_GDTR, (0, boot.gdt_base, boot.gdt_limit, 0))
         uc.reg_write(X.UC_X86_REG_CS, boot.cs)
@@ -208,6 +209,7 @@ class Machine:
         self._halted = False
         self._pending_stop = None
         self._stop_requested = False
+        self._exc_fixup = False     # excstate: clear unicorn's old_exception
         self.irqs_delivered = 0
 
     def _console(self, data: bytes):
@@ -315,14 +317,18 @@ class Machine:
             error_code = self._pf_error_code(eip)
         elif kind == "exception" and intno in (10, 11, 12, 13):
             error_code = self._selector_error_code(eip)
-        stop = self.intc.deliver(intno, kind, error_code)
+        stop = self.intc.raise_event(intno, kind, error_code)
         self._after_delivery()
+        if kind == "exception" and intno in excstate.TRACKED_VECTORS:
+            # unicorn #1883: _emu clears old_exception before the handler runs
+            self._exc_fixup = True
+            uc.emu_stop()
         if stop is not None:
             self._pending_stop = stop
             uc.emu_stop()
 
     def _on_invalid(self, uc, _ud):
-        stop = self.intc.deliver(6, "exception")
+        stop = self.intc.raise_event(6, "exception")
         self._after_delivery()
         if stop is not None:
             self._pending_stop = stop
@@ -409,14 +415,24 @@ class Machine:
         c.deadline = deadline
         c.stop_reason = 0
         self._pending_stop = None
-        eip = self.uc.reg_read(X.UC_X86_REG_EIP)
-        try:
-            self.uc.emu_start(eip, END_ADDR)
-        except UcError as e:
-            pc = self.uc.reg_read(X.UC_X86_REG_EIP)
-            return Stop("fault", pc, SIGSEGV, None,
-                        "unicorn stopped at eip 0x%08x: %s" % (pc, e))
-        return self._pending_stop
+        while True:
+            eip = self.uc.reg_read(X.UC_X86_REG_EIP)
+            try:
+                self.uc.emu_start(eip, END_ADDR)
+            except UcError as e:
+                pc = self.uc.reg_read(X.UC_X86_REG_EIP)
+                return Stop("fault", pc, SIGSEGV, None,
+                            "unicorn stopped at eip 0x%08x: %s" % (pc, e))
+            if not self._exc_fixup:
+                return self._pending_stop
+            # An exception was delivered (or caught) in a hook, which stopped
+            # the engine: mark it delivered (excstate), then go on from the
+            # handler, invisibly to the caller.
+            self._exc_fixup = False
+            excstate.clear(self.uc)
+            if (self._pending_stop is not None or c.stop_reason != vclock.STOP_NONE
+                    or self._stop_requested):
+                return self._pending_stop
 
     def _eflags_if(self):
         return bool(self.uc.reg_read(X.UC_X86_REG_EFLAGS) & EFLAGS_IF)
@@ -425,6 +441,7 @@ class Machine:
         """Run until a breakpoint, an undeliverable fault, or max_insns more
         instructions of virtual time (Stop.reason == "limit")."""
         c = self._clock
+        self.intc.caught = None             # not delivered: the insn runs again
         limit = None if max_insns is None else c.icount + max(0, int(max_insns))
         eip = self.uc.reg_read(X.UC_X86_REG_EIP)
         if eip in self._bps:
@@ -515,6 +532,35 @@ class Machine:
         if self.uc is not None:
             self.uc.emu_stop()
 
+    # A debugger's view of CPU exceptions (interrupts.py, "Catching exceptions").
+    @property
+    def catch_exceptions(self) -> bool:
+        """True: an exception stops the machine (Stop "fault", signal for its
+        vector, pc of the faulting instruction) before it is delivered
+        through the IDT; deliver_caught_exception() then delivers it."""
+        return getattr(self, "_catch_exceptions", False)
+
+    @catch_exceptions.setter
+    def catch_exceptions(self, on: bool):
+        self._catch_exceptions = bool(on)
+        self.intc.catch = bool(on)
+
+    @property
+    def caught_exception(self):
+        """(vector, error_code) of the exception held back, or None."""
+        c = self.intc.caught
+        return None if c is None else (c[0], c[2])
+
+    def deliver_caught_exception(self):
+        """Deliver the exception the last stop was caught before (the
+        CPU is then at its handler's first instruction).  Returns None, or
+        a Stop if delivery triple-faulted.  No-op when none is held back."""
+        if self.intc.caught is None:
+            return None
+        stop = self.intc.deliver_caught()
+        self._after_delivery()
+        return stop
+
     def _just_halted(self):
         eip = self.uc.reg_read(X.UC_X86_REG_EIP)
         return self._byte_at(eip - 1) == 0xF4
@@ -522,6 +568,7 @@ class Machine:
     def step(self) -> Stop:
         """Execute exactly one instruction; never delivers an IRQ."""
         c = self._clock
+        self.intc.caught = None             # not delivered: the insn runs again
         self._halted = False
         saved = c.irq_armed
         c.irq_armed = 0
