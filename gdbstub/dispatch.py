@@ -39,6 +39,7 @@ class Reply:
 @dataclass
 class Resume:
     step: bool
+    signal: int = 0  # C/S/vCont;C sig: deliver the caught exception first (0: don't)
 
 
 @dataclass

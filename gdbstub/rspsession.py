@@ -86,6 +86,11 @@ class Session:
                 result.after()
             return frame
         if isinstance(result, Resume):
+            if result.signal and hasattr(self.ctx.target, "deliver_signal"):
+                # Deliver the caught exception; a step then stops at the handler.
+                stop = self._guard(lambda: self.ctx.target.deliver_signal(result.signal, result.step))
+                if stop is not None:
+                    return self._stopped(stop)
             if result.step:
                 return self._stopped(self._guard(self.ctx.target.step))
             self.running = True

@@ -1,7 +1,10 @@
 """c, s, C, S, vCont, vCont?: resuming the target.
 
-Signals in C/S/vCont are accepted and ignored: a bare-metal kernel has no
-signals to deliver.  With one CPU, the action that applies to the current
+A signal in C/S/vCont (gdb `continue` after a fault stop passes the
+signal it got) means: deliver the exception the machine stopped before
+through the guest's IDT, so the kernel's own handler runs; no signal (gdb
+`signal 0`) means the faulting instruction runs again.  Other signals have
+nothing to deliver and are ignored.  With one CPU, the action that applies to the current
 thread (or the default action) decides step vs continue.
 """
 
@@ -34,11 +37,11 @@ class ResumeOps(Capability):
 
     def cont(self, cmd: C.Continue):
         self._set_pc(cmd.addr)
-        return Resume(step=False)
+        return Resume(step=False, signal=cmd.signal or 0)
 
     def step(self, cmd: C.Step):
         self._set_pc(cmd.addr)
-        return Resume(step=True)
+        return Resume(step=True, signal=cmd.signal or 0)
 
     def vcont_query(self, cmd):
         return self.VCONT_ACTIONS
@@ -55,7 +58,7 @@ class ResumeOps(Capability):
             # Nothing applies to the only CPU thread: gdb asked to resume others only.
             return E_INVALID
         if chosen.action in ("c", "C"):
-            return Resume(step=False)
+            return Resume(step=False, signal=chosen.signal or 0)
         if chosen.action in ("s", "S"):
-            return Resume(step=True)
+            return Resume(step=True, signal=chosen.signal or 0)
         return b""  # 't' and 'r' are not advertised
