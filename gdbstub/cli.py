@@ -122,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="exit when the first gdb leaves")
     p.add_argument("--slice", type=_slice, default=DEFAULT_SLICE, metavar="N",
                    help="instructions run between polls for Ctrl-C (default %(default)s)")
+    p.add_argument("--tasks", action="store_true",
+                   help="show kernel tasks as gdb threads from the start (else: `monitor tasks on`)")
     p.add_argument("--fake-target", action="store_true",
                    help="serve a fake target instead of the machine (protocol testing)")
     return p
@@ -168,7 +170,7 @@ def main(argv=None) -> int:
         made = _make_target(args, messages)
         target, kernel = made if isinstance(made, tuple) else (made, None)
         server = Server(target, log=RspLog(log_stream), slice_insns=args.slice, messages=messages,
-                        kernel=kernel)
+                        kernel=kernel, tasks=args.tasks)
         if args.stdio:
             server.serve_stdio()
             return 0

@@ -10,6 +10,7 @@ A handler returns one of:
   * ``bytes``            a reply payload (``b""`` is the empty "unsupported" reply)
   * `Reply`              a payload with options (binary escaping, an action after sending)
   * `Resume`             start the target (step or continue); the stop reply comes later
+  * `Frames`             several packets in a row (``O`` console output, then the reply)
   * `EndSession`         reply (or not) then close the connection (D, k)
 """
 
@@ -20,7 +21,7 @@ from typing import Callable, Dict, List, Optional, Set
 
 from . import commands as C
 from .target import StopEvent, Target, TargetError, TargetMemoryError, TargetRegisterError
-from .threads import SingleThread, ThreadModel
+from .threads import SingleThread, ThreadModel, ThreadNotRunning
 
 PACKET_SIZE = 0x10000
 
@@ -39,7 +40,17 @@ class Reply:
 @dataclass
 class Resume:
     step: bool
+    # Step this thread (a kernel task).  If it is not on the CPU, the machine
+    # first runs until the scheduler switches to it (see rspsession.py).
+    thread: Optional[int] = None
     signal: int = 0  # C/S/vCont;C sig: deliver the caught exception first (0: don't)
+
+
+@dataclass
+class Frames:
+    """Packets sent back to back, e.g. ``O`` output packets then ``OK`` (qRcmd)."""
+
+    payloads: List[bytes]
 
 
 @dataclass
@@ -62,6 +73,7 @@ class Context:
     # breakpoints: addr -> set of Z types installed there
     breakpoints: Dict[int, Set[int]] = field(default_factory=dict)
     thread_cursor: int = 0
+    thread_list: List[int] = field(default_factory=list)  # snapshot for qs/qfThreadInfo
     start_no_ack: Optional[Callable[[], None]] = None
 
     def new_session(self) -> None:
@@ -117,6 +129,9 @@ class Dispatcher:
             return fn(cmd)
         except C.ParseError:
             return E_SYNTAX
+        except ThreadNotRunning as e:
+            text = str(e).encode("ascii", "replace")
+            return b"E." + bytes(c for c in text if c not in b"#$}*")
         except TargetMemoryError:
             return E_FAULT
         except TargetRegisterError:

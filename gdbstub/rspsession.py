@@ -10,7 +10,7 @@ from __future__ import annotations
 import traceback
 from typing import Callable, Optional
 
-from .dispatch import Context, Dispatcher, EndSession, Reply, Resume
+from .dispatch import Context, Dispatcher, EndSession, Frames, Reply, Resume
 from .handlers.stopreply import stop_reply
 from .packet import BadPacket, Garbage, Interrupt, Packet, PacketProtocol
 from .rsplog import RspLog
@@ -33,6 +33,10 @@ class Session:
         self.running = False
         self.ended: Optional[str] = None  # why the session is over
         self._pending_no_ack = False
+        # Stepping a task that is not on the CPU: run until it is (see _wait_for).
+        self.wait_thread: Optional[int] = None
+        self._wait_pc: Optional[int] = None
+        self._internal_bp: Optional[int] = None
         ctx.new_session()
         ctx.start_no_ack = self._request_no_ack
 
@@ -47,6 +51,7 @@ class Session:
 
     def _stopped(self, stop: StopEvent) -> bytes:
         self.running = False
+        self._end_wait()
         if stop.reason in ("fault", "triple_fault"):
             self.notify(f"machine stopped: {stop.reason} at eip=0x{stop.pc:08x} "
                         f"(signal {stop.signal}){': ' + stop.detail if stop.detail else ''}")
@@ -92,9 +97,11 @@ class Session:
                 if stop is not None:
                     return self._stopped(stop)
             if result.step:
-                return self._stopped(self._guard(self.ctx.target.step))
+                return self._step(result.thread)
             self.running = True
             return b""
+        if isinstance(result, Frames):
+            return b"".join(self._send(p) for p in result.payloads)
         if isinstance(result, EndSession):
             self.ended = result.why
             self.running = False
@@ -108,6 +115,42 @@ class Session:
         pc = self.ctx.target.read_register("eip")
         return self._stopped(StopEvent("interrupt", pc, SIGINT))
 
+    # -- stepping threads
+    def _step(self, tid: Optional[int]) -> bytes:
+        """Step `tid` (None: whoever runs).  A kernel task that is not on the
+        CPU is first run to: the machine runs until the scheduler switches to
+        it, and stops at its resume address.  If the step itself switches the
+        task off the CPU, it completes when the task runs again."""
+        threads = self.ctx.threads
+        aware = hasattr(threads, "resume_pc")
+        if tid is not None and aware and tid != threads.current():
+            return self._wait_for(tid)
+        stop = self._guard(self.ctx.target.step)
+        if (tid is not None and aware and stop.reason == "step"
+                and threads.current() != tid and threads.is_alive(tid)):
+            return self._wait_for(tid)
+        return self._stopped(stop)
+
+    def _wait_for(self, tid: int) -> bytes:
+        pc = self.ctx.threads.resume_pc(tid)
+        if pc is None:  # gone, or running after all
+            return self._stopped(self.ctx.last_stop if tid == self.ctx.threads.current()
+                                 else StopEvent("step", self.ctx.target.read_register("eip")))
+        self.wait_thread, self._wait_pc = tid, pc
+        if pc not in self.ctx.breakpoints:
+            self.ctx.target.add_breakpoint(pc)
+            self._internal_bp = pc
+        self.running = True
+        return b""
+
+    def _end_wait(self) -> None:
+        if self._internal_bp is not None:
+            try:
+                self.ctx.target.remove_breakpoint(self._internal_bp)
+            except Exception:
+                pass
+        self.wait_thread = self._wait_pc = self._internal_bp = None
+
     # -- running
     def run_slice(self) -> bytes:
         """Run one slice of virtual time; return a stop reply if it stopped."""
@@ -116,7 +159,18 @@ class Session:
         stop = self._guard(lambda: self.ctx.target.cont(self.slice_insns))
         if stop.slice_expired:
             return b""
+        if self.wait_thread is not None and stop.reason == "breakpoint" and stop.pc == self._wait_pc:
+            if self.ctx.threads.current() == self.wait_thread:
+                if stop.pc not in self.ctx.breakpoints:
+                    stop = StopEvent("step", stop.pc, stop.signal)
+            elif stop.pc not in self.ctx.breakpoints:
+                return b""  # another task resumed there: keep running
         return self._stopped(stop)
+
+    def close(self) -> None:
+        """The connection is gone: drop the stub's own breakpoint, if any."""
+        self._end_wait()
+        self.running = False
 
     def _guard(self, run) -> StopEvent:
         """Run the target; an exception from it becomes a SIGABRT stop, not a dead server."""

@@ -26,14 +26,20 @@ from .handlers import default_capabilities
 from .rsplog import RspLog
 from .rspsession import DEFAULT_SLICE, Session
 from .target import SIGTRAP, StopEvent, Target
-from .threads import SingleThread
+from .threads import make_thread_model
 
 BUSY_REPLY = b"$E.another gdb is already attached to this machine#"
 
 
-def make_context(target: Target) -> Context:
+def make_context(target: Target, kernel=None, tasks: bool = False) -> Context:
+    """The handlers' shared state.  With the kernel ELF (`kernel`, or the
+    machine's own kernel_path) kernel tasks are gdb threads; otherwise the CPU
+    is the only thread."""
     pc = target.read_register("eip")
-    return Context(target=target, threads=SingleThread(target),
+    if kernel is None:
+        kernel = getattr(getattr(target, "machine", None), "kernel_path", None)
+    threads, _why_not = make_thread_model(target, kernel, tasks=tasks)
+    return Context(target=target, threads=threads,
                    last_stop=StopEvent("step", pc, SIGTRAP))
 
 
@@ -107,9 +113,11 @@ def _busy_frame() -> bytes:
 
 class Server:
     def __init__(self, target: Target, *, log: Optional[RspLog] = None,
-                 slice_insns: int = DEFAULT_SLICE, messages: IO[str] = sys.stderr):
+                 slice_insns: int = DEFAULT_SLICE, messages: IO[str] = sys.stderr,
+                 kernel=None, tasks: bool = False):
         self.target = target
-        self.ctx = make_context(target)
+        self.messages = messages
+        self.ctx = make_context(target, kernel, tasks)
         self.dispatcher = make_dispatcher(self.ctx)
         self.log = log or RspLog(None)
         self.slice_insns = slice_insns
@@ -208,6 +216,7 @@ class Server:
             else:
                 why = session.ended
         finally:
+            session.close()
             self._cleanup()
             conn.close()
         return why

@@ -253,13 +253,18 @@ def test_target_xml_chunks(h):
     assert h.ask(b"qXfer:libraries:read::0,100") == b""
 
 
+def monitor(h, command):
+    """Output of `monitor command`: O packets, then OK (issue 4)."""
+    *out, last = h.ask(b"qRcmd," + command.encode().hex().encode())
+    assert last == b"OK" and all(p[:1] == b"O" for p in out)
+    return b"".join(bytes.fromhex(p[1:].decode()) for p in out).decode()
+
+
 def test_monitor(h):
-    out = bytes.fromhex(h.ask(b"qRcmd," + b"help".hex().encode()).decode()).decode()
+    out = monitor(h, "help")
     assert "monitor help" in out and "icount" in out
-    out = bytes.fromhex(h.ask(b"qRcmd," + b"icount".hex().encode()).decode()).decode()
-    assert out == "icount 0\n"
-    out = bytes.fromhex(h.ask(b"qRcmd," + b"bogus".hex().encode()).decode()).decode()
-    assert "unknown monitor command" in out
+    assert monitor(h, "icount") == "icount 0\n"
+    assert "unknown monitor command" in monitor(h, "bogus")
 
 
 def test_no_ack_mode_switches_after_ok():

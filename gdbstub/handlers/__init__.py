@@ -8,12 +8,13 @@ from .xfer import TargetDescriptionOps
 
 
 def default_capabilities(ctx):
+    threads = ThreadOps(ctx)
     return [
         BaseOps(ctx),
-        TargetDescriptionOps(ctx),
+        TargetDescriptionOps(ctx, threads),
         BreakpointOps(ctx),
         ResumeOps(ctx),
-        ThreadOps(ctx),
+        threads,
         MonitorOps(ctx),
     ]
 

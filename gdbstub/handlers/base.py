@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from .. import commands as C
 from .. import regs
-from ..dispatch import PACKET_SIZE, E_INVALID, Capability, Context, EndSession, Reply
+from ..dispatch import PACKET_SIZE, E_INVALID, Capability, Context, EndSession, Frames, Reply
+from ..monitor import Monitor, output_packets
 from ..target import TargetRegisterError
 from .stopreply import stop_reply
 
@@ -108,6 +109,11 @@ class BaseOps(Capability):
     def write_memory(self, cmd: C.WriteMemory):
         if cmd.data:
             self.ctx.target.write_memory(cmd.addr & 0xFFFFFFFF, cmd.data)
+            # A write may change the task list or a sleeping task's saved context.
+            self._g_cache = None
+            invalidate = getattr(self.ctx.threads, "invalidate", None)
+            if invalidate:
+                invalidate()
         return b"OK"
 
     def attached(self, cmd):
@@ -140,22 +146,15 @@ class BaseOps(Capability):
 
 
 class MonitorOps(Capability):
-    """``monitor CMD`` (qRcmd): target-specific commands, output as hex text."""
+    """``monitor CMD`` (qRcmd): output in ``O`` packets, then ``OK`` (monitor.py)."""
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
+        self.monitor_commands = Monitor(ctx)
 
     def handlers(self):
         return {C.MonitorCommand: self.monitor}
 
     def monitor(self, cmd: C.MonitorCommand):
-        text = cmd.command.strip()
-        target = self.ctx.target
-        if text in ("", "help"):
-            out = "monitor help          this text\n" + getattr(target, "MONITOR_HELP", "")
-        else:
-            fn = getattr(target, "monitor", None)
-            out = fn(text) if fn else None
-            if out is None:
-                out = f"unknown monitor command {text!r}; try 'monitor help'\n"
-        return out.encode().hex().encode()
+        out = self.monitor_commands.run(cmd.command)
+        return Frames(output_packets(out) + [b"OK"])

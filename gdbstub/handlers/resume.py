@@ -6,6 +6,19 @@ through the guest's IDT, so the kernel's own handler runs; no signal (gdb
 `signal 0`) means the faulting instruction runs again.  Other signals have
 nothing to deliver and are ignored.  With one CPU, the action that applies to the current
 thread (or the default action) decides step vs continue.
+
+Threads are kernel tasks and there is one CPU, so "resume thread T" can only
+mean "run the machine":
+
+* a step action naming a thread (``vCont;s:T[;c]``, or ``Hc T`` then ``s``)
+  steps task T.  If T is on the CPU that is one instruction; if T is not
+  running, the machine runs until the scheduler switches to T and stops at
+  T's resume address (the pc gdb already showed for T: its thread.ip), with
+  T current.  If the one instruction switches T off the CPU, the step ends
+  when T next runs, at its resume address (rspsession.py does the waiting).
+  gdb breakpoints hit by other tasks on the way are reported as usual.
+* continue actions only for tasks that are not running (``vCont;c:T``,
+  scheduler-locking) continue the machine: T runs when the scheduler picks it.
 """
 
 from __future__ import annotations
@@ -41,24 +54,30 @@ class ResumeOps(Capability):
 
     def step(self, cmd: C.Step):
         self._set_pc(cmd.addr)
-        return Resume(step=True, signal=cmd.signal or 0)
+        tid = self.ctx.continue_thread
+        return Resume(step=True, thread=None if tid in (0, -1) else tid, signal=cmd.signal or 0)
 
     def vcont_query(self, cmd):
         return self.VCONT_ACTIONS
 
     def vcont(self, cmd: C.VCont):
-        me = self.ctx.threads.current()
-        chosen = None
+        if any(act.action not in ("c", "C", "s", "S") for act in cmd.actions):
+            return b""  # 't' and 'r' are not advertised
+        threads = self.ctx.threads
+        me = threads.current()
+        # A step naming a thread steps that kernel task (see the module doc).
+        for act in cmd.actions:
+            t = act.thread
+            if act.action in ("s", "S") and t is not None and t.tid not in (-1, 0):
+                if not threads.is_alive(t.tid):
+                    return E_INVALID
+                return Resume(step=True, thread=t.tid, signal=act.signal or 0)
         for act in cmd.actions:
             t = act.thread
             if t is None or t.tid in (-1, 0, me):
-                chosen = act
-                break
-        if chosen is None:
-            # Nothing applies to the only CPU thread: gdb asked to resume others only.
-            return E_INVALID
-        if chosen.action in ("c", "C"):
-            return Resume(step=False, signal=chosen.signal or 0)
-        if chosen.action in ("s", "S"):
-            return Resume(step=True, signal=chosen.signal or 0)
-        return b""  # 't' and 'r' are not advertised
+                return Resume(step=act.action in ("s", "S"), signal=act.signal or 0)
+        # Only other (not running) tasks are to continue: they run when the
+        # scheduler picks them, so the machine runs.
+        if all(threads.is_alive(a.thread.tid) for a in cmd.actions):
+            return Resume(step=False)
+        return E_INVALID

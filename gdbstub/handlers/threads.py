@@ -1,14 +1,26 @@
-"""H, T, qC, qfThreadInfo/qsThreadInfo, qThreadExtraInfo -- via the thread layer."""
+"""H, T, qC, qfThreadInfo/qsThreadInfo, qThreadExtraInfo, qXfer:threads:read
+-- via the thread layer (gdbstub/threads.py)."""
 
 from __future__ import annotations
 
+from xml.sax.saxutils import escape, quoteattr
+
 from .. import commands as C
-from ..dispatch import E_INVALID, Capability, Context
+from ..dispatch import E_INVALID, Capability, Context, Reply
 
 
 class ThreadOps(Capability):
     def __init__(self, ctx: Context):
         self.ctx = ctx
+        self._xml = b""  # the qXfer:threads document being read (built at offset 0)
+
+    @property
+    def features(self):
+        # Thread names only exist when threads are kernel tasks.
+        return ("qXfer:threads:read+",) if self._named() else ()
+
+    def _named(self) -> bool:
+        return hasattr(self.ctx.threads, "thread_name")
 
     def handlers(self):
         return {
@@ -41,13 +53,14 @@ class ThreadOps(Capability):
 
     def info_first(self, cmd):
         self.ctx.thread_cursor = 0
+        self.ctx.thread_list = self.ctx.threads.thread_ids()
         return self._chunk()
 
     def info_next(self, cmd):
         return self._chunk()
 
     def _chunk(self, per_reply: int = 64):
-        ids = self.ctx.threads.thread_ids()
+        ids = getattr(self.ctx, "thread_list", None) or self.ctx.threads.thread_ids()
         start = self.ctx.thread_cursor
         if start >= len(ids):
             return b"l"
@@ -60,3 +73,30 @@ class ThreadOps(Capability):
         if text is None:
             return E_INVALID
         return text.encode().hex().encode()
+
+    # -- qXfer:threads:read (called by the qXfer capability)
+    def threads_xml(self) -> bytes:
+        th = self.ctx.threads
+        lines = ['<?xml version="1.0"?>', "<threads>"]
+        for tid in th.thread_ids():
+            name = th.thread_name(tid) if self._named() else None
+            attrs = f'id="{tid:x}" core="0"'
+            if name:
+                attrs += f" name={quoteattr(name)}"
+            task = th.task(tid) if hasattr(th, "task") else None
+            if task is not None:
+                body = f"pid {task.pid}, {th.state(tid)}"
+            else:
+                body = th.extra_info(tid) or ""
+            lines.append(f"<thread {attrs}>{escape(body)}</thread>")
+        lines.append("</threads>")
+        return ("\n".join(lines) + "\n").encode()
+
+    def xfer_read(self, annex: str, offset: int, length: int):
+        if annex:
+            return E_INVALID
+        if offset == 0:
+            self._xml = self.threads_xml()
+        chunk = self._xml[offset : offset + length]
+        more = offset + len(chunk) < len(self._xml)
+        return Reply((b"m" if more else b"l") + chunk, binary=True)

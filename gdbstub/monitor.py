@@ -1,0 +1,174 @@
+"""``monitor CMD`` (qRcmd): commands gdb passes through to the stub.
+
+Output goes to gdb's console in ``O`` packets, then the reply ``OK`` (as QEMU
+and OpenOCD do).  Commands that need the kernel (``ps``, ``dmesg``) read it
+through target memory with the layout learnt from the kernel's DWARF
+(oskernel.py); commands about the machine itself (``icount``, ``cr``,
+``console``, ``translate``, ``reset``) are the target's own
+(`MachineTarget.monitor`).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Callable, Dict, List, Optional, Tuple
+
+O_CHUNK = 1024  # text bytes per O packet (2 KiB of hex)
+
+HELP_HEAD = (
+    "monitor help            this text\n"
+    "monitor ps              kernel tasks: pid, state, comm (* = on the CPU)\n"
+    "monitor dmesg           the kernel log buffer (log_buf)\n"
+    "monitor info registers  CPU registers, control registers, gdtr, idtr\n"
+    "monitor tasks on|off    show kernel tasks as gdb threads (default off: one CPU thread)\n"
+)
+
+GENERAL = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags",
+           "cs", "ss", "ds", "es", "fs", "gs")
+CONTROL = ("cr0", "cr2", "cr3", "cr4")
+
+
+class MonitorError(Exception):
+    """A monitor command cannot run now; the message is shown to the user."""
+
+
+def output_packets(text: str) -> List[bytes]:
+    """Console text -> ``O`` packets."""
+    data = text.encode("utf-8", "replace")
+    return [b"O" + data[i:i + O_CHUNK].hex().encode() for i in range(0, len(data), O_CHUNK)]
+
+
+class Monitor:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.commands: Dict[Tuple[str, ...], Callable[[List[str]], str]] = {
+            ("help",): self.help,
+            ("ps",): self.ps,
+            ("dmesg",): self.dmesg,
+            ("info", "registers"): self.info_registers,
+            ("tasks",): self.tasks,
+        }
+
+    # -- entry point
+    def run(self, line: str) -> str:
+        words = line.split()
+        if not words:
+            return self.help([])
+        for key in sorted(self.commands, key=len, reverse=True):
+            if tuple(words[:len(key)]) == key:
+                try:
+                    return self.commands[key](words[len(key):])
+                except MonitorError as e:
+                    return f"monitor {' '.join(key)}: {e}\n"
+        fn = getattr(self.ctx.target, "monitor", None)
+        out = fn(line.strip()) if fn else None
+        if out is None:
+            return (f"unknown monitor command {line.strip()!r}; "
+                    "'monitor help' lists the commands\n")
+        if words[0] == "reset":
+            invalidate = getattr(self.ctx.threads, "invalidate", None)
+            if invalidate:
+                invalidate()
+            out += ("gdb still shows the registers it had cached: "
+                    "run 'maintenance flush register-cache' (or 'stepi') to see the new state\n")
+        return out
+
+    # -- commands
+    def help(self, args) -> str:
+        return HELP_HEAD + getattr(self.ctx.target, "MONITOR_HELP", "")
+
+    def _kernel(self):
+        threads = self.ctx.threads
+        if not hasattr(threads, "tasks"):
+            raise MonitorError("the stub has no kernel layout (no kernel ELF with DWARF)")
+        return threads
+
+    def ps(self, args) -> str:
+        threads = self._kernel()
+        tasks = threads.task_table()
+        if tasks is None:
+            raise MonitorError("the kernel has not set up its task list yet "
+                               "(current_task is not readable)")
+        cur = threads.running_tid()
+        lines = ["  PID  THREAD  STATE            COMM"]
+        for tid, t in tasks.items():
+            running = tid == cur
+            state = f"{t.state_letter(running)} ({t.state_name(running)})"
+            lines.append(f"{'*' if running else ' '}{t.pid:4d}  {tid:6d}  {state:<16} {t.comm}")
+        return "\n".join(lines) + "\n"
+
+    def tasks(self, args) -> str:
+        threads = self._kernel()
+        if args and args[0] in ("on", "off"):
+            threads.set_enabled(args[0] == "on")
+            self.ctx.general_thread = self.ctx.continue_thread = 0
+        elif args:
+            raise MonitorError("say on or off")
+        state = "on" if threads.enabled else "off"
+        text = f"kernel tasks as threads: {state}\n"
+        if args:
+            text += ("gdb sees the new thread list at its next stop or 'info threads' "
+                     "(run 'maintenance flush register-cache' to re-read registers now)\n")
+        return text
+
+    def dmesg(self, args) -> str:
+        threads = self._kernel()
+        layout, walker = threads.layout, threads.walker
+        buf, end_sym = layout.sym("log_buf"), layout.sym("log_end")
+        if buf is None or end_sym is None:
+            raise MonitorError("the kernel has no log_buf/log_end symbols")
+        size = layout.symbols["log_buf"][1]
+        if not size and layout.sym("log_buf_len") is not None:
+            size = walker.read_u32(layout.sym("log_buf_len")) or 0
+        end = walker.read_u32(end_sym)
+        if end is None or not size:
+            raise MonitorError("log_buf is not readable yet (paging off?)")
+        n = min(end, size)
+        start = (end - n) % size
+        first = walker.read(buf + start, min(n, size - start)) or b""
+        rest = walker.read(buf, n - len(first)) if n > len(first) else b""
+        if len(first) + len(rest or b"") != n:
+            raise MonitorError("log_buf is not readable")
+        text = (first + rest).decode("latin-1")
+        if not text:
+            return "(the log is empty)\n"
+        return text if text.endswith("\n") else text + "\n"
+
+    def info_registers(self, args) -> str:
+        target = self.ctx.target
+        values = {}
+        for name in GENERAL + CONTROL:
+            try:
+                values[name] = target.read_register(name)
+            except Exception:
+                values[name] = None
+
+        def fmt(name):
+            v = values[name]
+            return f"{name:<7}0x{v:08x}" if v is not None else f"{name:<7}<unavailable>"
+
+        lines = []
+        for row in (GENERAL[0:4], GENERAL[4:8], GENERAL[8:10], GENERAL[10:16], CONTROL):
+            lines.append("   ".join(fmt(n) for n in row))
+        for name in ("gdtr", "idtr"):
+            lines.append(self._table_line(name))
+        return "\n".join(lines) + "\n"
+
+    def _table_line(self, name: str) -> str:
+        """gdtr/idtr: from the machine if it exposes them, else from the
+        descriptor the kernel loaded with lgdt/lidt (a kernel variable)."""
+        fn = getattr(self.ctx.target, "descriptor_table", None)
+        got = fn(name) if fn else None
+        if got is not None:
+            base, limit = got
+            return f"{name:<7}base=0x{base:08x} limit=0x{limit:04x}"
+        threads = self.ctx.threads
+        sym = {"gdtr": "early_gdt_descr", "idtr": "idt_descr"}[name]
+        layout = getattr(threads, "layout", None)
+        addr = layout.sym(sym) if layout is not None else None
+        raw = threads.walker.read(addr, 6) if addr is not None else None
+        if raw is None:
+            return f"{name:<7}<unavailable> (the machine does not expose it; {sym} not readable)"
+        limit, base = struct.unpack("<HI", raw)
+        return (f"{name:<7}base=0x{base:08x} limit=0x{limit:04x}"
+                f"   (from the kernel's {sym}: the machine API does not expose {name})")

@@ -1,0 +1,312 @@
+"""OS awareness: the kernel's task list, read through target memory.
+
+The stub learns the layout of ``struct task_struct`` (and of ``list_head``
+and ``thread_struct``) from the DWARF of the kernel ELF, with pyelftools,
+and the addresses of the globals a debugger needs (``init_task``,
+``current_task``, ``ret_from_fork``, ``log_buf``/``log_end``, ...) from its
+symbol table.  Nothing here hard-codes an offset: rebuild the kernel with a
+reordered task_struct and the stub follows.  `KernelLayout.from_elf` caches
+one layout per ELF file (path, size, mtime).
+
+`TaskWalker` walks ``init_task.tasks`` (a circular ``list_head`` list, every
+task linked through its ``tasks`` member) with a `read_memory(addr, size)`
+callable, so it runs the same over the machine and over a fake memory in the
+unit tests.  Any unreadable pointer, a list that does not come back to its
+head, or an implausible length makes the walk return None: the caller then
+shows the CPU as a single thread (at the reset vector paging is off and the
+kernel's higher-half addresses are not readable yet).
+
+Task states are the kernel's ABI values (include/linux/sched.h):
+TASK_RUNNING 0, TASK_INTERRUPTIBLE 1, TASK_UNINTERRUPTIBLE 2, TASK_DEAD 64;
+exit_state EXIT_ZOMBIE 16, EXIT_DEAD 32.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
+
+# Members of struct task_struct the stub uses; `required` ones must exist.
+TASK_REQUIRED = ("state", "pid", "comm", "tasks", "thread")
+TASK_OPTIONAL = ("stack", "exit_state", "flags", "parent")
+SYMBOLS_REQUIRED = ("init_task", "current_task")
+SYMBOLS_OPTIONAL = ("ret_from_fork", "log_buf", "log_end", "log_buf_len", "jiffies",
+                    "nr_switches", "idt_descr", "early_gdt_descr", "kthreadd_task",
+                    "kernel_thread_helper")
+
+MAX_TASKS = 4096  # a longer list is taken as corrupt (or not set up yet)
+
+
+class LayoutError(Exception):
+    """The kernel ELF lacks what the task layout needs (no DWARF, no symbol...)."""
+
+
+@dataclass(frozen=True)
+class KernelLayout:
+    """Offsets (bytes) inside struct task_struct and the symbols of the kernel."""
+
+    task_size: int
+    task: Dict[str, int]            # member -> offset in task_struct
+    comm_len: int                   # sizeof(task_struct.comm)
+    list_next: int                  # offset of list_head.next
+    thread_sp: int                  # offset of thread.sp inside task_struct
+    thread_ip: int                  # offset of thread.ip inside task_struct
+    symbols: Dict[str, Tuple[int, int]] = field(default_factory=dict)  # name -> (addr, size)
+
+    def sym(self, name: str) -> Optional[int]:
+        s = self.symbols.get(name)
+        return None if s is None else s[0]
+
+    @classmethod
+    def from_elf(cls, path) -> "KernelLayout":
+        """The layout of the kernel at `path`, read once per ELF version."""
+        st = os.stat(path)
+        key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+        hit = _LAYOUTS.get(key)
+        if hit is None:
+            hit = _LAYOUTS[key] = _read_layout(path)
+        return hit
+
+
+_LAYOUTS: Dict[tuple, KernelLayout] = {}  # (realpath, size, mtime) -> layout
+
+
+def _name(die) -> Optional[str]:
+    a = die.attributes.get("DW_AT_name")
+    return None if a is None else a.value.decode("utf-8", "replace")
+
+
+def _member_offset(die) -> int:
+    a = die.attributes.get("DW_AT_data_member_location")
+    if a is None:
+        return 0  # members of a union
+    if isinstance(a.value, int):
+        return a.value
+    # DWARF 2 style: a location expression DW_OP_plus_uconst N
+    expr = a.value
+    if expr and expr[0] == 0x23:  # DW_OP_plus_uconst, ULEB128 operand
+        val, shift = 0, 0
+        for b in expr[1:]:
+            val |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        return val
+    raise LayoutError(f"unsupported member location for {_name(die)}")
+
+
+def _strip(die):
+    """Follow typedefs and qualifiers to the underlying type DIE."""
+    while die is not None and die.tag in ("DW_TAG_typedef", "DW_TAG_const_type",
+                                          "DW_TAG_volatile_type"):
+        if "DW_AT_type" not in die.attributes:
+            return None
+        die = die.get_DIE_from_attribute("DW_AT_type")
+    return die
+
+
+def _array_len(die) -> Optional[int]:
+    die = _strip(die)
+    if die is None or die.tag != "DW_TAG_array_type":
+        return None
+    for sub in die.iter_children():
+        if sub.tag == "DW_TAG_subrange_type":
+            if "DW_AT_count" in sub.attributes:
+                return sub.attributes["DW_AT_count"].value
+            if "DW_AT_upper_bound" in sub.attributes:
+                return sub.attributes["DW_AT_upper_bound"].value + 1
+    return None
+
+
+def _members(struct_die) -> Dict[str, Tuple[int, object]]:
+    out = {}
+    for c in struct_die.iter_children():
+        if c.tag == "DW_TAG_member" and _name(c):
+            ty = c.get_DIE_from_attribute("DW_AT_type") if "DW_AT_type" in c.attributes else None
+            out[_name(c)] = (_member_offset(c), ty)
+    return out
+
+
+def _find_struct(dwarf, name: str, prefer: str = ""):
+    """The first complete (non-declaration) definition of `struct name`,
+    looking first in CUs whose name contains `prefer`."""
+    cus = list(dwarf.iter_CUs())
+    cus.sort(key=lambda cu: prefer not in (_name(cu.get_top_DIE()) or ""))
+    for cu in cus:
+        for die in cu.get_top_DIE().iter_children():
+            if (die.tag == "DW_TAG_structure_type" and _name(die) == name
+                    and "DW_AT_declaration" not in die.attributes):
+                return die
+    return None
+
+
+def _read_layout(path) -> KernelLayout:
+    from elftools.elf.elffile import ELFFile
+
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        if not elf.has_dwarf_info():
+            raise LayoutError(f"{path}: no DWARF debug info (build with -g)")
+        dwarf = elf.get_dwarf_info()
+        task = _find_struct(dwarf, "task_struct", prefer="init_task")
+        if task is None:
+            raise LayoutError(f"{path}: no definition of struct task_struct in DWARF")
+        members = _members(task)
+        missing = [m for m in TASK_REQUIRED if m not in members]
+        if missing:
+            raise LayoutError(f"struct task_struct has no member {', '.join(missing)}")
+        offsets = {m: members[m][0] for m in TASK_REQUIRED + TASK_OPTIONAL if m in members}
+        comm_len = _array_len(members["comm"][1]) or 16
+        thread_die = _strip(members["thread"][1])
+        tmembers = _members(thread_die) if thread_die is not None else {}
+        if "sp" not in tmembers or "ip" not in tmembers:
+            raise LayoutError("struct thread_struct has no sp/ip members")
+        list_die = _strip(members["tasks"][1])
+        lmembers = _members(list_die) if list_die is not None else {}
+        if "next" not in lmembers:
+            raise LayoutError("struct list_head has no next member")
+        size = task.attributes["DW_AT_byte_size"].value if "DW_AT_byte_size" in task.attributes else 0
+
+        symtab = elf.get_section_by_name(".symtab")
+        if symtab is None:
+            raise LayoutError(f"{path}: no symbol table")
+        symbols = {}
+        for name in SYMBOLS_REQUIRED + SYMBOLS_OPTIONAL:
+            found = symtab.get_symbol_by_name(name)
+            if found:
+                symbols[name] = (found[0]["st_value"], found[0]["st_size"])
+        missing = [s for s in SYMBOLS_REQUIRED if s not in symbols]
+        if missing:
+            raise LayoutError(f"{path}: no symbol {', '.join(missing)}")
+        return KernelLayout(
+            task_size=size, task=offsets, comm_len=comm_len,
+            list_next=lmembers["next"][0],
+            thread_sp=offsets["thread"] + tmembers["sp"][0],
+            thread_ip=offsets["thread"] + tmembers["ip"][0],
+            symbols=symbols,
+        )
+
+
+# ------------------------------------------------------------------ tasks
+
+TASK_RUNNING = 0
+TASK_INTERRUPTIBLE = 1
+TASK_UNINTERRUPTIBLE = 2
+TASK_DEAD = 64
+EXIT_ZOMBIE = 16
+EXIT_DEAD = 32
+
+
+@dataclass(frozen=True)
+class Task:
+    addr: int          # address of its task_struct
+    pid: int
+    comm: str
+    state: int
+    exit_state: int
+    sp: int            # thread.sp: saved stack pointer (valid while not running)
+    ip: int            # thread.ip: resume address (valid while not running)
+
+    def state_name(self, running: bool) -> str:
+        """One word: running (on the CPU), runnable, sleeping, uninterruptible, zombie, dead."""
+        if self.exit_state & EXIT_ZOMBIE:
+            return "zombie"
+        if self.exit_state & EXIT_DEAD or self.state & TASK_DEAD:
+            return "dead"
+        if running:
+            return "running"
+        if self.state == TASK_RUNNING:
+            return "runnable"
+        if self.state & TASK_UNINTERRUPTIBLE:
+            return "uninterruptible"
+        if self.state & TASK_INTERRUPTIBLE:
+            return "sleeping"
+        return f"state {self.state}"
+
+    def state_letter(self, running: bool) -> str:
+        return {"running": "R", "runnable": "R", "sleeping": "S", "uninterruptible": "D",
+                "zombie": "Z", "dead": "X"}.get(self.state_name(running), "?")
+
+
+ReadMemory = Callable[[int, int], bytes]
+
+
+class TaskWalker:
+    """Reads tasks from target memory with a `read_memory(addr, size)` callable
+    that raises (any exception) or returns short data for unreadable memory."""
+
+    def __init__(self, layout: KernelLayout, read_memory: ReadMemory):
+        self.layout = layout
+        self._read = read_memory
+
+    def _mem(self, addr: int, size: int) -> Optional[bytes]:
+        try:
+            data = self._read(addr & 0xFFFFFFFF, size)
+        except Exception:
+            return None
+        return bytes(data) if data is not None and len(data) == size else None
+
+    def _u32(self, addr: int) -> Optional[int]:
+        b = self._mem(addr, 4)
+        return None if b is None else struct.unpack("<I", b)[0]
+
+    def current_task(self) -> Optional[int]:
+        """The value of current_task (0 or None when not set up or unreadable)."""
+        return self._u32(self.layout.sym("current_task"))
+
+    def read_task(self, addr: int) -> Optional[Task]:
+        L = self.layout
+        off = L.task
+        end = max(off["comm"] + L.comm_len, L.thread_ip + 4, L.thread_sp + 4,
+                  *(v + 4 for k, v in off.items() if k not in ("comm", "thread", "tasks")))
+        raw = self._mem(addr, end)
+        if raw is None:
+            return None
+
+        def u32(o):
+            return struct.unpack_from("<I", raw, o)[0]
+
+        def s32(o):
+            return struct.unpack_from("<i", raw, o)[0]
+
+        comm = raw[off["comm"]:off["comm"] + L.comm_len].split(b"\0", 1)[0]
+        return Task(addr=addr, pid=s32(off["pid"]), comm=comm.decode("latin-1"),
+                    state=s32(off["state"]),
+                    exit_state=s32(off["exit_state"]) if "exit_state" in off else 0,
+                    sp=u32(L.thread_sp), ip=u32(L.thread_ip))
+
+    def task_addrs(self) -> Optional[List[int]]:
+        """Addresses of every task on init_task.tasks, init_task first; None if
+        the list cannot be walked (not set up yet, unreadable, corrupt)."""
+        L = self.layout
+        head = L.sym("init_task") + L.task["tasks"]
+        addrs = [L.sym("init_task")]
+        seen = {head}
+        node = self._u32(head + L.list_next)
+        while node != head:
+            if node is None or node == 0 or node in seen or len(addrs) > MAX_TASKS:
+                return None
+            seen.add(node)
+            addrs.append((node - L.task["tasks"]) & 0xFFFFFFFF)
+            node = self._u32(node + L.list_next)
+        return addrs
+
+    def tasks(self) -> Optional[List[Task]]:
+        addrs = self.task_addrs()
+        if addrs is None:
+            return None
+        out = []
+        for a in addrs:
+            t = self.read_task(a)
+            if t is None:
+                return None
+            out.append(t)
+        return out
+
+    def read_u32(self, addr: int) -> Optional[int]:
+        return self._u32(addr)
+
+    def read(self, addr: int, size: int) -> Optional[bytes]:
+        return self._mem(addr, size)
