@@ -1,0 +1,162 @@
+"""Tasks: kt-ps, $kt_task(pid), $kt_current().
+
+The kernel keeps every task on the circular list headed by
+init_task.tasks (fork.c adds, exit.c removes on reaping); current_task
+is the running one (only __switch_to() writes it).
+"""
+import gdb
+
+from kt import utils
+
+task_type = utils.CachedType("struct task_struct")
+
+# kernel_src/include/linux/sched.h
+TASK_RUNNING = 0
+TASK_INTERRUPTIBLE = 1
+TASK_UNINTERRUPTIBLE = 2
+TASK_DEAD = 64
+EXIT_ZOMBIE = 16
+EXIT_DEAD = 32
+
+
+def state_name(state, exit_state=0, running=False):
+    """ps-style state of a task: 'R (running)', 'S (sleeping)', ...
+
+    `running` tells a TASK_RUNNING task that is on the CPU (current_task)
+    from one that only waits for it ('R (runnable)').
+    """
+    if exit_state & EXIT_DEAD:
+        return "X (dead)"
+    if exit_state & EXIT_ZOMBIE:
+        return "Z (zombie)"
+    if state == TASK_RUNNING:
+        return "R (running)" if running else "R (runnable)"
+    if state & TASK_DEAD:
+        return "X (exiting)"
+    if state & TASK_UNINTERRUPTIBLE:
+        return "D (uninterruptible)"
+    if state & TASK_INTERRUPTIBLE:
+        return "S (sleeping)"
+    return f"? (state {state})"
+
+
+def init_task():
+    return utils.lookup_variable("init_task", "head of the task list")
+
+
+def current_task():
+    """current_task (a struct task_struct *), or GdbError if unreadable/NULL."""
+    ptr = utils.lookup_variable("current_task", "the running task")
+    try:
+        addr = int(ptr)
+    except gdb.MemoryError as e:
+        raise utils.memory_error(e, "current_task")
+    if addr == 0:
+        raise gdb.GdbError("current_task is NULL: the scheduler is not set up yet")
+    return ptr
+
+
+def task_list():
+    """Every task as a struct task_struct * gdb.Value: init_task first.
+
+    Raises gdb.GdbError (never gdb.MemoryError) when the list cannot be
+    read, e.g. at the reset vector before paging is on.
+    """
+    head_task = init_task()
+    typ = task_type.get_type()
+    try:
+        tasks = [head_task.address]
+        tasks += list(utils.list_entries(head_task["tasks"], typ, "tasks"))
+        return tasks
+    except gdb.MemoryError as e:
+        raise utils.memory_error(e, "the task list (init_task.tasks)")
+
+
+def find_task(pid):
+    """The struct task_struct * of task `pid`, or None."""
+    for t in task_list():
+        if int(t["pid"]) == pid:
+            return t
+    return None
+
+
+def task_info(t, current_addr=None):
+    """(address, pid, state text, comm, is_current) of task pointer `t`."""
+    addr = int(t)
+    is_current = current_addr is not None and addr == current_addr
+    state = state_name(int(t["state"]), int(t["exit_state"]), is_current)
+    return addr, int(t["pid"]), state, utils.read_string(t["comm"]), is_current
+
+
+def ps_rows():
+    """One task_info() tuple per task, in task-list order."""
+    try:
+        tasks = task_list()
+        cur = int(current_task())
+        return [task_info(t, cur) for t in tasks]
+    except gdb.MemoryError as e:
+        raise utils.memory_error(e, "a task_struct")
+
+
+def format_ps(rows):
+    lines = [f"  {'TASK':<10} {'PID':>5}  {'STATE':<20}  COMM"]
+    for addr, pid, state, comm, is_current in rows:
+        mark = "*" if is_current else " "
+        lines.append(f"{mark} 0x{addr:08x} {pid:5d}  {state:<20}  {comm}")
+    return "\n".join(lines) + "\n"
+
+
+def ps_text():
+    return format_ps(ps_rows())
+
+
+class KtPs(gdb.Command):
+    """List the kernel's tasks: address, pid, state and comm (like lx-ps).
+
+Walks init_task.tasks; '*' marks current_task, the task on the CPU.
+States: R (running/runnable), S (sleeping, interruptible),
+D (uninterruptible), Z (zombie), X (dead)."""
+
+    def __init__(self):
+        super().__init__("kt-ps", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        if arg.strip():
+            raise gdb.GdbError("kt-ps takes no arguments")
+        utils.no_target_note("kt-ps")
+        gdb.write(utils.with_prefix("kt-ps", ps_text))
+
+
+class KtTask(gdb.Function):
+    """$kt_task(PID): the struct task_struct * of the task with that pid.
+
+Example: print $kt_task(2)->comm"""
+
+    def __init__(self):
+        super().__init__("kt_task")
+
+    def invoke(self, pid=None):
+        if pid is None:
+            raise gdb.GdbError("$kt_task: usage: $kt_task(PID)")
+        pid = int(pid)
+        t = utils.with_prefix("$kt_task", find_task, pid)
+        if t is None:
+            raise gdb.GdbError(f"$kt_task: no task with pid {pid}")
+        return t
+
+
+class KtCurrent(gdb.Function):
+    """$kt_current(): the running task (current_task), a struct task_struct *.
+
+Example: print $kt_current()->pid"""
+
+    def __init__(self):
+        super().__init__("kt_current")
+
+    def invoke(self):
+        return utils.with_prefix("$kt_current", current_task)
+
+
+KtPs()
+KtTask()
+KtCurrent()
