@@ -241,3 +241,30 @@ def test_autoload_declined_without_safe_path(kernel, gdb, tmp_path):
         r"by your `auto-load safe-path' set to .*",
     ], text)
     assert output(text, "kt-ps") == ['Undefined command: "kt-ps".  Try "help".']
+
+
+# ---------------------------------------------------------------- start_kernel
+
+def test_at_start_kernel_only_the_boot_task_exists(kernel, gdb):
+    # Paging is on and init_task is statically initialised: the helpers work
+    # from the first C instruction, before any fork or printk.
+    text = run_gdb(kernel, SOURCE, "break start_kernel", "continue", "kt-ps",
+                   "kt-dmesg", "kt-kthreads", "print $kt_task(1)")
+    match_lines(["  TASK         PID  STATE                 COMM",
+                 r"re:\* 0x........     0  R \(running\)           swapper"],
+                output(text, "kt-ps"))
+    assert output(text, "kt-dmesg") == ["(the kernel log is empty)"]
+    assert output(text, "kt-kthreads") == [
+        "kthread_create_list is empty: no pending kthread_create() requests"]
+    assert output(text, "print $kt_task(1)") == ["$kt_task: no task with pid 1"]
+
+
+def test_kt_dmesg_is_the_console_output(kernel, booted):
+    # Same kernel, same virtual time: what printk() logged is exactly what the
+    # machine's UART printed up to `init: boot complete`.
+    import sys
+    res = subprocess.run([sys.executable, "-m", "machine", "--kernel", kernel],
+                         cwd=session.ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, timeout=120, check=True)
+    console = res.stdout.split("init: boot complete\n")[0] + "init: boot complete"
+    assert output(booted, "kt-dmesg") == console.splitlines()
