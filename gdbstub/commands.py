@@ -30,13 +30,17 @@ class ThreadId:
     pid: Optional[int] = None
 
 
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+
+
 def _hexint(text: bytes, what: str = "number") -> int:
     if not text:
         raise ParseError(f"empty {what}")
-    try:
-        return int(text, 16)
-    except ValueError:
-        raise ParseError(f"bad hex {what}: {text!r}") from None
+    # Plain hex digits only: int(..., 16) also takes "-1", "+1", "0x1", "1_0"
+    # and spaces, and a negative register number would index from the end.
+    if not _HEX_DIGITS.issuperset(text):
+        raise ParseError(f"bad hex {what}: {text[:40]!r}")
+    return int(text, 16)
 
 
 def _id(text: bytes) -> int:

@@ -137,7 +137,7 @@ class Server:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(addr)
-            s.listen(2)
+            s.listen(64)         # clients that connect in a burst queue, not time out
         except OSError:
             s.close()
             raise
@@ -207,7 +207,10 @@ class Server:
                         break
                     if session.ended is not None:
                         continue
-                if listener_ready:
+                # Refuse a second client only while the first is idle: if the
+                # first still has bytes (or its EOF) to read, it may be on its
+                # way out, and the waiting client is then the next session.
+                if listener_ready and not conn_ready:
                     self._refuse()
                 if session.running:
                     out = session.run_slice()
