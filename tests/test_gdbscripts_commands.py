@@ -16,6 +16,8 @@ import pytest
 from gdbharness import match_in_order, match_lines
 from gdbstub import session
 
+pytestmark = pytest.mark.e2e
+
 SOURCE = "source gdb_scripts/kt.py"
 TRACEBACK = re.compile(r"Traceback|Python Exception|Error occurred in Python")
 

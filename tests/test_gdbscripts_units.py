@@ -11,8 +11,6 @@ import os
 import subprocess
 import textwrap
 
-import pytest
-
 from gdbstub import session
 
 ROOT = session.ROOT
