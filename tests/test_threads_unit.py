@@ -287,3 +287,40 @@ def test_layout_needs_dwarf(kernel, tmp_path):
         KernelLayout.from_elf(stripped)
     model, why = make_thread_model(FakeTarget(), stripped)
     assert why and "DWARF" in why and model.thread_ids() == [1]
+
+
+def test_continue_for_a_sleeping_task_only_runs_the_machine(h):
+    assert h.ask(b"vCont;c:3") == []
+    assert h.session.running and h.session.wait_thread is None
+
+
+def test_step_with_hc_selects_the_task(h):
+    assert h.ask(b"Hc3") == b"OK"
+    assert h.ask(b"s") == []                    # kthreadd is not running: wait for it
+    assert h.session.wait_thread == 3
+
+
+def test_step_of_an_unknown_thread_is_refused(h):
+    assert h.ask(b"vCont;s:9") == b"E22"
+
+
+def test_a_step_that_switches_tasks_ends_when_the_task_runs_again(h):
+    """swapper steps the instruction that makes kthreadd current: the step of
+    thread 1 completes only when swapper is switched back in."""
+    t = h.target
+    put_task(t, INIT_TASK, 0, "swapper", 0, INIT + 24, sp=0xC1001000, ip=0xC1000600)
+    real_step = t.step
+
+    def switching_step():
+        stop = real_step()
+        t.write_memory(CURRENT, struct.pack("<I", KTHREADD))
+        return stop
+
+    t.step = switching_step
+    t.regs["eip"] = 0xC1000400
+    assert h.ask(b"vCont;s:1;c") == []          # switched away: keep running
+    assert h.session.wait_thread == 1 and 0xC1000600 in t.breakpoints
+    t.write_memory(CURRENT, struct.pack("<I", INIT_TASK))
+    stop = h.run()
+    assert stop[0].startswith(b"T05thread:01;")
+    assert t.regs["eip"] == 0xC1000600 and 0xC1000600 not in t.breakpoints
