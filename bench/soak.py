@@ -194,9 +194,10 @@ class Fuzzer:
                     (lambda r: r == b"OK")
             return b"X%x,%x:" % (SCRATCH + off, len(data)) + escape(data), (lambda r: r == b"OK")
         if kind == "unknown":
-            return rng.choice([b"Qbogus", b"qbogus", b"!", b"A", b"b", b"B", b"d", b"e", b"i",
-                               b"I", b"R00", b"r", b"t", b"vMustReplyEmpty", b"jThreadsInfo",
-                               b"QNonStop:1", b"qTStatus", b"bc", b"bs", b"vCtrlC"]), \
+            # (`!`, `R`, `bs`, `bc` are implemented: extended remote, reverse execution)
+            return rng.choice([b"Qbogus", b"qbogus", b"A", b"b", b"B", b"d", b"e", b"i",
+                               b"I", b"r", b"t", b"vMustReplyEmpty", b"jThreadsInfo",
+                               b"QNonStop:1", b"qTStatus", b"vCtrlC"]), \
                 (lambda r: r == b"" or E(r))
         if kind == "vfile":
             return rng.choice([b"vFile:open:2f6574632f706173737764,0,0", b"vFile:setfs:0",
@@ -244,7 +245,12 @@ def fuzz(address, n_items=100_000, seed=1, batch=64, out=sys.stdout):
     regs0, ram0 = snapshot(c)
     t_snap = time.monotonic() - t0
     original = ram0[SCRATCH:SCRATCH + SCRATCH_SIZE]
-    f = Fuzzer(rng, bytearray(original))
+    # Random scratch contents: a probe's reply then never looks like another
+    # reply (the duplicate check below relies on it).
+    start = bytes(rng.randrange(1, 256) for _ in range(SCRATCH_SIZE))
+    for off in range(0, SCRATCH_SIZE, 0x400):
+        assert c.ask(b"M%x,400:%s" % (SCRATCH + off, start[off:off + 0x400].hex().encode())) == b"OK"
+    f = Fuzzer(rng, bytearray(start))
     stats = dict(items=0, malformed=0, well_formed=0, probes=0, answered=0, survived=0,
                  bytes_sent=0, retransmits_seen=0)
     t0 = time.monotonic()
@@ -361,8 +367,9 @@ def cycle_connections(address, n=1000, out=sys.stdout):
 
 
 class StubProcess:
-    """A kthread-stub child serving many clients; its stderr goes to a file
-    (a pipe nobody reads would fill up and block the stub)."""
+    """A kthread-stub child serving many clients; its stderr and stdout (the
+    guest console) go to a file: a pipe nobody reads would fill up and block
+    the stub."""
 
     def __init__(self, kernel, extra_args=(), deadline=60.0):
         import re
@@ -373,8 +380,8 @@ class StubProcess:
         self.log = tempfile.NamedTemporaryFile(prefix="kthread-stub-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gdbstub", "--kernel", kernel, "--port", str(self.port),
-             *extra_args], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.log)
+             *extra_args], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=self.log,
+            stderr=subprocess.STDOUT)
         end = time.monotonic() + deadline
         while time.monotonic() < end:
             if re.search(rb"Listening on", self.stderr()):
@@ -382,11 +389,15 @@ class StubProcess:
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
+        text = self.stderr().decode(errors="replace")
         self.close()
-        raise RuntimeError("kthread-stub did not start: " + self.stderr().decode(errors="replace"))
+        raise RuntimeError("kthread-stub did not start: " + text)
 
     def address(self):
         return f"127.0.0.1:{self.port}"
+
+    def output(self) -> bytes:
+        return self.stderr()
 
     def stderr(self) -> bytes:
         with open(self.log.name, "rb") as f:
