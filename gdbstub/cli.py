@@ -107,6 +107,18 @@ def _slice(text: str) -> int:
     return n
 
 
+def _mem_size(text: str) -> int:
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    t = text.strip().upper().rstrip("B").rstrip("I")
+    try:
+        n = int(float(t[:-1]) * units[t[-1]]) if t and t[-1] in units else int(t, 0)
+    except (ValueError, IndexError):
+        n = 0
+    if n < (1 << 20):
+        raise argparse.ArgumentTypeError(f"bad memory size {text!r}: give e.g. 256M or 1G (at least 1M)")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kthread-stub", description=__doc__.split("\n\n")[0])
     p.add_argument("--kernel", metavar="PATH", help="kernel ELF (default: build kernel_src/vmlinux)")
@@ -124,6 +136,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="instructions run between polls for Ctrl-C (default %(default)s)")
     p.add_argument("--tasks", action="store_true",
                    help="show kernel tasks as gdb threads from the start (else: `monitor tasks on`)")
+    p.add_argument("--history-mem", type=_mem_size, default=1 << 30, metavar="SIZE",
+                   help="memory for reverse-execution history, e.g. 256M or 2G "
+                        "(default 1G; the oldest history is dropped beyond it)")
     p.add_argument("--fake-target", action="store_true",
                    help="serve a fake target instead of the machine (protocol testing)")
     return p
@@ -156,8 +171,9 @@ def _make_target(args, messages):
     if hasattr(type(machine), "catch_exceptions"):
         machine.catch_exceptions = args.catch_exceptions
     from .target import MachineTarget
+    from machine.history import TimeMachine  # watchpoints, reverse execution, restarts
 
-    return MachineTarget(machine), kernel
+    return MachineTarget(TimeMachine(machine, mem_limit=args.history_mem)), kernel
 
 
 def main(argv=None) -> int:

@@ -44,6 +44,9 @@ class Resume:
     # first runs until the scheduler switches to it (see rspsession.py).
     thread: Optional[int] = None
     signal: int = 0  # C/S/vCont;C sig: deliver the caught exception first (0: don't)
+    # run the target now with this (range step, reverse step/continue);
+    # it returns the StopEvent to report
+    run: Optional[Callable[[], StopEvent]] = None
 
 
 @dataclass
@@ -81,6 +84,7 @@ class Context:
         self.general_thread = 0
         self.continue_thread = 0
         self.thread_cursor = 0
+        self.extended = False  # `!`: extended-remote (handlers/extended.py)
 
     def gdb_supports(self, feature: str) -> bool:
         return self.gdb_features.get(feature) == "+"

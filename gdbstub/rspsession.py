@@ -90,7 +90,11 @@ class Session:
             if result.after:
                 result.after()
             return frame
+        if result is None:  # a packet with no reply (R)
+            return b""
         if isinstance(result, Resume):
+            if result.run is not None:
+                return self._stopped(self._guard(result.run))
             if result.signal and hasattr(self.ctx.target, "deliver_signal"):
                 # Deliver the caught exception; a step then stops at the handler.
                 stop = self._guard(lambda: self.ctx.target.deliver_signal(result.signal, result.step))

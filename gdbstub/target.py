@@ -9,7 +9,7 @@ gdbstub.fake.FakeTarget.  Nothing in gdbstub imports unicorn.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Protocol, Sequence
+from typing import Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
 
 # gdb signal numbers (include/gdb/signals.def)
 SIGINT = 2
@@ -48,6 +48,8 @@ class StopEvent:
     pc: int
     signal: int = SIGTRAP
     detail: str = ""
+    watch: Optional[Tuple[str, int]] = None  # ('watch'|'rwatch'|'awatch', address)
+    history: str = ""  # 'begin': reverse execution ran out of history
 
     @property
     def slice_expired(self) -> bool:
@@ -224,6 +226,45 @@ class MachineTarget:
             return "machine reset to the multiboot entry state\n"
         return None
 
+    # -- watchpoints, reverse execution, range stepping, restart: offered
+    # when the machine is wrapped in machine.history.TimeMachine.
+    def supports(self, what: str) -> bool:
+        return callable(getattr(self.machine, what, None))
+
+    def _ext(self, what: str):
+        fn = getattr(self.machine, what, None)
+        if not callable(fn):
+            raise TargetError(f"the machine has no {what}")
+        return fn
+
+    def add_watchpoint(self, kind: str, addr: int, length: int) -> None:
+        self._ext("add_watchpoint")(kind, addr, length)
+
+    def remove_watchpoint(self, kind: str, addr: int, length: int) -> None:
+        self._ext("remove_watchpoint")(kind, addr, length)
+
+    def _run(self, what: str, *args) -> StopEvent:
+        fn = self._ext(what)
+        self._invalidate()
+        try:
+            return _stop(fn(*args))
+        finally:
+            self._invalidate()
+
+    def reverse_step(self) -> StopEvent:
+        return self._run("reverse_step")
+
+    def reverse_cont(self) -> StopEvent:
+        return self._run("reverse_cont")
+
+    def range_step(self, start: int, end: int) -> StopEvent:
+        return self._run("range_step", start, end)
+
+    def restart(self) -> None:
+        self._invalidate()
+        self._ext("restart")()
+        self._invalidate()
+
     MONITOR_HELP = (
         "monitor icount        virtual time (instructions + skipped idle time)\n"
         "monitor cr            control registers cr0 cr2 cr3 cr4\n"
@@ -246,4 +287,6 @@ def _stop(stop) -> StopEvent:
         pc=int(stop.pc),
         signal=int(stop.signal) if stop.signal is not None else SIGTRAP,
         detail=getattr(stop, "detail", "") or "",
+        watch=getattr(stop, "watch", None),
+        history=getattr(stop, "history", "") or "",
     )

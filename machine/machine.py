@@ -437,9 +437,13 @@ class Machine:
     def _eflags_if(self):
         return bool(self.uc.reg_read(X.UC_X86_REG_EFLAGS) & EFLAGS_IF)
 
-    def cont(self, max_insns=None) -> Stop:
+    def cont(self, max_insns=None, service_at_limit=True) -> Stop:
         """Run until a breakpoint, an undeliverable fault, or max_insns more
-        instructions of virtual time (Stop.reason == "limit")."""
+        instructions of virtual time (Stop.reason == "limit").
+        service_at_limit=False returns at the limit before the timer/IRQ
+        service point of that instruction count (the next cont() does it):
+        the stop state then depends only on the count, which is what exact
+        replay (machine/history.py) needs."""
         c = self._clock
         self.intc.caught = None             # not delivered: the insn runs again
         limit = None if max_insns is None else c.icount + max(0, int(max_insns))
@@ -452,6 +456,8 @@ class Machine:
             if self._stop_requested:
                 self._stop_requested = False
                 return self._stop("limit", "stop requested")
+            if not service_at_limit and limit is not None and c.icount >= limit:
+                return self._stop("limit")
             stop = self._service()
             if stop is not None:
                 return stop
@@ -521,6 +527,7 @@ class Machine:
                 return Stop("fault", pc, SIGSEGV, None,
                             "emulation stopped unexpectedly at 0x%08x" % pc)
             self._halted = True
+            self.halted_at = c.icount
 
     def request_stop(self):
         """Make the running (or next) cont() return Stop("limit", detail=
@@ -586,6 +593,7 @@ class Machine:
             return stop
         if c.stop_reason == vclock.STOP_NONE and c.icount == start + 1 and self._just_halted():
             self._halted = True
+            self.halted_at = c.icount
         return self._stop("step")
 
     def _stop(self, reason, detail=""):
@@ -749,13 +757,15 @@ class Machine:
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
 
     # -------------------------------------------------------------- snapshots
-    def snapshot(self):
+    def snapshot(self, ram=True):
         """Everything needed to come back here later: CPU context (unicorn),
-        a copy of RAM, device and clock state.  ~10 ms for 128 MiB."""
+        a copy of RAM, device and clock state.  ~10 ms for 128 MiB.
+        ram=False leaves RAM out (machine/history.py keeps pages itself)."""
         c = self._clock
         return {
             "cpu": self.uc.context_save(),
-            "ram": bytes(self._ram),
+            "ram": bytes(self._ram) if ram else None,
+            "halted_at": getattr(self, "halted_at", None),
             "devices": copy.deepcopy((self.pic, self.pit.ch, self.pit.next_tick,
                                       {k: v for k, v in self.uart.__dict__.items()
                                        if k != "output"})),
@@ -770,7 +780,9 @@ class Machine:
         console_output is truncated back to its length at the snapshot."""
         c = self._clock
         self.uc.context_restore(snap["cpu"])
-        self._ram[:] = snap["ram"]
+        if snap["ram"] is not None:
+            self._ram[:] = snap["ram"]
+        self.halted_at = snap.get("halted_at")
         pic, ch, next_tick, uart = copy.deepcopy(snap["devices"])
         self.pic.master, self.pic.slave = pic.master, pic.slave
         self.pit.ch, self.pit.next_tick = ch, next_tick

@@ -2,6 +2,8 @@
 
 from .base import BaseOps, MonitorOps
 from .breakpoints import BreakpointOps
+from .extended import ExtendedOps
+from .reverse import ReverseOps
 from .resume import ResumeOps
 from .threads import ThreadOps
 from .xfer import TargetDescriptionOps
@@ -9,8 +11,12 @@ from .xfer import TargetDescriptionOps
 
 def default_capabilities(ctx):
     threads = ThreadOps(ctx)
+    base = BaseOps(ctx)
+    reverse = ReverseOps(ctx)
     return [
-        BaseOps(ctx),
+        base,
+        ExtendedOps(ctx, base, extra=reverse.packets()),
+        reverse,
         TargetDescriptionOps(ctx, threads),
         BreakpointOps(ctx),
         ResumeOps(ctx),
@@ -21,5 +27,5 @@ def default_capabilities(ctx):
 
 __all__ = [
     "BaseOps", "MonitorOps", "BreakpointOps", "ResumeOps", "ThreadOps",
-    "TargetDescriptionOps", "default_capabilities",
+    "TargetDescriptionOps", "ExtendedOps", "ReverseOps", "default_capabilities",
 ]

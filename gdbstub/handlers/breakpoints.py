@@ -3,13 +3,14 @@
 We answer Z0 with OK so gdb never writes 0xCC into guest memory.  Both kinds
 are the same machine breakpoint (a hook on the virtual address); the stop
 reply says swbreak or hwbreak according to what gdb inserted.  Watchpoints
-(Z2-Z4) are not implemented: empty reply.
+(Z2-Z4) are handled in watch.py.
 """
 
 from __future__ import annotations
 
 from .. import commands as C
 from ..dispatch import Capability, Context
+from . import watch
 
 SUPPORTED_TYPES = (0, 1)
 
@@ -24,6 +25,8 @@ class BreakpointOps(Capability):
         return {C.Breakpoint: self.breakpoint}
 
     def breakpoint(self, cmd: C.Breakpoint):
+        if cmd.type in watch.WATCH_TYPES:
+            return watch.watchpoint(self.ctx, cmd)
         if cmd.type not in SUPPORTED_TYPES:
             return b""
         addr = cmd.addr & 0xFFFFFFFF

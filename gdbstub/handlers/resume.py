@@ -57,12 +57,20 @@ class ResumeOps(Capability):
         tid = self.ctx.continue_thread
         return Resume(step=True, thread=None if tid in (0, -1) else tid, signal=cmd.signal or 0)
 
+    def _ranges(self) -> bool:
+        supports = getattr(self.ctx.target, "supports", None)
+        return bool(supports and supports("range_step"))
+
     def vcont_query(self, cmd):
-        return self.VCONT_ACTIONS
+        # `r` (range stepping: a line's range stepped inside the stub) when
+        # the machine offers it (machine/history.py)
+        return self.VCONT_ACTIONS + (b";r" if self._ranges() else b"")
 
     def vcont(self, cmd: C.VCont):
+        if any(act.action == "r" for act in cmd.actions) and self._ranges():
+            return self._range(cmd)
         if any(act.action not in ("c", "C", "s", "S") for act in cmd.actions):
-            return b""  # 't' and 'r' are not advertised
+            return b""  # 't' is not advertised
         threads = self.ctx.threads
         me = threads.current()
         # A step naming a thread steps that kernel task (see the module doc).
@@ -81,3 +89,18 @@ class ResumeOps(Capability):
         if all(threads.is_alive(a.thread.tid) for a in cmd.actions):
             return Resume(step=False)
         return E_INVALID
+
+    def _range(self, cmd: C.VCont):
+        """vCont;rSTART,END[:T]: step while START <= pc < END.  The stub may
+        stop early (gdb checks the pc and asks again), so a range for a task
+        that is not on the CPU is a plain step of that task."""
+        me = self.ctx.threads.current()
+        for act in cmd.actions:
+            if act.action != "r":
+                continue
+            t = act.thread
+            if t is not None and t.tid not in (-1, 0, me):
+                return Resume(step=True, thread=t.tid)
+            start, end = act.range
+            return Resume(step=True, run=lambda: self.ctx.target.range_step(start, end))
+        return b""

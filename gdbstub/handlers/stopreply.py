@@ -17,6 +17,10 @@ def stop_reply(ctx: Context, stop: StopEvent) -> bytes:
             parts.append(b"swbreak:;")
         elif 1 in types and ctx.gdb_supports("hwbreak"):
             parts.append(b"hwbreak:;")
+    if stop.watch is not None:
+        parts.append(b"%s:%x;" % (stop.watch[0].encode(), stop.watch[1]))
+    if stop.history:
+        parts.append(b"replaylog:%s;" % stop.history.encode())
     for name in regs.EXPEDITED:
         num = regs.BY_NAME[name]
         reg = regs.REGISTERS[num]

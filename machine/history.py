@@ -1,0 +1,457 @@
+"""Execution history for reverse debugging: snapshots + deterministic replay.
+
+`TimeMachine(machine)` wraps a Machine (every other attribute passes
+through) and adds what gdb's reverse execution, watchpoints, range stepping
+and extended-remote restarts need:
+
+  cont(max_insns) / step()           forward, recording history
+  add_watchpoint / remove_watchpoint  write/read/access watchpoints (watch.py)
+  reverse_step() / reverse_cont()    back one instruction / back to the last
+                                     breakpoint or watchpoint hit
+  range_step(start, end)             step while start <= pc < end
+  restart()                          reset to the first instruction, new history
+
+Positions.  The machine is deterministic: its state is a function of the
+instruction count (virtual time) and of what the debugger did (single steps
+never deliver IRQs; memory/register writes).  One icount can name two
+states: before and after the service point (PIT advance, IRQ delivery) of
+that count.  A position is (icount, serviced): every instruction run inside
+cont() starts at a serviced position (servicing mid-run is a no-op), one run
+by step() at an unserviced one; breakpoint stops are serviced, limit and
+watchpoint stops are not (cont(service_at_limit=False)).
+
+History = snapshots at unserviced positions (CPU context, devices, clock,
+and RAM as 4 KiB pages shared between snapshots: only the pages that changed
+since the previous snapshot are stored, found with a numpy compare against a
+shadow copy) + a log of what cannot be recomputed from the count alone
+(steps, services before a step, debugger writes).  Going to a past position
+restores the nearest snapshot before it and replays forward (breakpoints
+off); a replay far from its snapshot leaves a new snapshot near its end, so
+repeated reverse-stepi stays fast.  reverse_cont() replays segment by
+segment backwards, recording breakpoint and watchpoint hits, and goes to the
+last hit before the current position.
+
+Going forward from a past position discards the future (it is recomputed,
+identically unless the debugger does something different).  Memory is
+bounded (`mem_limit`, default 1 GiB): the oldest snapshots are dropped and
+history then begins at the oldest one kept (gdb hears `replaylog:begin`).
+"""
+import bisect
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .errors import SIGTRAP
+from .watch import Watchpoints, KIND_BY_Z  # noqa: F401  (re-exported)
+
+PAGE = 4096
+DEFAULT_MEM = 1 << 30
+DEFAULT_INTERVAL = 2_000_000      # instructions between periodic snapshots
+NEAR = 100_000                    # a replay longer than this leaves a snapshot
+RANGE_STEP_MAX = 200_000          # steps per range-step request
+
+
+@dataclass
+class HStop:
+    """A machine.Stop plus what the stub's stop reply needs."""
+    reason: str
+    pc: int
+    signal: int = SIGTRAP
+    vector: Optional[int] = None
+    detail: str = ""
+    watch: Optional[Tuple[str, int]] = None     # (watch|rwatch|awatch, vaddr)
+    history: str = ""                           # "begin" when history ran out
+
+
+class _Snap:
+    __slots__ = ("icount", "ids", "state", "logidx", "nbytes")
+
+    def __init__(self, icount, ids, state, logidx):
+        self.icount, self.ids, self.state, self.logidx = icount, ids, state, logidx
+
+
+class TimeMachine:
+    def __init__(self, machine, mem_limit=DEFAULT_MEM, interval=DEFAULT_INTERVAL):
+        self.m = machine
+        self.mem_limit = int(mem_limit)
+        self.interval = int(interval)
+        self.watch = Watchpoints(machine)
+        self._init_pages()
+        self._new_history()
+
+    def __getattr__(self, name):
+        return getattr(self.m, name)
+
+    # ------------------------------------------------------------ pages
+    def _init_pages(self):
+        self.npages = self.m.ram_size // PAGE
+        self._ram = np.frombuffer(self.m._ram, dtype=np.uint8).reshape(self.npages, PAGE)
+        self._shadow = np.zeros((self.npages, PAGE), dtype=np.uint8)
+        self._shadow_ids = np.zeros(self.npages, dtype=np.int64)  # 0: zero page
+        self._store = {}                  # page version id -> bytes
+        self._refs = {}                   # page version id -> snapshots using it
+        self._next_id = 1
+
+    def _dirty(self):
+        """Pages whose live content differs from the shadow."""
+        ram64 = self._ram.view(np.uint64)
+        sh64 = self._shadow.view(np.uint64)
+        return np.flatnonzero((ram64 != sh64).any(axis=1))
+
+    def _take(self, logidx=None):
+        m = self.m
+        ids = self._shadow_ids.copy()
+        for i in self._dirty():
+            self._shadow[i] = self._ram[i]
+            if not self._shadow[i].any():
+                ids[i] = 0
+                continue
+            pid = self._next_id
+            self._next_id += 1
+            self._store[pid] = self._shadow[i].tobytes()
+            ids[i] = pid
+        self._shadow_ids = ids
+        for pid in np.unique(ids[ids > 0]).tolist():
+            self._refs[pid] = self._refs.get(pid, 0) + 1
+        snap = _Snap(m.icount, ids, m.snapshot(ram=False),
+                     len(self.log) if logidx is None else logidx)
+        return snap
+
+    def _release(self, snap):
+        for pid in np.unique(snap.ids[snap.ids > 0]).tolist():
+            n = self._refs.get(pid, 0) - 1
+            if n <= 0:
+                self._refs.pop(pid, None)
+                self._store.pop(pid, None)
+            else:
+                self._refs[pid] = n
+
+    def _restore(self, snap):
+        m = self.m
+        todo = set(self._dirty().tolist())
+        todo.update(np.flatnonzero(snap.ids != self._shadow_ids).tolist())
+        for i in todo:
+            pid = int(snap.ids[i])
+            if pid:
+                self._shadow[i] = np.frombuffer(self._store[pid], dtype=np.uint8)
+            else:
+                self._shadow[i] = 0
+            self._ram[i] = self._shadow[i]
+        self._shadow_ids = snap.ids.copy()
+        m.restore(snap.state)
+        self.watch.refresh()
+
+    def memory_used(self):
+        """Bytes held by history: stored pages + per-snapshot tables."""
+        return len(self._store) * PAGE + len(self.snaps) * (self.npages * 8 + 4096)
+
+    # ---------------------------------------------------------- history
+    def _new_history(self):
+        for s in getattr(self, "snaps", ()):
+            self._release(s)
+        self.snaps = []
+        self.log = []                 # [(icount, kind, data)]
+        self.log_icounts = []
+        self.steps = set()            # icounts where an instruction ran by step()
+        self.serviced = False
+        self.snaps.append(self._take(0))
+        self.next_snap = self.m.icount + self.interval
+        self.dropped = 0
+
+    @property
+    def position(self):
+        return (self.m.icount, self.serviced)
+
+    @property
+    def history_begin(self):
+        return (self.snaps[0].icount, False)
+
+    def _log(self, kind, data=None):
+        self.log.append((self.m.icount, kind, data))
+        self.log_icounts.append(self.m.icount)
+        if kind == "step":
+            self.steps.add(self.m.icount)
+
+    def _snapshot_now(self):
+        snap = self._take()
+        i = bisect.bisect_right([s.icount for s in self.snaps], snap.icount)
+        self.snaps.insert(i, snap)
+        self._bound()
+
+    def _bound(self):
+        while len(self.snaps) > 1 and self.memory_used() > self.mem_limit:
+            old = self.snaps.pop(0)
+            self._release(old)
+            self.dropped += 1
+        begin = self.snaps[0].icount
+        # log entries before the first snapshot are no longer needed
+        k = bisect.bisect_left(self.log_icounts, begin)
+        if k:
+            cut = min(k, self.snaps[0].logidx)
+            del self.log[:cut]
+            del self.log_icounts[:cut]
+            for s in self.snaps:
+                s.logidx -= cut
+            self.steps = {t for t in self.steps if t >= begin}
+
+    def _truncate_future(self):
+        """Going forward from here: drop history after the current position."""
+        t = self.m.icount
+        keep = [s for s in self.snaps if s.icount <= t]
+        for s in self.snaps[len(keep):]:
+            self._release(s)
+        self.snaps = keep
+        k = len(self.log)
+        while k and (self.log[k - 1][0] > t or (self.log[k - 1][0] == t
+                                                 and self.log[k - 1][1] != "write")):
+            k -= 1
+        del self.log[k:]
+        del self.log_icounts[k:]
+        self.steps = {s for s in self.steps if s < t}
+        self.next_snap = max(self.snaps[-1].icount + self.interval, t + 1)
+        self.live = True
+
+    live = True
+
+    # ----------------------------------------------------------- replay
+    def _run_to(self, t, scan=None):
+        """Forward with cont() to icount t (unserviced), breakpoints off
+        unless scanning (then hits are recorded in scan)."""
+        m = self.m
+        while m.icount < t:
+            stop = m.cont(t - m.icount, service_at_limit=False)
+            if stop.reason == "breakpoint":
+                if scan is not None:
+                    scan.append(((m.icount, True), "bp", None))
+                continue
+            if stop.reason != "limit" or stop.detail:
+                if m.icount < t and stop.reason == "limit":
+                    continue
+                break
+
+    def _goto(self, pos, scan=None, near=True, snap_index=None):
+        """Restore the latest snapshot at or before pos (or snaps[snap_index])
+        and replay to pos."""
+        t, serviced = pos
+        m = self.m
+        i = snap_index
+        if i is None:
+            i = max(0, bisect.bisect_right([s.icount for s in self.snaps], t) - 1)
+        snap = self.snaps[i]
+        self._restore(snap)
+        if scan is not None and snap.icount < t and snap.icount not in self.steps:
+            # the first instruction of the segment: cont() would step over a
+            # breakpoint there without reporting it
+            m._service()
+            if m.read_register("eip") in m._bps:
+                scan.append(((snap.icount, True), "bp", None))
+        saved_bps = None
+        if scan is None and m._bps:
+            saved_bps = set(m._bps)
+            from . import clock as vclock
+            vclock.set_breakpoints(m._clock, ())
+        self.watch.record = scan_w = ([] if scan is not None else None)
+        if scan is None:
+            self.watch.record = []          # replaying: hits are not stops
+        try:
+            pending_snap = near and scan is None and t - snap.icount > NEAR
+            mark = t - NEAR // 2
+            j_next = len(self.log)
+            for j in range(snap.logidx, len(self.log)):
+                at, kind, data = self.log[j]
+                if at > t or (at == t and kind != "write"):
+                    j_next = j
+                    break
+                if pending_snap and at > mark:
+                    self._run_to(mark, scan)
+                    self._leave_snapshot(j)
+                    pending_snap = False
+                self._run_to(at, scan)
+                if kind == "svc":
+                    m._service()
+                elif kind == "step":
+                    if scan is not None and m.read_register("eip") in m._bps:
+                        scan.append(((at, j > 0 and self.log[j - 1][1] == "svc"
+                                      and self.log[j - 1][0] == at), "bp", None))
+                    n0 = len(scan_w) if scan_w is not None else 0
+                    m.step()
+                    if scan_w is not None:
+                        flag = j > 0 and self.log[j - 1][1] == "svc" and self.log[j - 1][0] == at
+                        for h in scan_w[n0:]:
+                            scan.append(((h[0], flag), h[1], h[2]))
+                        del scan_w[n0:]
+                elif kind == "write":
+                    what, a, v = data
+                    if what == "mem":
+                        m.write_memory(a, v)
+                    else:
+                        m.write_register(a, v)
+            if pending_snap and m.icount < mark:
+                self._run_to(mark, scan)
+                self._leave_snapshot(j_next)
+            self._run_to(t, scan)
+            if serviced:
+                m._service()
+            if scan_w:
+                for h in scan_w:
+                    scan.append(((h[0], True), h[1], h[2]))
+        finally:
+            self.watch.record = None
+            if saved_bps is not None:
+                from . import clock as vclock
+                vclock.set_breakpoints(m._clock, m._bps)
+        self.serviced = serviced
+        self.live = False
+
+    def _leave_snapshot(self, logidx):
+        """A snapshot here, during a replay (the log index is where replay is)."""
+        snap = self._take(logidx)
+        i = bisect.bisect_right([s.icount for s in self.snaps], snap.icount)
+        self.snaps.insert(i, snap)
+        self._bound()
+
+    # ---------------------------------------------------------- forward
+    def _forward(self):
+        self.watch.hits.clear()
+        if not self.live:
+            self._truncate_future()
+
+    def _watch_stop(self):
+        hit = self.watch.take_hit()
+        if hit is None:
+            return None
+        self.watch.refresh()
+        return HStop("watchpoint", self.m.read_register("eip"), watch=(hit[1], hit[2]))
+
+    def cont(self, max_insns=None):
+        m = self.m
+        self._forward()
+        end = None if max_insns is None else m.icount + max(0, int(max_insns))
+        while True:
+            lim = self.next_snap
+            if end is not None:
+                lim = min(lim, end)
+            stop = m.cont(max(0, lim - m.icount), service_at_limit=False)
+            w = self._watch_stop()
+            if w is not None:
+                self.serviced = False
+                return w
+            self.serviced = stop.reason != "limit"
+            if stop.reason == "limit" and not stop.detail and m.icount >= self.next_snap:
+                self._snapshot_now()
+                self.next_snap = m.icount + self.interval
+                if end is None or m.icount < end:
+                    continue
+            self.watch.refresh()
+            return stop
+
+    def step(self):
+        m = self.m
+        self._forward()
+        if self.serviced:
+            self._log("svc")
+        self._log("step")
+        stop = m.step()
+        self.serviced = False
+        w = self._watch_stop()
+        return w if w is not None else stop
+
+    def range_step(self, start, end):
+        """Step while start <= pc < end; stops early at a breakpoint or a
+        watchpoint inside the range (as gdb would see with single steps)."""
+        m = self.m
+        stop = None
+        for _ in range(RANGE_STEP_MAX):
+            stop = self.step()
+            if stop.reason != "step":
+                return stop
+            pc = m.read_register("eip")
+            if not (start <= pc < end):
+                return stop
+            if pc in m._bps:
+                return HStop("breakpoint", pc)
+        return stop
+
+    # ---------------------------------------------------------- reverse
+    def _history_stop(self):
+        return HStop("history", self.m.read_register("eip"), history="begin")
+
+    def _prev_instruction(self, t):
+        """Position of the instruction that ran from t-1 (idle gaps skipped)."""
+        if t - 1 in self.steps:
+            return (t - 1, self._svc_before_step(t - 1))
+        return (t - 1, True)
+
+    def _svc_before_step(self, t):
+        k = bisect.bisect_left(self.log_icounts, t)
+        return k < len(self.log) and self.log[k][0] == t and self.log[k][1] == "svc"
+
+    def reverse_step(self):
+        m = self.m
+        t = m.icount
+        if (t, self.serviced) <= self.history_begin or t <= self.snaps[0].icount:
+            self._goto(self.history_begin)
+            return self._history_stop()
+        pos = self._prev_instruction(t)
+        self._goto(pos)
+        h = getattr(m, "halted_at", None)
+        if m.halted and h is not None and h < pos[0] and h - 1 >= self.snaps[0].icount:
+            # inside an idle gap: the previous instruction is the hlt itself
+            self._goto(self._prev_instruction(h))
+        return HStop("step", m.read_register("eip"))
+
+    def reverse_cont(self):
+        now = self.position
+        bounds = [s.icount for s in self.snaps]
+        i = bisect.bisect_right(bounds, now[0]) - 1
+        end = now
+        while i >= 0:
+            start = self.snaps[i].icount
+            hits = []
+            self._goto(end, scan=hits, near=False, snap_index=i)
+            hits = [h for h in hits if h[0] < end]
+            if hits:
+                pos, what, data = max(hits, key=lambda h: h[0])
+                self._goto(pos)
+                pc = self.m.read_register("eip")
+                if what == "bp":
+                    return HStop("breakpoint", pc)
+                return HStop("watchpoint", pc, watch=(what, data))
+            end = (start, False)
+            i -= 1
+        self._goto(self.history_begin)
+        return self._history_stop()
+
+    # ------------------------------------------------- debugger actions
+    def write_memory(self, vaddr, data):
+        self.m.write_memory(vaddr, data)
+        self._forward()
+        self._log("write", ("mem", vaddr, bytes(data)))
+
+    def write_register(self, name, value):
+        self.m.write_register(name, value)
+        self._forward()
+        self._log("write", ("reg", name, value))
+
+    def add_watchpoint(self, kind, vaddr, length):
+        self.watch.add(kind, vaddr, length)
+
+    def remove_watchpoint(self, kind, vaddr, length):
+        self.watch.remove(kind, vaddr, length)
+
+    def restart(self):
+        """Back to the first instruction (icount 0); history starts again."""
+        self.m.reset()
+        self.watch._uc = None
+        self.watch.install()
+        self.live = True
+        self._new_history()
+
+    reset = restart
+
+    def history_info(self):
+        return ("history: icount %d..%d, %d snapshots, %.1f MiB (limit %.0f MiB)%s\n"
+                % (self.snaps[0].icount, self.m.icount, len(self.snaps),
+                   self.memory_used() / 2**20, self.mem_limit / 2**20,
+                   ", %d oldest dropped" % self.dropped if self.dropped else ""))

@@ -1,0 +1,138 @@
+"""Data watchpoints on virtual addresses (gdb's watch / rwatch / awatch).
+
+unicorn's memory hooks see PHYSICAL addresses, so each watched virtual range
+is translated through the guest page tables into physical ranges and one
+hook per range is installed.  Hooks exist only while at least one watchpoint
+does: any memory hook slows the whole machine by ~60% (../shared/DESIGN.md).
+
+A virtual address that is not mapped yet (gdb connected at the reset vector,
+paging still off) is hooked at its kernel linear-map alias (vaddr -
+PAGE_OFFSET); every hit is confirmed against the page tables of the moment,
+so an access through another mapping never reports a false hit, and the
+ranges are re-translated at every stop (`refresh`).
+
+Stopping: emu_stop() inside a memory hook would leave the instruction half
+executed.  Instead the hook records the hit and sets the clock's deadline to
+the current count: the clock hook then stops before the NEXT instruction, so
+the accessing instruction completes and the state is exact (gdb compares old
+and new values).  The hit's instruction count is `icount - 1` (the clock hook
+counts an instruction before it runs).
+"""
+from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
+
+PAGE_OFFSET = 0xC0000000
+
+WRITE, READ, ACCESS = "watch", "rwatch", "awatch"   # gdb's stop-reply names
+KIND_BY_Z = {2: WRITE, 3: READ, 4: ACCESS}
+
+
+class Watchpoints:
+    def __init__(self, machine):
+        self.m = machine
+        self.points = {}            # (kind, vaddr, length) -> insert count
+        self._hooks = []
+        self._uc = None
+        self._ranges = ()
+        self.stop_on_hit = True     # False while replaying: only record
+        self.hits = []              # (icount of the instruction, kind, vaddr)
+        self.record = None          # a list while replaying
+
+    def __bool__(self):
+        return bool(self.points)
+
+    def add(self, kind, vaddr, length):
+        key = (kind, vaddr & 0xFFFFFFFF, max(1, int(length)))
+        self.points[key] = self.points.get(key, 0) + 1
+        self.install()
+
+    def remove(self, kind, vaddr, length):
+        key = (kind, vaddr & 0xFFFFFFFF, max(1, int(length)))
+        n = self.points.get(key, 0)
+        if n <= 1:
+            self.points.pop(key, None)
+        else:
+            self.points[key] = n - 1
+        self.install()
+
+    def clear(self):
+        self.points.clear()
+        self.install()
+
+    # ------------------------------------------------------------- hooks
+    def _phys_ranges(self):
+        """[(pstart, pend_inclusive, write?, read?)] for all watchpoints."""
+        out = set()
+        for kind, va, length in self.points:
+            w = kind in (WRITE, ACCESS)
+            r = kind in (READ, ACCESS)
+            a, end = va, va + length
+            while a < end:
+                n = min(end - a, 0x1000 - (a & 0xFFF))
+                pa = self.m.translate(a)
+                if pa is None and a >= PAGE_OFFSET:
+                    pa = a - PAGE_OFFSET
+                if pa is not None:
+                    out.add((pa, pa + n - 1, w, r))
+                a += n
+        return tuple(sorted(out))
+
+    def install(self):
+        """(Re)install the hooks for the current set and page tables."""
+        uc = self.m.uc
+        ranges = self._phys_ranges()
+        if uc is self._uc and ranges == self._ranges:
+            return
+        if self._uc is uc:
+            for h in self._hooks:
+                try:
+                    uc.hook_del(h)
+                except Exception:
+                    pass
+        self._hooks = []
+        for lo, hi, w, r in ranges:
+            if w:
+                self._hooks.append(uc.hook_add(UC_HOOK_MEM_WRITE, self._on_access, None, lo, hi))
+            if r:
+                self._hooks.append(uc.hook_add(UC_HOOK_MEM_READ, self._on_access, None, lo, hi))
+        self._uc, self._ranges = uc, ranges
+        # Memory hooks take effect on code translated before them only after
+        # the translation cache and the TLB are flushed.
+        uc.ctl_flush_tb()
+        self.m._flush_tlb()
+
+    def refresh(self):
+        if self.points:
+            self.install()
+
+    def _on_access(self, uc, access, paddr, size, value, _ud):
+        is_write = access in (17, 20, 22)   # UC_MEM_WRITE, WRITE_UNMAPPED, WRITE_PROT
+        for kind, va, length in self.points:
+            if is_write and kind == READ or not is_write and kind == WRITE:
+                continue
+            # confirm through the page tables of the moment (cheap: hits only)
+            for off in range(length):
+                pa = self.m.translate(va + off)
+                if pa is not None and paddr <= pa < paddr + size:
+                    self._hit(kind, va)
+                    return
+
+    def _hit(self, kind, va):
+        c = self.m._clock
+        hit = (c.icount - 1, kind, va)
+        if self.record is not None:
+            self.record.append(hit)
+            return
+        self.hits.append(hit)
+        if self.stop_on_hit:
+            # stop before the next instruction: the accessing one completes
+            c.deadline = c.icount
+            self.m._stop_requested = True
+
+    def take_hit(self):
+        """The first hit since the last call (or None); clears the stop request."""
+        if not self.hits:
+            return None
+        hit = self.hits[0]
+        self.hits.clear()
+        self.m._stop_requested = False
+        return hit
