@@ -200,6 +200,21 @@ class MachineTarget:
             return StopEvent("step", self.machine.read_register("eip"), SIGTRAP)
         return None
 
+    def descriptor_table(self, name: str):
+        """(base, limit) of gdtr/idtr if the machine exposes them (its
+        read_register(name) returning unicorn's (selector, base, limit, flags)
+        or a descriptor_table(name) method); None when it does not."""
+        fn = getattr(self.machine, "descriptor_table", None)
+        try:
+            v = fn(name) if fn else self.machine.read_register(name)
+        except (KeyError, ValueError, AttributeError):
+            return None
+        if isinstance(v, tuple) and len(v) >= 3:
+            return int(v[1]), int(v[2])
+        if isinstance(v, tuple) and len(v) == 2:
+            return int(v[0]), int(v[1])
+        return None
+
     def monitor(self, command: str) -> Optional[str]:
         self._invalidate()
         m = self.machine
