@@ -1,0 +1,74 @@
+"""monitor commands over a fake kernel memory (no gdb, no unicorn): O packets,
+ps, dmesg's ring buffer, tasks on/off, errors."""
+import struct
+
+from gdbstub.monitor import O_CHUNK, output_packets
+from test_threads_unit import CURRENT, KTHREADD, Harness, fake_kernel
+from gdbstub.threads import KernelThreads
+from test_threads_unit import LAYOUT
+
+
+def monitor(h, command):
+    replies = h.ask(b"qRcmd," + command.encode().hex().encode())
+    replies = replies if isinstance(replies, list) else [replies]
+    *out, last = replies
+    assert last == b"OK" and all(p[:1] == b"O" for p in out)
+    return b"".join(bytes.fromhex(p[1:].decode()) for p in out).decode()
+
+
+def harness(enabled=True):
+    t = fake_kernel()
+    h = Harness(t)
+    h.ctx.threads = KernelThreads(t, LAYOUT, enabled=enabled)
+    return h
+
+
+def test_output_is_chunked_into_o_packets():
+    text = "x" * (O_CHUNK * 2 + 5)
+    pkts = output_packets(text)
+    assert len(pkts) == 3 and all(p[:1] == b"O" for p in pkts)
+    assert b"".join(bytes.fromhex(p[1:].decode()) for p in pkts).decode() == text
+
+
+def test_ps_marks_the_running_task():
+    h = harness()
+    assert monitor(h, "ps") == (
+        "  PID  THREAD  STATE            COMM\n"
+        "*   0       1  R (running)      swapper\n"
+        "    1       2  R (runnable)     init\n"
+        "    2       3  S (sleeping)     kthreadd\n")
+    h.target.write_memory(CURRENT, struct.pack("<I", KTHREADD))
+    h.ctx.threads.invalidate()
+    assert "*   2       3  R (running)      kthreadd" in monitor(h, "ps")
+
+
+def test_ps_works_with_tasks_off_and_tasks_toggles_the_view():
+    h = harness(enabled=False)
+    assert h.ask(b"qfThreadInfo") == b"m01"
+    assert "kthreadd" in monitor(h, "ps")
+    assert monitor(h, "tasks").startswith("kernel tasks as threads: off")
+    assert monitor(h, "tasks on").startswith("kernel tasks as threads: on")
+    assert h.ask(b"qfThreadInfo") == b"m01,02,03"
+    monitor(h, "tasks off")
+    assert h.ask(b"qfThreadInfo") == b"m01"
+    assert "say on or off" in monitor(h, "tasks maybe")
+
+
+def test_dmesg_reads_the_ring_in_order():
+    h = harness()
+    t = h.target
+    # log_buf is 64 bytes at 0xC1004000; 70 bytes were logged: the oldest 6 are gone.
+    logged = b"".join(b"line %02d\n" % i for i in range(9))[:70]
+    ring = bytearray(64)
+    for i, c in enumerate(logged):
+        ring[i % 64] = c
+    t.write_memory(0xC1004000, bytes(ring))
+    t.write_memory(0xC1000010, struct.pack("<I", len(logged)))
+    assert monitor(h, "dmesg") == logged[6:].decode() + "\n"
+
+
+def test_unknown_and_target_commands():
+    h = harness()
+    assert monitor(h, "icount") == "icount 0\n"          # the target's own command
+    assert "unknown monitor command 'bogus'" in monitor(h, "bogus")
+    assert "monitor ps" in monitor(h, "help") and "monitor icount" in monitor(h, "help")
