@@ -45,14 +45,16 @@ def ensure_kernel(path=None) -> Path:
         from machine import KernelImageError
 
         if path is not None and not Path(path).is_file():
-            raise UsageError(f"kernel image not found: {path}")
+            raise UsageError(f"kernel image not found: {path} (pass the path of an "
+                             "i386 vmlinux, or leave out --kernel to build kernel_src/vmlinux)")
         try:
             return Path(kbuild.ensure_kernel(None if path is None else str(path)))
         except KernelImageError as e:
             raise UsageError(_one_line(str(e))) from None
     if path is not None:
         if not Path(path).is_file():
-            raise UsageError(f"kernel image not found: {path}")
+            raise UsageError(f"kernel image not found: {path} (pass the path of an "
+                             "i386 vmlinux, or leave out --kernel to build kernel_src/vmlinux)")
         return Path(path)
     src = REPO / "kernel_src"
     if not (src / "Makefile").exists():
@@ -201,7 +203,9 @@ def main(argv=None) -> int:
             port = server.listen(args.host, args.port)
         except OSError as e:
             reason = "port in use" if e.errno == 98 else e.strerror or str(e)
-            raise UsageError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
+            hint = ("pick another with --port N, or --port 0 for any free one" if e.errno == 98
+                    else "check --host: an address of this machine, e.g. 127.0.0.1")
+            raise UsageError(f"cannot listen on {args.host}:{args.port}: {reason} ({hint})") from None
         shown = _shown_path(kernel)
         messages.write(f"Listening on {args.host}:{port}; connect with: "
                        f"gdb {shown} -ex 'target remote {args.host}:{port}'\n")

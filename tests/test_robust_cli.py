@@ -1,0 +1,148 @@
+"""Bad input to kthread-stub's command line, and what it exposes.
+
+Every mistake a user can make on the command line gets one line on stderr
+saying what is wrong and what to do, exit status 2, never a traceback.  The
+stub listens on 127.0.0.1 unless --host says otherwise (then with a warning),
+and gdb gets no host file access through it (no vFile).
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+import soak  # noqa: E402
+
+
+def stub(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "gdbstub", *args], cwd=ROOT,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def one_line_error(r, *words):
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    line = lines[0]
+    assert line.startswith("kthread-stub: "), line
+    for w in words:
+        assert w in line, (w, line)
+    return line
+
+
+@pytest.fixture(scope="module")
+def bad_images(tmp_path_factory, kernel):
+    d = tmp_path_factory.mktemp("images")
+    real = open(os.path.join(ROOT, kernel), "rb").read()
+    images = {}
+
+    def put(name, data):
+        p = d / name
+        p.write_bytes(data)
+        images[name] = str(p)
+
+    put("truncated", real[:3000])
+    put("tiny", real[:40])
+    put("empty", b"")
+    put("text", b"this is not a kernel\n")
+    bad = bytearray(real)
+    bad[0x1C:0x20] = b"\xff\xff\xff\x7f"            # e_phoff far past the end
+    put("bad_phoff", bytes(bad))
+    arm = bytearray(real)
+    arm[0x12] = 0x28                                 # e_machine = EM_ARM
+    put("arm", bytes(arm))
+    (d / "adir").mkdir()
+    images["directory"] = str(d / "adir")
+    images["missing"] = str(d / "does-not-exist")
+    return images
+
+
+@pytest.mark.parametrize("name, words", [
+    ("missing", ["not found", "--kernel"]),
+    ("directory", ["not found"]),
+    ("empty", ["not an ELF"]),
+    ("text", ["not an ELF"]),
+    ("tiny", []),
+    ("truncated", []),
+    ("bad_phoff", ["corrupt", "make -C kernel_src"]),
+    ("arm", ["EM_ARM", "i386"]),
+])
+def test_bad_kernel_image(bad_images, name, words):
+    one_line_error(stub("--kernel", bad_images[name], "--port", "0", "--once"), *words)
+
+
+def test_x86_64_elf():
+    exe = shutil.which("true")
+    with open(exe, "rb") as f:
+        head = f.read(20)
+    if head[:4] != b"\x7fELF" or head[4] != 2 or head[18] != 62:
+        pytest.skip(f"{exe} is not an x86-64 ELF here")
+    one_line_error(stub("--kernel", exe, "--port", "0"), "64-bit", "i386")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--bogus"], ["unrecognized arguments: --bogus", "--help"]),
+    (["--port", "abc"], ["bad port", "0-65535"]),
+    (["--port", "70000"], ["bad port", "0-65535"]),
+    (["--port", "-1"], ["bad port"]),
+    (["--slice", "0"], ["bad slice"]),
+    (["--host"], ["expected one argument"]),
+    (["--stdio", "extra"], ["unrecognized arguments: extra"]),
+])
+def test_bad_options(kernel, args, words):
+    one_line_error(stub("--kernel", kernel, *args), *words)
+
+
+def test_port_in_use(kernel):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        line = one_line_error(stub("--kernel", kernel, "--port", str(port)), "port in use",
+                              "--port")
+    assert str(port) in line
+
+
+def test_unresolvable_host(kernel):
+    r = stub("--kernel", kernel, "--port", "0", "--host", "no-such-host.invalid")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("kthread-stub: cannot listen on")
+
+
+def _listening_address(port):
+    """Local address of the LISTEN socket on `port` (from /proc/net/tcp)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            addr, p = fields[1].split(":")
+            if int(p, 16) == port and fields[3] == "0A":
+                return socket.inet_ntoa(bytes.fromhex(addr)[::-1])
+    return None
+
+
+def test_binds_loopback_by_default_and_warns_otherwise(kernel):
+    with soak.StubProcess(kernel) as s:
+        assert _listening_address(s.port) == "127.0.0.1"
+        assert b"warning" not in s.output()
+    with soak.StubProcess(kernel, ("--host", "0.0.0.0")) as s:
+        assert _listening_address(s.port) == "0.0.0.0"
+        out = s.output().decode()
+        assert "warning: listening on 0.0.0.0, which is not loopback" in out
+
+
+def test_no_vfile_live(kernel):
+    with soak.StubProcess(kernel) as s:
+        c = soak.Client(s.address())
+        assert b"vFile" not in c.ask(b"qSupported:multiprocess+;swbreak+;vContSupported+")
+        for p in (b"vFile:setfs:0", b"vFile:open:2f6574632f706173737764,0,0",
+                  b"vFile:pread:0,1000,0", b"vFile:readlink:2f70726f632f73656c662f657865",
+                  b"qXfer:exec-file:read::0,fff"):
+            assert c.ask(p) == b"", p
+        c.close()
