@@ -19,6 +19,7 @@ import os
 import select
 import socket
 import sys
+import time
 from typing import IO, Optional
 
 from .dispatch import Context, Dispatcher
@@ -29,6 +30,7 @@ from .target import SIGTRAP, StopEvent, Target
 from .threads import make_thread_model
 
 BUSY_REPLY = b"$E.another gdb is already attached to this machine#"
+REFUSED_LINGER = 5.0  # seconds a refused client's half-closed socket is kept
 
 
 def make_context(target: Target, kernel=None, tasks: bool = False) -> Context:
@@ -123,6 +125,7 @@ class Server:
         self.slice_insns = slice_insns
         self.messages = messages
         self.listener: Optional[socket.socket] = None
+        self._refused = {}  # fd -> (deadline, socket, bytes read) of refused clients
 
     def say(self, text: str) -> None:
         self.messages.write(text + "\n")
@@ -164,14 +167,53 @@ class Server:
         except Exception:
             return 0
 
-    def _refuse(self) -> None:
+    def _refuse(self, poller) -> None:
+        """A second client: answer its first packet with the busy E reply.
+
+        gdb must get the E reply as the answer to a packet it sent (then it
+        prints "Remote failure reply: E.another gdb ..."): a frame sent before
+        gdb's first packet is taken for a stale reply and dropped, and closing
+        with gdb's packet unread resets the connection ("Broken pipe")."""
         sock, peer = self.listener.accept()
         self.say(f"refused a second gdb from {peer[0]}:{peer[1]}: one is already attached")
+        sock.setblocking(False)
+        self._refused[sock.fileno()] = (time.monotonic() + REFUSED_LINGER, sock, b"")
+        poller.register(sock.fileno(), select.POLLIN)
+        self._reap_refused(poller)
+
+    def _answer_refused(self, fd, poller) -> None:
+        deadline, sock, buf = self._refused[fd]
         try:
-            sock.sendall(_busy_frame())
+            data = sock.recv(4096)
         except OSError:
+            data = b""
+        buf += data
+        start = buf.find(b"$")
+        end = buf.find(b"#", start) if start >= 0 else -1
+        if data and (end < 0 or len(buf) < end + 3):
+            self._refused[fd] = (deadline, sock, buf[-4096:])
+            return
+        if data:
+            try:
+                sock.sendall(b"+" + _busy_frame())
+                sock.shutdown(socket.SHUT_WR)   # then EOF: gdb says the connection closed
+            except OSError:
+                pass
+        self._drop_refused(fd, poller)
+
+    def _drop_refused(self, fd, poller) -> None:
+        _, sock, _ = self._refused.pop(fd)
+        try:
+            poller.unregister(fd)
+        except (KeyError, ValueError):
             pass
         sock.close()
+
+    def _reap_refused(self, poller, everything: bool = False) -> None:
+        now = time.monotonic()
+        for fd, (deadline, _, _) in list(self._refused.items()):
+            if everything or deadline < now or len(self._refused) > 16:
+                self._drop_refused(fd, poller)
 
     # -- one session
     def serve(self, conn) -> str:
@@ -193,6 +235,8 @@ class Server:
                 for fd, _ in events:
                     if fd == cfd:
                         conn_ready = True
+                    elif fd in self._refused:
+                        self._answer_refused(fd, poller)
                     else:
                         listener_ready = True
                 # The attached client first: if it just went away, the new
@@ -211,7 +255,9 @@ class Server:
                 # first still has bytes (or its EOF) to read, it may be on its
                 # way out, and the waiting client is then the next session.
                 if listener_ready and not conn_ready:
-                    self._refuse()
+                    self._refuse(poller)
+                elif self._refused:
+                    self._reap_refused(poller)
                 if session.running:
                     out = session.run_slice()
                     if out and not conn.send(out):
@@ -221,6 +267,7 @@ class Server:
         finally:
             session.close()
             self._cleanup()
+            self._reap_refused(poller, everything=True)
             conn.close()
         return why
 
