@@ -212,3 +212,22 @@ def test_killed_mid_packet_and_mid_reply(kernel):
         assert c.ask(b"m1000000,1000") == ram
         assert c.ask(b"m7f00000,4") == b"00000000"
         c.close()
+
+
+@pytest.mark.parametrize("ending", [b"D", None])
+def test_stdio_transport_survives_garbage(kernel, ending):
+    """`target remote | kthread-stub --stdio`: the same abuse on a pipe, then
+    a detach or just EOF: answers intact, exit status 0, no traceback."""
+    import random
+    f = soak.Fuzzer(random.Random(3), bytearray(soak.SCRATCH_SIZE))
+    data = b"".join(f.malformed() + soak.SYNC for _ in range(2000))
+    data += soak.frame(b"qAttached") + soak.frame(b"mzz,1") + soak.frame(b"m0,ffffffff")
+    if ending:
+        data += soak.frame(ending)
+    r = subprocess.run([sys.executable, "-m", "gdbstub", "--stdio", "--kernel", kernel],
+                       input=data, capture_output=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr[-2000:]
+    replies = [e.data for e in soak.Decoder().feed(r.stdout) if isinstance(e, soak.Packet)]
+    assert replies[:2] == [b"1", b"E01"]
+    assert len(replies[2]) == soak.PACKET_SIZE           # 32 KiB, hex
+    assert replies[3:] == ([b"OK"] if ending else [])
