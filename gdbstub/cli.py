@@ -121,12 +121,26 @@ def _mem_size(text: str) -> int:
     return n
 
 
+MAX_CMDLINE = 1023  # the loader's limit (machine/loader.py)
+
+
+def _cmdline(text: str) -> str:
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError("bad kernel command line: use ASCII characters only") from None
+    if len(raw) > MAX_CMDLINE:
+        raise argparse.ArgumentTypeError(
+            f"bad kernel command line: {len(raw)} bytes, at most {MAX_CMDLINE}")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kthread-stub", description=__doc__.split("\n\n")[0])
     p.add_argument("--kernel", metavar="PATH", help="kernel ELF (default: build kernel_src/vmlinux)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=1234, help="TCP port (default 1234; 0 picks one)")
-    p.add_argument("--append", metavar="CMDLINE", default="",
+    p.add_argument("--append", metavar="CMDLINE", default="", type=_cmdline,
                    help="kernel command line, as QEMU's -append (e.g. 'oops=pf')")
     p.add_argument("--no-catch-exceptions", dest="catch_exceptions", action="store_false",
                    help="let the kernel handle CPU exceptions without stopping first")

@@ -95,6 +95,8 @@ def test_x86_64_elf():
     (["--slice", "0"], ["bad slice"]),
     (["--host"], ["expected one argument"]),
     (["--stdio", "extra"], ["unrecognized arguments: extra"]),
+    (["--append", "x" * 2000], ["kernel command line", "at most 1023"]),
+    (["--append", "oops=\u00e9"], ["kernel command line", "ASCII"]),
 ])
 def test_bad_options(kernel, args, words):
     one_line_error(stub("--kernel", kernel, *args), *words)
