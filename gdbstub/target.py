@@ -239,6 +239,8 @@ class MachineTarget:
         if words[0] == "reset":
             m.reset()
             return "machine reset to the multiboot entry state\n"
+        if words[0] == "history" and callable(getattr(m, "history_info", None)):
+            return m.history_info()
         return None
 
     # -- watchpoints, reverse execution, range stepping, restart: offered
@@ -286,6 +288,7 @@ class MachineTarget:
         "monitor console       UART output so far\n"
         "monitor translate VA  virtual -> physical through the guest page tables\n"
         "monitor reset         back to the multiboot entry state\n"
+        "monitor history       reverse-execution history: range, snapshots, memory\n"
     )
 
 

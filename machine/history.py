@@ -158,6 +158,7 @@ class TimeMachine:
         self.snaps.append(self._take(0))
         self.next_snap = self.m.icount + self.interval
         self.dropped = 0
+        self.frontier = self.m.icount     # the latest point recorded
 
     @property
     def position(self):
@@ -219,6 +220,12 @@ class TimeMachine:
         """Forward with cont() to icount t (unserviced), breakpoints off
         unless scanning (then hits are recorded in scan)."""
         m = self.m
+        if scan is not None and m.icount < t:
+            # cont() would run the first instruction without reporting a
+            # breakpoint there: service (as that cont() does first) and look
+            m._service()
+            if m.read_register("eip") in m._bps:
+                scan.append(((m.icount, True), "bp", None))
         while m.icount < t:
             stop = m.cont(t - m.icount, service_at_limit=False)
             if stop.reason == "breakpoint":
@@ -240,12 +247,6 @@ class TimeMachine:
             i = max(0, bisect.bisect_right([s.icount for s in self.snaps], t) - 1)
         snap = self.snaps[i]
         self._restore(snap)
-        if scan is not None and snap.icount < t and snap.icount not in self.steps:
-            # the first instruction of the segment: cont() would step over a
-            # breakpoint there without reporting it
-            m._service()
-            if m.read_register("eip") in m._bps:
-                scan.append(((snap.icount, True), "bp", None))
         saved_bps = None
         if scan is None and m._bps:
             saved_bps = set(m._bps)
@@ -336,6 +337,7 @@ class TimeMachine:
             w = self._watch_stop()
             if w is not None:
                 self.serviced = False
+                self.frontier = m.icount
                 return w
             self.serviced = stop.reason != "limit"
             if stop.reason == "limit" and not stop.detail and m.icount >= self.next_snap:
@@ -344,6 +346,7 @@ class TimeMachine:
                 if end is None or m.icount < end:
                     continue
             self.watch.refresh()
+            self.frontier = m.icount
             return stop
 
     def step(self):
@@ -354,6 +357,7 @@ class TimeMachine:
         self._log("step")
         stop = m.step()
         self.serviced = False
+        self.frontier = m.icount
         w = self._watch_stop()
         return w if w is not None else stop
 
@@ -451,7 +455,7 @@ class TimeMachine:
     reset = restart
 
     def history_info(self):
-        return ("history: icount %d..%d, %d snapshots, %.1f MiB (limit %.0f MiB)%s\n"
-                % (self.snaps[0].icount, self.m.icount, len(self.snaps),
+        return ("history: icount %d..%d, now at %d, %d snapshots, %.1f MiB (limit %.0f MiB)%s\n"
+                % (self.snaps[0].icount, self.frontier, self.m.icount, len(self.snaps),
                    self.memory_used() / 2**20, self.mem_limit / 2**20,
                    ", %d oldest dropped" % self.dropped if self.dropped else ""))
