@@ -198,7 +198,11 @@ def main(argv=None) -> int:
     log_stream = None
     try:
         if args.debug_rsp:
-            log_stream = sys.stderr if args.debug_rsp == "-" else open(args.debug_rsp, "w")
+            try:
+                log_stream = sys.stderr if args.debug_rsp == "-" else open(args.debug_rsp, "w")
+            except OSError as e:
+                raise UsageError(f"cannot write the packet log {args.debug_rsp}: "
+                                 f"{e.strerror or e} (give a writable path, or - for stderr)") from None
         made = _make_target(args, messages)
         target, kernel = made if isinstance(made, tuple) else (made, None)
         server = Server(target, log=RspLog(log_stream), slice_insns=args.slice, messages=messages,

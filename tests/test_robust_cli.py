@@ -96,6 +96,7 @@ def test_x86_64_elf():
     (["--host"], ["expected one argument"]),
     (["--stdio", "extra"], ["unrecognized arguments: extra"]),
     (["--append", "x" * 2000], ["kernel command line", "at most 1023"]),
+    (["--debug-rsp", "/nonexistent/dir/rsp.log"], ["cannot write the packet log", "writable"]),
     (["--append", "oops=\u00e9"], ["kernel command line", "ASCII"]),
 ])
 def test_bad_options(kernel, args, words):
