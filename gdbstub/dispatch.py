@@ -85,6 +85,9 @@ class Context:
         self.continue_thread = 0
         self.thread_cursor = 0
         self.extended = False  # `!`: extended-remote (handlers/extended.py)
+        # a new gdb assumes no watchpoints are inserted (handlers/watch.py)
+        from .handlers.watch import remove_all
+        remove_all(self)
 
     def gdb_supports(self, feature: str) -> bool:
         return self.gdb_features.get(feature) == "+"

@@ -232,6 +232,11 @@ class TimeMachine:
                 if scan is not None:
                     scan.append(((m.icount, True), "bp", None))
                 continue
+            if stop.reason == "fault" and m.icount < t:
+                # caught exception (catch_exceptions): what the debugger did
+                # then is in the log (a 'deliver' entry at this count, or
+                # nothing: the instruction ran again)
+                continue
             if stop.reason != "limit" or stop.detail:
                 if m.icount < t and stop.reason == "limit":
                     continue
@@ -282,6 +287,8 @@ class TimeMachine:
                         for h in scan_w[n0:]:
                             scan.append(((h[0], flag), h[1], h[2]))
                         del scan_w[n0:]
+                elif kind == "deliver":
+                    m.deliver_caught_exception()
                 elif kind == "write":
                     what, a, v = data
                     if what == "mem":
@@ -437,6 +444,13 @@ class TimeMachine:
         self.m.write_register(name, value)
         self._forward()
         self._log("write", ("reg", name, value))
+
+    def deliver_caught_exception(self):
+        """gdb continues with the signal of a caught exception: deliver it
+        (machine.deliver_caught_exception), and remember that it did."""
+        self._forward()
+        self._log("deliver")
+        return self.m.deliver_caught_exception()
 
     def add_watchpoint(self, kind, vaddr, length):
         self.watch.add(kind, vaddr, length)
