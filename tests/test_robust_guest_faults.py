@@ -161,3 +161,17 @@ def test_no_catch_exceptions_lets_the_kernel_handle_them(kernel, gdb, hlt_in_do_
 def test_figures():
     print(f"guest faults injected: {len(FAULTS_INJECTED)} ({', '.join(FAULTS_INJECTED)}), "
           "each stopped with its signal; machine and stub kept serving")
+
+
+def test_fault_with_tasks_as_threads(kernel, gdb, hlt_in_do_trap):
+    """With kernel tasks as gdb threads the faulting task is the stopped thread,
+    and continue (vCont;C0b:<tid>) still delivers the fault to the kernel."""
+    transcript, log = gdb_session(kernel, "oops=pf", [
+        "continue", "bt 1", f"tbreak *0x{hlt_in_do_trap:x}", "continue"], extra=("--tasks",))
+    match_in_order([
+        'Thread 2 "init" received signal SIGSEGV, Segmentation fault.',
+        r"re:(0x........ in )?oops_test \(\) at kernel/oops_test\.c:\d+",
+        r"re:#0  (0x........ in )?oops_test \(\) at kernel/oops_test\.c:\d+",
+        r're:Thread 2 "init" hit Temporary breakpoint \d+, halt \(\)( at .*)?',
+    ], transcript)
+    assert re.search(r"Oops: page fault: vector 14 ", log)
