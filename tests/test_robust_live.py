@@ -164,13 +164,21 @@ def _wait_sessions_ended(stub, n, deadline=30):
     raise AssertionError("the stub did not notice gdb went away")
 
 
-@pytest.mark.parametrize("how", ["continue", "step"])
+BUSY = {
+    "continue": ["break start_kernel", "continue", "delete", "continue"],
+    "step": ["break start_kernel", "continue", "stepi 100000000"],
+    # a stream of 32 KiB m packets: killed in the middle of one, most likely
+    "dump": ["dump binary memory /dev/null 0 0x7ff0000"] * 20,
+}
+
+
+@pytest.mark.parametrize("how", sorted(BUSY))
 def test_gdb_killed_while_running(kernel, gdb, how):
-    """SIGKILL gdb during `continue` / during a long `stepi`: the stub stops the
-    machine, keeps it where it was, and the next gdb finds it there and works."""
+    """SIGKILL gdb during `continue`, a long `stepi`, a bulk memory read: the
+    stub stops the machine, keeps it where it was, and the next gdb finds it
+    there and works."""
     with soak.StubProcess(kernel) as stub:
-        busy = ["break start_kernel", "continue", "delete", "continue"] if how == "continue" \
-            else ["break start_kernel", "continue", "stepi 100000000"]
+        busy = BUSY[how]
         g = _gdb_proc(kernel, stub, busy)
         end = time.monotonic() + 60
         while b"gdb connected" not in stub.output() and time.monotonic() < end:
