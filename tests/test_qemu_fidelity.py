@@ -113,8 +113,13 @@ class Qemu:
 def run_gdb(kernel, address, script=None, commands=(), timeout=120.0):
     """gdb on `script`/`commands` against the stub at `address`, as session.run does."""
     cmd = session.gdb_command(kernel, address, script, commands)
-    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, cwd=ROOT, timeout=timeout, text=True)
+    try:
+        res = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, cwd=ROOT, timeout=timeout, text=True)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout
+        raise QemuError(f"gdb did not finish within {timeout:.0f} s "
+                        f"(commands {list(commands)}):\n{out}")
     return session.prettify(res.stdout)
 
 
