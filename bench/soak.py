@@ -16,6 +16,10 @@ Against a real stub (real machine, real kernel, TCP on 127.0.0.1) it runs:
   guest RAM must equal the snapshot taken before.
 * cycles: connect/disconnect `--cycles` times (half of them dropping the
   connection in the middle of a packet), then check registers and RAM.
+* faults: boot with each `oops=` kind (BUG/ud2, #DE, #GP, #PF, stack
+  overflow, triple fault): the stop's signal, registers and memory reads,
+  then continuing with the signal gives the kernel's oops (or a triple
+  fault), and the stub keeps serving.
 
 Prints the figures (tried / survived) and exits non-zero if anything was lost.
 The tests (tests/test_robust_*.py) import `fuzz` and `cycle_connections`.
@@ -400,6 +404,64 @@ def cycle_connections(address, n=1000, out=sys.stdout):
     return dict(cycles=n, seconds=round(elapsed, 2), **counts)
 
 
+FAULTS = {          # oops=<kind>: (stop signal, what delivering it leads to)
+    "ud": (4, "oops"), "de": (8, "oops"), "gp": (11, "oops"), "pf": (11, "oops"),
+    "so": (11, "triple fault"), "tf": (4, "triple fault"),
+}
+
+
+def _stop(c: Client) -> bytes:
+    while True:
+        ev = c.next_event()
+        if isinstance(ev, Packet):
+            return ev.data
+
+
+def inject_faults(kernel, rounds=1, out=sys.stdout):
+    """Boot with each oops=<kind>; check the stop (signal, pc), that registers
+    and memory read, then continue with the signal: the kernel's oops (or a
+    triple fault) follows, and the stub keeps serving.  Returns stats."""
+    stats = dict(injected=0, stopped=0, oopses=0, triple_faults=0)
+    for _ in range(rounds):
+        for kind, (sig, then) in FAULTS.items():
+            with StubProcess(kernel, ("--append", f"oops={kind}")) as stub:
+                c = Client(stub.address())
+                c.ask(b"qSupported:swbreak+;vContSupported+")
+                c.send(frame(b"vCont;c"))
+                stats["injected"] += 1
+                r = _stop(c)
+                assert r.startswith(b"T%02x" % sig), (kind, r)
+                regs = bytes.fromhex(c.ask(b"g").decode())
+                eip = int.from_bytes(regs[32:36], "little")
+                esp = int.from_bytes(regs[16:20], "little")
+                assert b"%08x" % eip in stub.output() or kind in ("so", "tf")
+                if kind != "so":                # so: esp is in the guard page
+                    assert not c.ask(b"m%x,10" % esp).startswith(b"E")
+                stats["stopped"] += 1
+                c.send(frame(b"vCont;C%02x" % sig))
+                if then == "triple fault":
+                    r = _stop(c)
+                    assert r.startswith(b"T0b"), (kind, r)
+                    assert b"triple fault" in stub.output()
+                    stats["triple_faults"] += 1
+                else:
+                    end = time.monotonic() + 30
+                    while b"---[ end trace ]---" not in stub.output():
+                        assert time.monotonic() < end, stub.output()[-500:]
+                        time.sleep(0.02)
+                    assert (b"eip %08x" % eip) in stub.output()
+                    c.send(b"\x03")
+                    assert _stop(c).startswith(b"T02")
+                    stats["oopses"] += 1
+                assert c.ask(b"D") == b"OK"
+                c.close()
+                assert stub.alive()
+    print(f"faults: {stats['injected']} injected ({', '.join(FAULTS)}), {stats['stopped']} "
+          f"stopped gdb with the right signal, {stats['oopses']} then oopsed in the kernel, "
+          f"{stats['triple_faults']} triple-faulted; stub alive", file=out)
+    return stats
+
+
 class StubProcess:
     """A kthread-stub child serving many clients; its stderr and stdout (the
     guest console) go to a file: a pipe nobody reads would fill up and block
@@ -466,6 +528,7 @@ def main(argv=None):
     ap.add_argument("--packets", type=int, default=100_000)
     ap.add_argument("--cycles", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--fault-rounds", type=int, default=1)
     ap.add_argument("--kernel", default=None)
     args = ap.parse_args(argv)
     kernel = args.kernel
@@ -477,6 +540,7 @@ def main(argv=None):
         cycle_connections(stub.address(), args.cycles)
         alive = stub.alive()
     print("stub alive at the end:", alive)
+    inject_faults(kernel, args.fault_rounds)
     return 0 if alive else 1
 
 

@@ -158,6 +158,13 @@ def test_no_catch_exceptions_lets_the_kernel_handle_them(kernel, gdb, hlt_in_do_
     assert re.search(r"Oops: .*: vector 6 ", log)
 
 
+def test_fault_injection_over_raw_rsp(kernel):
+    """bench/soak.py's fault round: every kind, signals and delivery over RSP."""
+    stats = soak.inject_faults(kernel)
+    assert stats == dict(injected=6, stopped=6, oopses=4, triple_faults=2)
+    FAULTS_INJECTED.extend(f"{k} (raw RSP)" for k in soak.FAULTS)
+
+
 def test_figures():
     print(f"guest faults injected: {len(FAULTS_INJECTED)} ({', '.join(FAULTS_INJECTED)}), "
           "each stopped with its signal; machine and stub kept serving")
