@@ -165,11 +165,6 @@ def test_fault_injection_over_raw_rsp(kernel):
     FAULTS_INJECTED.extend(f"{k} (raw RSP)" for k in soak.FAULTS)
 
 
-def test_figures():
-    print(f"guest faults injected: {len(FAULTS_INJECTED)} ({', '.join(FAULTS_INJECTED)}), "
-          "each stopped with its signal; machine and stub kept serving")
-
-
 def test_fault_with_tasks_as_threads(kernel, gdb, hlt_in_do_trap):
     """With kernel tasks as gdb threads the faulting task is the stopped thread,
     and continue (vCont;C0b:<tid>) still delivers the fault to the kernel."""
@@ -182,3 +177,9 @@ def test_fault_with_tasks_as_threads(kernel, gdb, hlt_in_do_trap):
         r're:Thread 2 "init" hit Temporary breakpoint \d+, halt \(\)( at .*)?',
     ], transcript)
     assert re.search(r"Oops: page fault: vector 14 ", log)
+    FAULTS_INJECTED.append("pf (tasks as threads)")
+
+
+def test_figures():
+    print(f"guest faults injected: {len(FAULTS_INJECTED)} ({', '.join(FAULTS_INJECTED)}), "
+          "each stopped with its signal; machine and stub kept serving")
