@@ -205,7 +205,7 @@ class TimeMachine:
         self.snaps = keep
         k = len(self.log)
         while k and (self.log[k - 1][0] > t or (self.log[k - 1][0] == t
-                                                 and self.log[k - 1][1] != "write")):
+                                                 and self.log[k - 1][1] not in ("write", "deliver"))):
             k -= 1
         del self.log[k:]
         del self.log_icounts[k:]
@@ -266,7 +266,7 @@ class TimeMachine:
             j_next = len(self.log)
             for j in range(snap.logidx, len(self.log)):
                 at, kind, data = self.log[j]
-                if at > t or (at == t and kind != "write"):
+                if at > t or (at == t and kind not in ("write", "deliver")):
                     j_next = j
                     break
                 if pending_snap and at > mark:

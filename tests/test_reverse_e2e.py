@@ -158,3 +158,28 @@ def test_bounded_history_memory_drops_the_oldest(kernel, gdb):
     ], text)
     begin = int(re.search(r"history: icount (\d+)\.\.", text).group(1))
     assert re.search(rf"^icount {begin}$", text, re.M), text
+
+
+def test_reverse_across_a_caught_exception_delivery(kernel, gdb):
+    """oops=pf: gdb stops at the faulting store (SIGSEGV, caught before
+    delivery), stepi passes the signal (delivered: the handler's first
+    instruction); reverse execution comes back over the delivery exactly."""
+    text = run_gdb(kernel, ["continue", *state("fault"), "stepi", *state("handler"),
+                            "stepi", "stepi", "reverse-stepi", "reverse-stepi",
+                            *state("handler_back"),
+                            # back over the delivery to the start of the store
+                            "reverse-stepi", "info registers eip",
+                            # the store again: it faults (SIGSEGV), then is delivered
+                            "stepi", *state("fault_again"), "stepi", *state("handler_again")],
+                   stub_args=["--append", "oops=pf"])
+    match_in_order([
+        "Program received signal SIGSEGV, Segmentation fault.",
+        "oops_test () at kernel/oops_test.c:92",
+        "(gdb) stepi",
+        r"re:page_fault \(\) at arch/x86/kernel/entry_32.S:\d+",
+    ], text)
+    s = states(text)
+    assert s["handler_back"] == s["handler"] != s["fault"]
+    assert s["fault_again"] == s["fault"]
+    assert s["handler_again"] == s["handler"]
+    assert "Program received signal SIGSEGV" in text[text.rindex("@@handler_back"):]
