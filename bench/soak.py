@@ -195,7 +195,7 @@ class Fuzzer:
         rng = self.rng
         kind = rng.choice(["m_huge", "m_badhex", "M_lie", "M_badhex", "X_lie", "M_outside",
                            "X_outside", "M_big", "write", "write", "xwrite", "unknown",
-                           "vfile", "p_bad", "qxfer", "z", "h", "rle", "qsupported", "benign"])
+                           "vfile", "p_bad", "qxfer", "z", "h", "rle", "qsupported", "benign", "misc"])
         self._count("well-formed:" + kind)
         E = lambda r: r.startswith(b"E")                      # noqa: E731
         if kind == "m_huge":
@@ -265,6 +265,15 @@ class Fuzzer:
         if kind == "qsupported":
             return b"qSupported:" + bytes(rng.choice(b"abc+-=;:xyz") for _ in range(40)), \
                 (lambda r: E(r) or (b"vFile" not in r and b"PacketSize" in r))
+        if kind == "misc":
+            # malformed resume/kill/monitor packets (valid ones would run or end things)
+            return rng.choice([b"vCont;c:zz", b"vCont;", b"vCont;q", b"vCont;C:1", b"vCont;Czz",
+                               b"vCont;x", b"vCont;s:1;s:2zz", b"qRcmd,zz", b"qRcmd,6", b"Z0,zz,1",
+                               b"Z0,c1000000,zz", b"Z0", b"z", b"D;zz", b"vKill;zz", b"Hg-2",
+                               b"Hgp1.1", b"QPassSignals:zz", b"qSymbol:zz:zz", b"Gzz",
+                               b"P8=zz", b"Pzz=00000000", b"P8=0", b"Czz", b"S1", b"sfoo",
+                               b"qXfer:threads:read::ffffffff,1"]), \
+                (lambda r: E(r) or r in (b"", b"OK", b"l"))
         return self.benign_payload(), (lambda r: True)
 
     def probe(self, i: int):
