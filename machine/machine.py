@@ -451,6 +451,9 @@ class Machine:
         if eip in self._bps:
             c.skip_pending = 1
             c.skip_addr = eip
+        # Unicorn re-enters a rep string insn for each iteration; a breakpoint
+        # on the one we resume from must not fire again until it completes.
+        resumed_at = (eip, c.icount)
         idle_skips, idle_mark = 0, None
         while True:
             if self._stop_requested:
@@ -507,6 +510,12 @@ class Machine:
                 self._stop_requested = False
                 return self._stop("limit", "stop requested")
             if reason == vclock.STOP_BREAKPOINT:
+                pc = self.uc.reg_read(X.UC_X86_REG_EIP)
+                if (pc, c.icount - 1) == resumed_at and self._rep_string_at(pc):
+                    c.skip_pending = 1          # the next iteration of that rep
+                    c.skip_addr = pc
+                    resumed_at = (pc, c.icount)
+                    continue
                 return self._stop("breakpoint")
             if reason == vclock.STOP_IRQ_WINDOW:
                 c.irq_armed = 0
@@ -572,6 +581,20 @@ class Machine:
         eip = self.uc.reg_read(X.UC_X86_REG_EIP)
         return self._byte_at(eip - 1) == 0xF4
 
+    def _rep_in_progress(self, eip):
+        """Still at the rep-prefixed string insn at `eip` after a step?"""
+        return self.uc.reg_read(X.UC_X86_REG_EIP) == eip and self._rep_string_at(eip)
+
+    def _rep_string_at(self, eip):
+        try:
+            code = self.read_memory(eip, 15)
+        except MemoryFault:
+            return False
+        for insn in self._md.disasm(code, eip, 1):
+            return bool(set(insn.prefix) & {0xF2, 0xF3}) and insn.mnemonic.split()[-1].startswith(
+                ("movs", "stos", "lods", "cmps", "scas", "ins", "outs"))
+        return False
+
     def step(self) -> Stop:
         """Execute exactly one instruction; never delivers an IRQ."""
         c = self._clock
@@ -586,6 +609,19 @@ class Machine:
         start = c.icount
         try:
             stop = self._emu(c.icount + 1)
+            if stop is None and self._rep_in_progress(eip):
+                # Single-stepped, unicorn runs a rep string insn one iteration
+                # per step and re-enters it once more at ECX=0 before leaving.
+                # The CPU completes the insn on its last iteration: take that
+                # no-op pass inside this step, so `stepi` stops where hardware
+                # (and QEMU 7) does.  Each pass counts as an instruction, as
+                # under cont(), so stepping and running agree on virtual time.
+                if self.uc.reg_read(X.UC_X86_REG_ECX) == 0:
+                    if eip in self._bps:
+                        c.skip_pending = 1
+                        c.skip_addr = eip
+                    start = c.icount
+                    stop = self._emu(c.icount + 1)
         finally:
             if not c.irq_armed:
                 c.irq_armed = saved

@@ -351,3 +351,36 @@ def test_access_beyond_ram_is_a_fault_stop(tmp, insn):
     s = m.cont(100)
     assert s.reason == "fault" and s.signal == 11
     assert "0x" in s.detail
+
+
+def test_stepi_completes_rep_on_its_last_iteration(tmp):
+    """K iterations of `rep movsb` take K steps, as on hardware (and QEMU 7):
+    unicorn's extra ECX=0 pass is taken inside the last step, and counted the
+    same way cont() counts it, so stepping and running agree on virtual time;
+    continuing from a breakpoint on the rep does not hit it once per iteration."""
+    body = """
+    mov $buf, %esi
+    lea 16(%esi), %edi
+    mov $3, %ecx
+rep_at:
+    rep movsb
+after:
+    hlt
+"""
+    kernel = build_kernel(tmp, body, data="buf: .fill 32,1,0x5a", name="rep")
+    sym = symbols(kernel)
+    m = Machine(kernel)
+    m.add_breakpoint(sym["rep_at"])
+    m.cont()
+    start = m.icount
+    pcs = [m.step().pc for _ in range(3)]
+    assert pcs == [sym["rep_at"], sym["rep_at"], sym["after"]]
+    assert m.read_register("ecx") == 0
+    stepped = m.icount - start
+
+    ran = Machine(kernel)
+    ran.add_breakpoint(sym["rep_at"])
+    ran.cont()
+    ran.add_breakpoint(sym["after"])
+    ran.cont()
+    assert ran.icount - start == stepped and ran.read_register("eip") == sym["after"]

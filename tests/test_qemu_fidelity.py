@@ -329,12 +329,6 @@ def _rep_movs(kernel):
     return int(m.group(1), 16)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ours: stepi over the last iteration of a `rep` string instruction stops once "
-    "more at the rep with ECX=0 before moving on (K iterations take K+1 stepi); "
-    "QEMU 7.2 and hardware (TF trap after each iteration) complete the instruction "
-    "with the last iteration (K stepi).  Unicorn's QEMU-5.0 translator jumps back to "
-    "the rep after every iteration under single-step; owner: machine/machine.py step()"))
 def test_stepi_rep_string_last_iteration(kernel, gdb, qemu):
     rep = _rep_movs(kernel)
     commands = [f"break *0x{rep:x}", "continue", "set var $ecx = 2",
