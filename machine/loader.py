@@ -113,7 +113,13 @@ def load(path: str, ram, cmdline: str = "") -> BootInfo:
                 "from the header flags" % (path, unsupported))
 
         segments = []
-        for seg in elf.iter_segments():
+        try:
+            # A corrupt header table makes pyelftools raise from here on.
+            headers = list(elf.iter_segments())
+        except (ELFError, ValueError, struct.error) as e:
+            raise KernelImageError("%s is a corrupt ELF file (program headers: %s): "
+                                   "rebuild it with make -C kernel_src" % (path, e))
+        for seg in headers:
             if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
                 continue
             paddr, filesz, memsz = seg["p_paddr"], seg["p_filesz"], seg["p_memsz"]
@@ -128,6 +134,10 @@ def load(path: str, ram, cmdline: str = "") -> BootInfo:
                     "area (0x%x-0x10000): load the kernel at or above 1 MiB"
                     % (path, paddr, GDT_ADDR))
             data = seg.data()
+            if len(data) != filesz:
+                raise KernelImageError("%s is truncated (segment at physical 0x%x has "
+                                       "%d of its %d bytes): rebuild it with make -C "
+                                       "kernel_src" % (path, paddr, len(data), filesz))
             ram[paddr:paddr + filesz] = data
             ram[paddr + filesz:paddr + memsz] = bytes(memsz - filesz)
             segments.append((paddr, filesz, memsz))

@@ -49,6 +49,12 @@ def bad_images(tmp_path_factory, kernel):
         images[name] = str(p)
 
     put("truncated", real[:3000])
+    from elftools.elf.elffile import ELFFile
+    with open(os.path.join(ROOT, kernel), "rb") as f:
+        loads = [g for g in ELFFile(f).iter_segments()
+                 if g["p_type"] == "PT_LOAD" and g["p_filesz"]]
+        cut = loads[-1]["p_offset"] + loads[-1]["p_filesz"] // 2
+    put("truncated_segment", real[:cut])
     put("tiny", real[:40])
     put("empty", b"")
     put("text", b"this is not a kernel\n")
@@ -71,6 +77,7 @@ def bad_images(tmp_path_factory, kernel):
     ("text", ["not an ELF"]),
     ("tiny", []),
     ("truncated", []),
+    ("truncated_segment", ["truncated", "make -C kernel_src"]),
     ("bad_phoff", ["corrupt", "make -C kernel_src"]),
     ("arm", ["EM_ARM", "i386"]),
 ])
