@@ -203,6 +203,9 @@ class Machine:
                     X.UC_X86_REG_GS, X.UC_X86_REG_SS):
             uc.reg_write(seg, boot.ds)
         uc.reg_write(X.UC_X86_REG_EFLAGS, 0x2)
+        # CR4 as after a real reset (and under QEMU): unicorn starts with
+        # OSFXSR, FSGSBASE and OSXSAVE set.
+        uc.reg_write(X.UC_X86_REG_CR4, 0)
         uc.reg_write(X.UC_X86_REG_EAX, boot.eax)
         uc.reg_write(X.UC_X86_REG_EBX, boot.ebx)
         uc.reg_write(X.UC_X86_REG_EIP, boot.entry)
