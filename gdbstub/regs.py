@@ -8,7 +8,7 @@ The layout is gdb's ``org.gnu.gdb.i386.core`` feature (features/i386/32bit-core.
 in the gdb sources): 8 general registers, eip, eflags, 6 segment registers,
 st0..st7 (80-bit extended), then the 8 x87 control registers.  gdb's i386
 architecture validates the feature by register name, so names and order must
-match it exactly.  `machine` is the name used with Machine.read_register().
+match it exactly.  cr0, cr2, cr3 and cr4 follow, in a feature of their own.  `machine` is the name used with Machine.read_register().
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from typing import Dict, Optional, Tuple
 
 ARCHITECTURE = "i386"
 CORE_FEATURE = "org.gnu.gdb.i386.core"
+# Control registers, as QEMU's i386 description also offers them (`p/x $cr3`).
+# gdb has no standard feature for them on i386; it takes registers of a
+# feature it does not know as plain registers of the given type and group.
+SYS_FEATURE = "org.kthread.i386.sys"
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class Register:
     type: str
     group: Optional[str] = None
     machine: Optional[str] = None  # defaults to `name`
+    feature: str = CORE_FEATURE
     size: int = field(init=False, compare=False)  # bytes
 
     def __post_init__(self):
@@ -53,6 +58,9 @@ def _core() -> Tuple[Register, ...]:
         regs.append(Register(f"st{i}", 80, "i387_ext"))
     for name in ("fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop"):
         regs.append(Register(name, 32, "int", group="float"))
+    for name in ("cr0", "cr2", "cr3", "cr4"):
+        # group "system": shown by `info all-registers`, not `info registers`.
+        regs.append(Register(name, 32, "uint32", group="system", feature=SYS_FEATURE))
     return tuple(regs)
 
 

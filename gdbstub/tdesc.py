@@ -20,13 +20,19 @@ def target_xml() -> bytes:
         '<!DOCTYPE target SYSTEM "gdb-target.dtd">',
         '<target version="1.0">',
         f"  <architecture>{regs.ARCHITECTURE}</architecture>",
-        f"  <feature name={quoteattr(regs.CORE_FEATURE)}>",
-        '    <flags id="i386_eflags" size="4">',
     ]
-    for bit, name in regs.EFLAGS_FIELDS:
-        lines.append(f'      <field name={quoteattr(name)} start="{bit}" end="{bit}"/>')
-    lines.append("    </flags>")
+    feature = None
     for num, reg in enumerate(regs.REGISTERS):
+        if reg.feature != feature:          # the table keeps each feature contiguous
+            if feature is not None:
+                lines.append("  </feature>")
+            feature = reg.feature
+            lines.append(f"  <feature name={quoteattr(feature)}>")
+            if feature == regs.CORE_FEATURE:
+                lines.append('    <flags id="i386_eflags" size="4">')
+                for bit, name in regs.EFLAGS_FIELDS:
+                    lines.append(f'      <field name={quoteattr(name)} start="{bit}" end="{bit}"/>')
+                lines.append("    </flags>")
         attrs = f'name="{reg.name}" bitsize="{reg.bitsize}" type="{reg.type}" regnum="{num}"'
         if reg.group:
             attrs += f' group="{reg.group}"'

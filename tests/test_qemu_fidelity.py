@@ -405,10 +405,6 @@ def test_general_registers_identical_at_kthreadd(kernel, gdb, qemu):
     assert {k: a[k] for k in a} == {k: b[k] for k in a}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ours does not expose cr0/cr2/cr3/cr4 to gdb: QEMU's i386 target description "
-    "(gdb-xml/i386-32bit.xml) has them, so `p/x $cr3` works there and prints void on "
-    "ours; owner: gdbstub/regs.py + gdbstub/tdesc.py (Machine already reads them)"))
 def test_control_registers_visible_like_qemu(kernel, gdb, qemu):
     commands = ["break kthreadd", "continue", "p/x $cr0", "p/x $cr3"]
     ours = ours_transcript(kernel, commands=commands)

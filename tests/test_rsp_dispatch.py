@@ -93,7 +93,7 @@ def test_halt_reason_and_expedited_registers(h):
 
 def test_read_all_registers_layout(h):
     g = h.ask(b"g")
-    assert len(g) == 2 * regs.G_PACKET_SIZE == 2 * (16 * 4 + 8 * 10 + 8 * 4)
+    assert len(g) == 2 * regs.G_PACKET_SIZE == 2 * (16 * 4 + 8 * 10 + 8 * 4 + 4 * 4)
     assert g[:8] == b"02b0ad2b"  # eax
     assert g[8 * 8 : 9 * 8] == b"00001000"  # eip
 

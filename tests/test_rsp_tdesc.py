@@ -19,7 +19,10 @@ def test_well_formed_and_architecture():
     assert root.tag == "target"
     assert root.find("architecture").text == "i386"
     feats = root.findall("feature")
-    assert [f.get("name") for f in feats] == ["org.gnu.gdb.i386.core"]
+    assert [f.get("name") for f in feats] == ["org.gnu.gdb.i386.core", "org.kthread.i386.sys"]
+    sys_regs = feats[1].findall("reg")
+    assert [r.get("name") for r in sys_regs] == ["cr0", "cr2", "cr3", "cr4"]
+    assert {r.get("group") for r in sys_regs} == {"system"}   # not in `info registers`
 
 
 def test_register_order_types_and_groups():
@@ -48,7 +51,8 @@ def test_eflags_flags_type():
 
 def test_xml_matches_the_register_table():
     root = ET.fromstring(target_xml())
-    rs = root.find("feature").findall("reg")
+    rs = root.findall("feature/reg")
     assert len(rs) == len(regs.REGISTERS)
+    assert [int(r.get("regnum")) for r in rs] == list(range(len(rs)))
     assert sum(int(r.get("bitsize")) for r in rs) // 8 == regs.G_PACKET_SIZE
     assert regs.PC == 8 and regs.SP == 4 and regs.FP == 5
