@@ -90,3 +90,17 @@ def match_in_order(expected, actual, context=3):
 def load_golden(path):
     with open(path) as f:
         return [line.rstrip("\n") for line in f]
+
+
+def run_gdb(kernel, *commands, stub_args=()):
+    """Real gdb runs `commands` against a fresh stub on the real kernel; the transcript."""
+    from gdbstub import session
+    text, _ = session.run(commands=list(commands), kernel=kernel, stub_args=list(stub_args))
+    return text
+
+
+def section(text, start, end):
+    """The part of `text` from `start` up to the next `end` after it."""
+    i = text.index(start)
+    j = text.index(end, i + len(start))
+    return text[i:j]

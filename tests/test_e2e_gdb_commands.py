@@ -9,15 +9,10 @@ import subprocess
 
 import pytest
 
-from gdbharness import match_in_order
+from gdbharness import match_in_order, run_gdb
 from gdbstub import session
 
 TO_KTHREADD = ["break kthreadd", "continue"]
-
-
-def run_gdb(kernel, *commands):
-    text, _ = session.run(commands=list(commands), kernel=kernel)
-    return text
 
 
 @pytest.fixture(scope="module")

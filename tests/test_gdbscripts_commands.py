@@ -13,18 +13,13 @@ import subprocess
 
 import pytest
 
-from gdbharness import match_in_order, match_lines
+from gdbharness import match_in_order, match_lines, run_gdb
 from gdbstub import session
 
 pytestmark = pytest.mark.e2e
 
 SOURCE = "source gdb_scripts/kt.py"
 TRACEBACK = re.compile(r"Traceback|Python Exception|Error occurred in Python")
-
-
-def run_gdb(kernel, *commands):
-    text, _ = session.run(commands=list(commands), kernel=kernel)
-    return text
 
 
 def outputs(transcript, command):

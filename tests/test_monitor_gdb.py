@@ -6,19 +6,7 @@ import re
 
 import pytest
 
-from gdbharness import match_in_order
-from gdbstub import session
-
-
-def run_gdb(kernel, *commands):
-    text, _ = session.run(commands=list(commands), kernel=kernel)
-    return text
-
-
-def section(text, start, end):
-    i = text.index(start)
-    j = text.index(end, i + len(start))
-    return text[i:j]
+from gdbharness import match_in_order, run_gdb, section
 
 
 @pytest.fixture(scope="module")

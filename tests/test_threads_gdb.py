@@ -11,7 +11,8 @@ import re
 
 import pytest
 
-from gdbharness import mask, match_in_order
+import gdbharness
+from gdbharness import mask, match_in_order, section
 from gdbstub import session
 
 TASKS = ("--tasks",)
@@ -19,14 +20,7 @@ AFTER_BOOT = ["break oops_test", "continue"]
 
 
 def run_gdb(kernel, *commands, stub_args=TASKS):
-    text, _ = session.run(commands=list(commands), kernel=kernel, stub_args=stub_args)
-    return text
-
-
-def section(text, start, end):
-    i = text.index(start)
-    j = text.index(end, i + len(start))
-    return text[i:j]
+    return gdbharness.run_gdb(kernel, *commands, stub_args=stub_args)
 
 
 @pytest.fixture(scope="module")

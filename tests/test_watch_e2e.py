@@ -5,13 +5,7 @@ import subprocess
 
 import pytest
 
-from gdbharness import match_in_order
-from gdbstub import session
-
-
-def run_gdb(kernel, *commands):
-    text, _ = session.run(commands=list(commands), kernel=kernel)
-    return text
+from gdbharness import match_in_order, run_gdb
 
 
 @pytest.fixture(scope="module")
