@@ -1,0 +1,241 @@
+"""kthread-lab: list, start, grade and check the teaching labs.
+
+    kthread-lab list
+    kthread-lab start N [--batch-commands FILE] [--force]
+    kthread-lab grade N FILE [ANSWERS] | kthread-lab grade N --reference
+    kthread-lab doctor
+"""
+import argparse
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+
+from . import ROOT, LabError, all_labs, get_lab
+
+KT_PY = os.path.join(ROOT, "gdb_scripts", "kt.py")
+
+
+def _rundir():
+    d = os.environ.get("KTHREAD_LAB_RUNDIR") or os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+    return d
+
+
+def _pidfile():
+    return os.path.join(_rundir(), f"kthread-lab-{os.getuid()}.pid")
+
+
+def _running():
+    """(pid, lab) of this user's running `kthread-lab start`, or None."""
+    try:
+        with open(_pidfile()) as f:
+            pid, lab = f.read().split()[:2]
+        pid = int(pid)
+        os.kill(pid, 0)
+        return pid, lab
+    except (OSError, ValueError):
+        return None
+
+
+def cmd_list(args):
+    for lab in all_labs():
+        print(f"{lab.number}  {lab.title}  ({lab.total_points} points)  "
+              f"labs/{os.path.basename(lab.path)}/handout.md")
+    print("not yet written: 3 (scheduler and context switch), 4 (thread lifetime, bug hunt)")
+    return 0
+
+
+def start_command(lab, kernel, batch_commands=None):
+    """The gdb command line of `kthread-lab start`: helpers loaded, stub on a pipe."""
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        raise LabError("gdb not found: install it (Debian: apt-get install gdb); "
+                       "`kthread-lab doctor` checks everything")
+    stub = " ".join(shlex.quote(a) for a in
+                    [sys.executable, "-m", "gdbstub", "--stdio", "--kernel", kernel,
+                     *lab.stub_args])
+    cmd = [gdb, "-q", "-iex", f"add-auto-load-safe-path {ROOT}",
+           "-iex", "set pagination off", "-iex", "set confirm off"]
+    if batch_commands:
+        cmd += ["-batch"]
+    cmd += [kernel, "-ex", f"target remote | {stub}",
+            "-ex", f"source {KT_PY}", "-x", lab.file("start.gdb")]
+    if batch_commands:
+        cmd += ["-x", batch_commands]
+    return cmd
+
+
+def cmd_start(args):
+    lab = get_lab(args.lab)
+    running = _running()
+    if running and not args.force:
+        pid, other = running
+        print(f"kthread-lab: you already run lab {other} (kthread-lab pid {pid}); quit that gdb "
+              f"first, or add --force to start another (each start has its own machine on a "
+              f"pipe, so two never clash)", file=sys.stderr)
+        return 1
+    from machine.kbuild import ensure_kernel
+    kernel = ensure_kernel()
+    if args.batch_commands and not os.path.exists(args.batch_commands):
+        raise LabError(f"no such file: {args.batch_commands}")
+    cmd = start_command(lab, kernel, args.batch_commands)
+    print(f"kthread-lab: lab {lab.number}: {lab.title}; handout: {lab.file('handout.md')}",
+          file=sys.stderr)
+    pidfile = _pidfile()
+    wrote = False
+    if not running:
+        try:
+            with open(pidfile, "w") as f:
+                f.write(f"{os.getpid()} {lab.number}\n")
+            wrote = True
+        except OSError:
+            pass
+    try:
+        return subprocess.call(cmd, cwd=ROOT)
+    finally:
+        if wrote:
+            try:
+                os.unlink(pidfile)
+            except OSError:
+                pass
+
+
+def cmd_grade(args):
+    from .grade import grade, read
+    lab = get_lab(args.lab)
+    if args.reference:
+        commands = read(lab.file("reference.gdb"))
+        answers = read(lab.file("reference-answers.txt"))
+    else:
+        if not args.file:
+            raise LabError("grade needs a gdb command file (or --reference)")
+        commands = read(args.file)
+        answers = read(args.answers) if args.answers else ""
+    result = grade(lab, commands, answers, timeout=args.timeout)
+    print(result.report(verbose=args.verbose))
+    if args.save:
+        with open(args.save, "w") as f:
+            f.write(result.replay.transcript)
+        print(f"transcript saved in {args.save}")
+    elif result.replay.timed_out:
+        path = f"lab{lab.number}-timeout-transcript.txt"
+        with open(path, "w") as f:
+            f.write(result.replay.transcript)
+        print(f"transcript (with kt-ps and bt after the interrupt) saved in {path}")
+    return 0 if result.score == result.total else 1
+
+
+# ---- doctor -------------------------------------------------------------
+
+def _check_gdb():
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        return [("gdb", False, "not found", "install gdb 12 or newer (Debian: apt-get install gdb)")]
+    out = subprocess.run([gdb, "--version"], stdout=subprocess.PIPE, text=True).stdout
+    m = re.search(r"(\d+)\.(\d+)", out.splitlines()[0] if out else "")
+    res = []
+    version = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    ok = version >= (12, 0)
+    res.append(("gdb version", ok, f"{version[0]}.{version[1]} ({gdb})",
+                "install gdb 12 or newer (Debian 12: apt-get install gdb)"))
+    py = subprocess.run([gdb, "-nx", "-batch", "-ex", "python print('kt-python-ok')"],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ok = "kt-python-ok" in py.stdout
+    res.append(("gdb Python support", ok, "yes" if ok else py.stdout.strip()[:100],
+                "install a gdb built with Python (Debian's `gdb` package is; not gdb-minimal)"))
+    return res
+
+
+def _check_gcc():
+    ok = shutil.which("gcc") is not None
+    return [("gcc", ok, shutil.which("gcc") or "not found",
+             "install gcc, binutils and make (Debian: apt-get install gcc binutils make)")]
+
+
+def _check_kernel():
+    if shutil.which("make") is None:
+        return [("kernel image", False, "make not found", "apt-get install make")]
+    r = subprocess.run(["make", "-q", "-C", os.path.join(ROOT, "kernel_src")],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    vmlinux = os.path.join(ROOT, "kernel_src", "vmlinux")
+    if r.returncode == 0 and os.path.exists(vmlinux):
+        return [("kernel image", True, "kernel_src/vmlinux is up to date", "")]
+    what = "missing" if not os.path.exists(vmlinux) else "stale (sources newer)"
+    if r.returncode == 2:
+        what = "make -q failed"
+    return [("kernel image", False, what, "make -C kernel_src")]
+
+
+def _check_tdesc():
+    gdb = shutil.which("gdb")
+    vmlinux = os.path.join(ROOT, "kernel_src", "vmlinux")
+    if gdb is None or not os.path.exists(vmlinux):
+        return [("i386 target description", False, "not checked (gdb or kernel missing)",
+                 "fix the problems above, then run doctor again")]
+    stub = f"{shlex.quote(sys.executable)} -m gdbstub --stdio --kernel {shlex.quote(vmlinux)}"
+    try:
+        r = subprocess.run([gdb, "-nx", "-batch", vmlinux, "-ex", f"target remote | {stub}",
+                            "-ex", "show architecture", "-ex", "print/x $cr0",
+                            "-ex", "print/x $eip"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           cwd=ROOT, timeout=60)
+        out = r.stdout
+    except subprocess.TimeoutExpired:
+        out = "timed out"
+    ok = ("i386" in out and re.search(r"= 0x1000010", out) is not None
+          and "warning" not in out.lower())
+    detail = "accepted (i386, cr0-cr4, eip at the entry point)" if ok else \
+        " / ".join(l for l in out.splitlines() if l.strip())[:300]
+    return [("i386 target description", ok, detail,
+             "gdb must support i386 (Debian's gdb does; else install gdb-multiarch) and "
+             "the Python deps must be installed (pip install -e .)")]
+
+
+def cmd_doctor(args):
+    checks = _check_gdb() + _check_gcc() + _check_kernel() + _check_tdesc()
+    bad = 0
+    for name, ok, detail, fix in checks:
+        print(f"{'ok  ' if ok else 'FAIL'}  {name}: {detail}")
+        if not ok:
+            bad += 1
+            print(f"      fix: {fix}")
+    print("all checks passed" if not bad else f"{bad} problem(s) found")
+    return 1 if bad else 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="kthread-lab", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="the labs")
+    p = sub.add_parser("start", help="start lab N: machine halted, gdb stopped where the lab begins")
+    p.add_argument("lab")
+    p.add_argument("--batch-commands", metavar="FILE",
+                   help="run FILE in gdb -batch after start.gdb instead of an interactive session")
+    p.add_argument("--force", action="store_true", help="start even if one is running")
+    p = sub.add_parser("grade", help="replay a gdb command file on a fresh machine and grade it")
+    p.add_argument("lab")
+    p.add_argument("file", nargs="?")
+    p.add_argument("answers", nargs="?")
+    p.add_argument("--reference", action="store_true", help="grade the shipped reference solution")
+    p.add_argument("--timeout", type=float, help="seconds before gdb is interrupted")
+    p.add_argument("--save", metavar="FILE", help="save the whole transcript")
+    p.add_argument("-v", "--verbose", action="store_true", help="GOOD lines for passing tests too")
+    sub.add_parser("doctor", help="check gdb, gcc, the kernel image and the target description")
+    args = ap.parse_args(argv)
+    try:
+        return {"list": cmd_list, "start": cmd_start, "grade": cmd_grade,
+                "doctor": cmd_doctor}[args.cmd](args)
+    except LabError as e:
+        print(f"kthread-lab: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # e.g. KernelImageError, SessionError: one line
+        if type(e).__name__ in ("KernelImageError", "SessionError"):
+            print(f"kthread-lab: {e}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Grade a lab: replay the student's gdb command file in real gdb on a fresh machine.
+
+The replay: a fresh `kthread-stub` (deterministic: same kernel, same command
+line, the machine held at its first instruction), stock gdb with the kt-
+helpers sourced and the lab's start.gdb run (-ex), then the student's command
+file fed to gdb on stdin, as if typed: an error in one command does not end
+the session (a `source`d file would stop at the first error).  After the
+student's commands the grader runs its own trailer (`kt-ps`, `bt`,
+`monitor icount`), so the transcript always ends with the machine's state.
+
+Deadline: gdb gets `timeout` seconds of wall-clock time (default from the
+lab's grading.json).  When it runs out (a `continue` that never stops), the
+grader sends gdb SIGINT, which stops the machine (Ctrl-C to the stub) and lets
+gdb go on with the rest of the file and the trailer; after `max_interrupts`
+the gdb is killed.  The timeout and the interrupts are reported plainly and
+`kt-ps` from the trailer is in the saved transcript.
+NOT DONE: deadlines in guest instructions (the stub has no instruction budget
+option; that needs a stub change, outside labs/).
+
+Tests (grading.json) are gradelib-style: each has points and either
+  "transcript": lines that must appear in order in the student's part of the
+                transcript (exact after masking addresses, or `re:REGEX` for
+                a whole-line regex), "absent": regexes no line may match;
+  "answer": "Qn" and "patterns": regexes (searched case-insensitively) that
+                the answer to Qn must all contain (or "any": one of them).
+A failing test prints GOOD/BAD/MISSING context.
+"""
+import os
+import re
+import signal
+import subprocess
+import time
+
+from . import ROOT, LabError
+
+BEGIN = "==== kthread-lab: student commands begin ===="
+END = "==== kthread-lab: student commands end ===="
+ADDRESS = re.compile(r"0x[0-9a-f]{5,}")
+QUESTION = re.compile(r"^\s*(Q\d+)\s*[:.)]\s?(.*)$", re.I)
+
+
+def mask(line):
+    """Addresses (five or more hex digits) change with kernel edits: mask them."""
+    return ADDRESS.sub("0x........", line.rstrip())
+
+
+def parse_answers(text):
+    """`Q1: ...` starts answer Q1; following lines continue it.  -> {"Q1": text}."""
+    answers = {}
+    current = None
+    for line in text.splitlines():
+        m = QUESTION.match(line)
+        if m:
+            current = m.group(1).upper()
+            answers[current] = m.group(2)
+        elif current is not None:
+            answers[current] += "\n" + line
+    return {k: v.strip() for k, v in answers.items()}
+
+
+class Replay:
+    def __init__(self, transcript, student, timed_out, interrupts, stub_stderr, seconds):
+        self.transcript = transcript      # all of it, prompts as `(gdb) cmd`
+        self.student = student            # the student's part (between the markers)
+        self.timed_out = timed_out
+        self.interrupts = interrupts
+        self.stub_stderr = stub_stderr
+        self.seconds = seconds
+
+
+def _prettify(output):
+    out = []
+    for line in output.splitlines():
+        # trace-commands prints `+cmd` (after the prompt when the command came from stdin)
+        m = re.match(r"^(?:\(gdb\) )*\++(.*)$", line)
+        if m:
+            line = "(gdb) " + m.group(1)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _student_part(transcript):
+    lines = transcript.splitlines()
+    try:
+        b = next(i for i, l in enumerate(lines) if l.endswith(BEGIN) or l == BEGIN)
+    except StopIteration:
+        return ""
+    e = next((i for i, l in enumerate(lines) if i > b and l == END), len(lines))
+    part = [l for l in lines[b + 1:e] 
+            if not (l.startswith("(gdb) echo ") and "kthread-lab:" in l)]
+    return "\n".join(part) + "\n"
+
+
+def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3):
+    """Run start.gdb then `commands_text` in real gdb against a fresh stub."""
+    from gdbstub import session
+    if kernel is None:
+        from machine.kbuild import ensure_kernel
+        kernel = os.path.relpath(ensure_kernel(), ROOT)
+    if timeout is None:
+        timeout = float(lab.spec.get("timeout", 60))
+    stdin = (f"echo {BEGIN}\\n\n" + commands_text.rstrip("\n") + "\n"
+             + f"echo \\n{END}\\n\n"
+             + "echo ---- grader: kt-ps at the end ----\\n\nkt-ps\n"
+             + "echo ---- grader: bt at the end ----\\n\nbt\n"
+             + "echo ---- grader: guest instruction count ----\\n\nmonitor icount\n")
+    t0 = time.monotonic()
+    with session.Stub(kernel, lab.stub_args) as stub:
+        cmd = session.gdb_command(kernel, stub.address(), commands=[
+            "set width 0",
+            f"source {os.path.join(ROOT, 'gdb_scripts', 'kt.py')}",
+            f"source {lab.file('start.gdb')}"])
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, cwd=ROOT, text=True,
+                                start_new_session=True)
+        out_parts = []
+        interrupts = 0
+        timed_out = False
+        data = stdin
+        while True:
+            try:
+                out, _ = proc.communicate(input=data, timeout=timeout)
+                out_parts.append(out)
+                break
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                data = None
+                if interrupts >= max_interrupts:
+                    proc.kill()
+                    out, _ = proc.communicate()
+                    out_parts.append(out or "")
+                    out_parts.append(f"\n[kthread-lab: gdb killed after {interrupts} "
+                                     "interrupts]\n")
+                    stub.proc.kill()
+                    break
+                interrupts += 1
+                proc.send_signal(signal.SIGINT)
+    transcript = _prettify("".join(out_parts))
+    return Replay(transcript, _student_part(transcript), timed_out, interrupts,
+                  stub.stderr.decode(errors="replace"), time.monotonic() - t0)
+
+
+def _line_matches(expected, actual):
+    if expected.startswith("re:"):
+        return re.fullmatch(expected[3:], actual) is not None
+    return mask(expected) == actual
+
+
+def check_transcript(test, text, context=2):
+    """-> (ok, report lines) for a transcript test."""
+    got = [mask(l) for l in text.splitlines()]
+    report = []
+    pos = 0
+    for exp in test.get("transcript", []):
+        for j in range(pos, len(got)):
+            if _line_matches(exp, got[j]):
+                report.append(f"GOOD    {got[j]}")
+                pos = j + 1
+                break
+        else:
+            report = report[-context:]
+            report.append(f"MISSING {exp}")
+            near = got[max(0, pos - 1):pos + context + 1]
+            if near:
+                report.append("  after the GOOD lines, gdb printed:")
+                report += [f"        {n}" for n in near]
+            return False, report
+    for bad in test.get("absent", []):
+        for g in got:
+            if re.search(bad, g):
+                return False, report[-context:] + [f"BAD     {g}",
+                                                   f"  (no line may match {bad!r})"]
+    return True, report
+
+
+def check_answer(test, answers):
+    q = test["answer"]
+    text = answers.get(q, "")
+    if not text:
+        return False, [f"MISSING answer {q}"]
+    missing = [p for p in test.get("patterns", []) if not re.search(p, text, re.I | re.S)]
+    anyof = test.get("any", [])
+    if anyof and not any(re.search(p, text, re.I | re.S) for p in anyof):
+        missing.append("one of " + " | ".join(anyof))
+    if missing:
+        return False, [f"BAD     {q}: {text[:200]!r}"] + [f"  wanted {m}" for m in missing]
+    return True, [f"GOOD    {q}"]
+
+
+class Result:
+    def __init__(self, lab, tests, replay):
+        self.lab = lab
+        self.tests = tests            # [(test, ok, report)]
+        self.replay = replay
+
+    @property
+    def score(self):
+        return sum(t["points"] for t, ok, _ in self.tests if ok)
+
+    @property
+    def total(self):
+        return sum(t["points"] for t, _, _ in self.tests)
+
+    def failed(self):
+        return [t["name"] for t, ok, _ in self.tests if not ok]
+
+    def report(self, verbose=False):
+        lines = [f"== lab {self.lab.number}: {self.lab.title} =="]
+        r = self.replay
+        if r.timed_out:
+            lines.append(f"TIMEOUT: gdb was still running after the deadline; the grader "
+                         f"interrupted it {r.interrupts} time(s) (SIGINT, as Ctrl-C). "
+                         "A command never stopped (a continue with no breakpoint that is hit?). "
+                         "kt-ps at the end is in the saved transcript.")
+        for test, ok, rep in self.tests:
+            status = "OK" if ok else "FAIL"
+            lines.append(f"{test['name']}: {status} ({test['points'] if ok else 0}/{test['points']})")
+            if not ok or verbose:
+                lines += ["    " + l for l in rep]
+        lines.append(f"Score: {self.score}/{self.total}")
+        return "\n".join(lines)
+
+
+def grade(lab, commands_text, answers_text="", kernel=None, timeout=None):
+    r = replay(lab, commands_text, kernel=kernel, timeout=timeout)
+    answers = parse_answers(answers_text or "")
+    tests = []
+    for test in lab.spec["tests"]:
+        if "answer" in test:
+            ok, rep = check_answer(test, answers)
+        else:
+            ok, rep = check_transcript(test, r.student)
+        tests.append((test, ok, rep))
+    return Result(lab, tests, r)
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError as e:
+        raise LabError(f"cannot read {path}: {e.strerror}")
