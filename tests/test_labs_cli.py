@@ -1,0 +1,100 @@
+"""kthread-lab list, doctor and start (real gdb, real stub, real kernel)."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from labs import all_labs, cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_lab(*args, input=None, env_extra=None, timeout=120):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "labs", *args], input=input,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=ROOT, env=env, timeout=timeout)
+
+
+def test_list_names_every_lab_with_its_handout():
+    r = run_lab("list")
+    assert r.returncode == 0, r.stderr
+    assert "1  kthreadd: the documented session  (100 points)  labs/1-kthreadd/handout.md" in r.stdout
+    assert "2  the kthread_create handshake  (100 points)  labs/2-handshake/handout.md" in r.stdout
+    assert "not yet written: 3" in r.stdout
+
+
+def test_every_lab_has_its_files():
+    labs = all_labs()
+    assert [lab.number for lab in labs] == [1, 2]
+    for lab in labs:
+        for name in ("handout.md", "start.gdb", "questions.md", "reference.gdb",
+                     "reference-answers.txt", "wrong.gdb", "wrong-answers.txt"):
+            assert os.path.exists(lab.file(name)), (lab, name)
+        assert lab.total_points == 100
+
+
+def test_doctor_passes_here(kernel, gdb):
+    r = run_lab("doctor")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name in ("gdb version: 1", "gdb Python support: yes", "gcc: ",
+                 "kernel image: kernel_src/vmlinux is up to date",
+                 "i386 target description: accepted"):
+        assert name in r.stdout, r.stdout
+    assert "all checks passed" in r.stdout
+
+
+def test_doctor_names_the_fix_and_fails(monkeypatch, capsys):
+    real = cli.shutil.which
+    monkeypatch.setattr(cli.shutil, "which",
+                        lambda name: None if name in ("gdb", "gcc") else real(name))
+    assert cli.main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  gdb: not found" in out
+    assert "fix: install gdb 12 or newer" in out
+    assert "FAIL  gcc: not found" in out
+    assert "fix: install gcc" in out
+
+
+def test_unknown_lab_is_one_line():
+    r = run_lab("start", "9")
+    assert r.returncode == 2
+    assert r.stderr.strip() == "kthread-lab: no lab 9 (labs: 1, 2; see `kthread-lab list`)"
+
+
+def test_start_1_stops_in_start_kernel_batch(kernel, gdb, tmp_path):
+    cmds = tmp_path / "cmds.gdb"
+    cmds.write_text("bt 1\nkt-ps\n")
+    r = run_lab("start", "1", "--batch-commands", str(cmds),
+                env_extra={"KTHREAD_LAB_RUNDIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "Breakpoint 1, start_kernel () at init/main.c:109" in out
+    assert "#0  start_kernel () at init/main.c:109" in out
+    # kt.py was loaded explicitly: kt-ps is defined
+    assert "PID  STATE" in out
+    assert "Undefined command" not in out + r.stderr
+    assert "auto-loading has been declined" not in out + r.stderr
+    assert not os.path.exists(tmp_path / f"kthread-lab-{os.getuid()}.pid")
+
+
+def test_start_2_interactive_from_stdin(kernel, gdb, tmp_path):
+    r = run_lab("start", "2", input="bt 1\nkt-kthreads\n",
+                env_extra={"KTHREAD_LAB_RUNDIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    head, _, rest = out.partition("(gdb) ")
+    assert "Breakpoint 1, kthread_create (threadfn=0x" in head
+    assert "<ksoftirqd>" in head
+    assert "kernel/kthread.c:116" in head
+    assert "kthread_create_list is empty" in rest
+
+
+def test_second_start_names_the_running_one(tmp_path):
+    # a live process of this user stands for the running start
+    (tmp_path / f"kthread-lab-{os.getuid()}.pid").write_text(f"{os.getpid()} 1\n")
+    r = run_lab("start", "2", env_extra={"KTHREAD_LAB_RUNDIR": str(tmp_path)})
+    assert r.returncode == 1
+    assert f"you already run lab 1 (kthread-lab pid {os.getpid()})" in r.stderr
+    assert "--force" in r.stderr

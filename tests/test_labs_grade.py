@@ -1,0 +1,95 @@
+"""kthread-lab grade: reference solutions score full marks, wrong ones lose the named points."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from labs import get_lab
+from labs.grade import check_transcript, grade, parse_answers
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def read(lab, name):
+    with open(lab.file(name)) as f:
+        return f.read()
+
+
+def test_parse_answers():
+    a = parse_answers("intro\nQ1: one\n  more\nq2) two\nQ10. ten\n")
+    assert a == {"Q1": "one\n  more", "Q2": "two", "Q10": "ten"}
+
+
+def test_check_transcript_good_missing_bad():
+    test = {"transcript": ["a 0x12345678", "re:b \\d+"], "absent": ["^#2 "]}
+    ok, rep = check_transcript(test, "x\na 0xc0000000\nb 12\n")
+    assert ok and rep == ["GOOD    a 0x........", "GOOD    b 12"]
+    ok, rep = check_transcript(test, "a 0xc0000000\nc\n")
+    assert not ok and rep[0] == "GOOD    a 0x........" and rep[1] == "MISSING re:b \\d+"
+    ok, rep = check_transcript(test, "a 0xc0000000\nb 1\n#2 x\n")
+    assert not ok and rep[-2] == "BAD     #2 x"
+
+
+@pytest.mark.parametrize("number", [1, 2])
+def test_reference_scores_full_marks(kernel, gdb, number):
+    lab = get_lab(number)
+    r = grade(lab, read(lab, "reference.gdb"), read(lab, "reference-answers.txt"), kernel=kernel)
+    assert r.score == r.total == 100, r.report()
+    assert not r.replay.timed_out
+
+
+WRONG = {
+    1: (30, ["start-registers", "helper-pushes-zero", "return-address-into-helper",
+             "step-into-create_kthread", "unused-optimized-out",
+             "Q1-optimized-out", "Q2-pushed-zero", "Q3-registers"]),
+    2: (20, ["pending-request", "wake-kthreadd", "init-waits-on-done", "new-thread-completes",
+             "Q1-who-waits", "Q2-wake-kthreadd", "Q4-pid"]),
+}
+
+
+@pytest.mark.parametrize("number", [1, 2])
+def test_wrong_solution_loses_the_named_points(kernel, gdb, number):
+    lab = get_lab(number)
+    r = grade(lab, read(lab, "wrong.gdb"), read(lab, "wrong-answers.txt"), kernel=kernel)
+    score, failed = WRONG[number]
+    assert r.failed() == failed, r.report()
+    assert r.score == score, r.report()
+    report = r.report()
+    assert "MISSING " in report and f"Score: {score}/100" in report
+
+
+def test_cli_grade_reference_exit_0(kernel, gdb):
+    r = subprocess.run([sys.executable, "-m", "labs", "grade", "1", "--reference"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.rstrip().endswith("Score: 100/100")
+
+
+def test_cli_grade_student_file(kernel, gdb, tmp_path):
+    lab = get_lab(2)
+    cmds = tmp_path / "s.gdb"
+    cmds.write_text(read(lab, "wrong.gdb"))
+    ans = tmp_path / "a.txt"
+    ans.write_text(read(lab, "reference-answers.txt"))
+    r = subprocess.run([sys.executable, "-m", "labs", "grade", "2", str(cmds), str(ans)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                       timeout=120)
+    assert r.returncode == 1
+    assert "wake-kthreadd: FAIL (0/15)" in r.stdout
+    assert "Q1-who-waits: OK (10/10)" in r.stdout
+    assert "Score: 45/100" in r.stdout
+
+
+def test_a_continue_that_never_stops_is_bounded(kernel, gdb):
+    """No breakpoint is ever hit: the grader interrupts gdb, says so, keeps kt-ps."""
+    lab = get_lab(1)
+    r = grade(lab, "continue\nbt\n", "", kernel=kernel, timeout=3)
+    assert r.replay.timed_out and r.replay.interrupts == 1
+    assert r.score == 0
+    assert r.report().splitlines()[1].startswith("TIMEOUT: gdb was still running")
+    t = r.replay.transcript
+    assert "Program received signal SIGINT" in t
+    assert "---- grader: kt-ps at the end ----" in t
+    assert "ksoftirqd/0" in t.split("---- grader: kt-ps at the end ----")[1]
