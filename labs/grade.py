@@ -103,7 +103,9 @@ def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3):
              + f"echo \\n{END}\\n\n"
              + "echo ---- grader: kt-ps at the end ----\\n\nkt-ps\n"
              + "echo ---- grader: bt at the end ----\\n\nbt\n"
-             + "echo ---- grader: guest instruction count ----\\n\nmonitor icount\n")
+             + "echo ---- grader: guest instruction count ----\\n\nmonitor icount\n"
+             + "echo ---- grader: every task's backtrace ----\\n\nmonitor tasks on\n"
+             + "info threads\nthread apply all bt\n")
     t0 = time.monotonic()
     with session.Stub(kernel, lab.stub_args) as stub:
         cmd = session.gdb_command(kernel, stub.address(), commands=[
