@@ -16,6 +16,7 @@ import sys
 from . import ROOT, LabError, all_labs, get_lab
 
 KT_PY = os.path.join(ROOT, "gdb_scripts", "kt.py")
+KT_LAB_PY = os.path.join(ROOT, "labs", "kt_lab.py")
 
 
 def _rundir():
@@ -61,7 +62,8 @@ def start_command(lab, kernel, batch_commands=None):
     if batch_commands:
         cmd += ["-batch"]
     cmd += [kernel, "-ex", f"target remote | {stub}",
-            "-ex", f"source {KT_PY}", "-x", lab.file("start.gdb")]
+            "-ex", f"source {KT_PY}", "-ex", f"source {KT_LAB_PY}",
+            "-x", lab.file("start.gdb")]
     if batch_commands:
         cmd += ["-x", batch_commands]
     return cmd

@@ -111,6 +111,7 @@ def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3):
         cmd = session.gdb_command(kernel, stub.address(), commands=[
             "set width 0",
             f"source {os.path.join(ROOT, 'gdb_scripts', 'kt.py')}",
+            f"source {os.path.join(ROOT, 'labs', 'kt_lab.py')}",
             f"source {lab.file('start.gdb')}"])
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, cwd=ROOT, text=True,

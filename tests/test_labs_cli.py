@@ -98,3 +98,22 @@ def test_second_start_names_the_running_one(tmp_path):
     assert r.returncode == 1
     assert f"you already run lab 1 (kthread-lab pid {os.getpid()})" in r.stderr
     assert "--force" in r.stderr
+
+
+def test_kt_bt_helpers_in_a_lab_session(kernel, gdb, tmp_path):
+    """kt-bt PID, kt-bt-all and kt-stop-hook (labs/kt_lab.py, loaded by start)."""
+    cmds = tmp_path / "cmds.gdb"
+    cmds.write_text("kt-stop-hook on\nbreak kthreadd\ncontinue\nkt-bt 1\nkt-bt-all\nbt 1\n")
+    r = run_lab("start", "1", "--batch-commands", str(cmds),
+                env_extra={"KTHREAD_LAB_RUNDIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.split("Breakpoint 2, kthreadd", 1)[1]
+    assert '[task: pid 2 "swapper"]' in out      # kthreadd has not named itself yet
+    init_bt = out.split('pid 1 "init" (uninterruptible):', 1)[1]
+    assert "in wait_for_completion (x=0x" in init_bt.splitlines()[2]
+    idle = out.split('pid 0 "swapper" (runnable):', 1)[1]
+    assert "in cpu_idle ()" in idle.splitlines()[2]
+    assert '* pid 2 "swapper" (running):\n#0  kthreadd (unused=0x0)' in out
+    # back in the running task's thread afterwards
+    assert out.rstrip().splitlines()[-2].startswith("#0  kthreadd (unused=0x0)")
+    assert "Switching to thread" not in out
