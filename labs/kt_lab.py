@@ -2,6 +2,7 @@
 
     kt-bt PID|COMM     backtrace of one task (any state: running, runnable, sleeping)
     kt-bt-all          every task's backtrace, headed by pid, comm and state
+    kt-completions     who waits on which completion (tasks in wait_for_completion)
     kt-stop-hook on|off  print `[task: pid N "comm"]` at every stop (off by default)
 
 kt-bt and kt-bt-all switch the stub's kernel-tasks-as-threads mode on
@@ -50,6 +51,19 @@ def task_threads():
     return res
 
 
+def _reset_general_thread():
+    """Work around a stub bug (reported, gdbstub/ is not ours): gdb assumes the
+    stub's general thread (Hg) follows each stop reply's thread, as gdbserver's
+    does; the stub keeps the last Hg, so after a helper switched threads gdb
+    would read the next stop's registers from the wrong task.  `Hg0` puts the
+    stub back on "any thread" (the CPU) and the flush drops gdb's copy."""
+    try:
+        gdb.execute("maintenance packet Hg0", to_string=True)
+        gdb.execute("maintenance flush register-cache", to_string=True)
+    except gdb.error:
+        pass
+
+
 def _thread(num):
     for t in gdb.selected_inferior().threads():
         if t.num == num:
@@ -66,6 +80,7 @@ def _bt_in(num, header):
     finally:
         if selected is not None and selected.is_valid():
             selected.switch()
+        _reset_general_thread()
 
 
 def _header(comm, pid, state, cur):
@@ -98,6 +113,56 @@ class KtBtAll(gdb.Command):
     def invoke(self, arg, from_tty):
         for num, comm, pid, state, cur in sorted(task_threads(), key=lambda t: t[2]):
             _bt_in(num, _header(comm, pid, state, cur))
+
+
+def _completion_waits():
+    """[(pid, comm, completion address, done count or None, caller text)]."""
+    res = []
+    selected = gdb.selected_thread()
+    try:
+        for num, comm, pid, state, cur in sorted(task_threads(), key=lambda t: t[2]):
+            _thread(num).switch()
+            f = gdb.newest_frame()
+            while f is not None:
+                if f.name() == "wait_for_completion":
+                    try:
+                        x = f.read_var("x")
+                        addr = int(x)
+                        count = int(x.dereference()["done"])
+                    except (gdb.error, ValueError):
+                        addr, count = None, None
+                    caller = f.older()
+                    where = ""
+                    if caller is not None:
+                        sal = caller.find_sal()
+                        loc = (f" at {sal.symtab.filename}:{sal.line}"
+                               if sal.symtab is not None else "")
+                        where = f"{caller.name() or '??'}(){loc}"
+                    res.append((pid, comm, addr, count, where))
+                    break
+                f = f.older()
+    finally:
+        if selected is not None and selected.is_valid():
+            selected.switch()
+        _reset_general_thread()
+    return res
+
+
+class KtCompletions(gdb.Command):
+    """kt-completions: every task sleeping in wait_for_completion(), and on what."""
+
+    def __init__(self):
+        super().__init__("kt-completions", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        waits = _completion_waits()
+        if not waits:
+            gdb.write("no task waits in wait_for_completion()\n")
+            return
+        for pid, comm, addr, count, where in waits:
+            what = (f"completion 0x{addr:08x} (done {count})" if addr is not None
+                    else "a completion (address optimized out)")
+            gdb.write(f"{comm} (pid {pid}) waits on {what}, called from {where}\n")
 
 
 _hooked = [False]
@@ -134,3 +199,4 @@ class KtStopHook(gdb.Command):
 KtBt()
 KtBtAll()
 KtStopHook()
+KtCompletions()

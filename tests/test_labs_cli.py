@@ -117,3 +117,20 @@ def test_kt_bt_helpers_in_a_lab_session(kernel, gdb, tmp_path):
     # back in the running task's thread afterwards
     assert out.rstrip().splitlines()[-2].startswith("#0  kthreadd (unused=0x0)")
     assert "Switching to thread" not in out
+
+
+def test_kt_completions_and_the_next_stop_reads_the_right_task(kernel, gdb, tmp_path):
+    cmds = tmp_path / "cmds.gdb"
+    cmds.write_text("kt-completions\nbreak kthreadd\ncontinue\nkt-completions\n"
+                    "break complete\ncontinue\nbt 1\n")
+    r = run_lab("start", "1", "--batch-commands", str(cmds),
+                env_extra={"KTHREAD_LAB_RUNDIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "no task waits in wait_for_completion()" in out
+    assert "init (pid 1) waits on completion 0x" in out
+    assert "(done 0), called from kthread_create() at kernel/kthread.c:128" in out
+    # after the helper switched threads, the next stop's registers are the stopped task's
+    assert 'hit Breakpoint 3, complete (x=0x' in out
+    assert "#0  complete (x=0x" in out
+    assert "<unavailable>" not in out
