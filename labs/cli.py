@@ -4,6 +4,7 @@
     kthread-lab start N [--batch-commands FILE] [--force]
     kthread-lab grade N FILE [ANSWERS] | kthread-lab grade N --reference
     kthread-lab doctor
+    kthread-lab mermaid [--out FILE]
 """
 import argparse
 import os
@@ -129,6 +130,19 @@ def cmd_grade(args):
     return 0 if result.score == result.total else 1
 
 
+def cmd_mermaid(args):
+    from . import mermaid
+    comms, events = mermaid.record()
+    text = mermaid.render(comms, events)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+        print(f"kthread-lab: Mermaid sequence diagram of {len(events)} events in {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 # ---- doctor -------------------------------------------------------------
 
 def _check_gdb():
@@ -224,11 +238,14 @@ def main(argv=None):
     p.add_argument("--timeout", type=float, help="seconds before gdb is interrupted")
     p.add_argument("--save", metavar="FILE", help="save the whole transcript")
     p.add_argument("-v", "--verbose", action="store_true", help="GOOD lines for passing tests too")
+    p = sub.add_parser("mermaid", help="the boot's kthread_create handshakes as a Mermaid "
+                       "sequence diagram (recorded with gdb breakpoints)")
+    p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     sub.add_parser("doctor", help="check gdb, gcc, the kernel image and the target description")
     args = ap.parse_args(argv)
     try:
         return {"list": cmd_list, "start": cmd_start, "grade": cmd_grade,
-                "doctor": cmd_doctor}[args.cmd](args)
+                "doctor": cmd_doctor, "mermaid": cmd_mermaid}[args.cmd](args)
     except LabError as e:
         print(f"kthread-lab: {e}", file=sys.stderr)
         return 2
