@@ -3,6 +3,7 @@
     kt-bt PID|COMM     backtrace of one task (any state: running, runnable, sleeping)
     kt-bt-all          every task's backtrace, headed by pid, comm and state
     kt-completions     who waits on which completion (tasks in wait_for_completion)
+    kt-runq            the scheduler's run queue, in the order schedule() picks
     kt-stop-hook on|off  print `[task: pid N "comm"]` at every stop (off by default)
 
 kt-bt and kt-bt-all switch the stub's kernel-tasks-as-threads mode on
@@ -45,9 +46,9 @@ def task_threads():
         running = [t for t in res if t[4]]
         if running:
             _thread(running[0][0]).switch()
-        # gdb cached thread 1's registers when thread 1 was the CPU; now it is
-        # swapper (pid 0): re-read (gdb sends Hg for the thread it needs next).
-        gdb.execute("maintenance flush register-cache", to_string=True)
+    # gdb may have cached thread 1's registers when thread 1 was the CPU; with
+    # tasks on it is swapper (pid 0): re-read (gdb sends Hg for the thread it needs next).
+    gdb.execute("maintenance flush register-cache", to_string=True)
     return res
 
 
@@ -165,6 +166,50 @@ class KtCompletions(gdb.Command):
             gdb.write(f"{comm} (pid {pid}) waits on {what}, called from {where}\n")
 
 
+def runqueue():
+    """[(pid, comm, state)] of the tasks on kernel/sched.c's `runqueue`, head first."""
+    sym = gdb.lookup_static_symbol("runqueue")
+    if sym is None:
+        raise gdb.GdbError("kt-runq: no symbol 'runqueue' (kernel/sched.c): is this the kthread kernel?")
+    head = sym.value()
+    task_t = gdb.lookup_type("struct task_struct")
+    off = int(gdb.parse_and_eval("(unsigned long)&((struct task_struct *)0)->run_list"))
+    res = []
+    try:
+        node = head["next"]
+        n = 0
+        while int(node) != int(head.address):
+            t = gdb.Value(int(node) - off).cast(task_t.pointer())
+            res.append((int(t["pid"]), t["comm"].string(length=16).split("\0")[0],
+                        int(t["state"])))
+            node = node["next"]
+            n += 1
+            if n > 4096:
+                raise gdb.GdbError("kt-runq: runqueue is corrupt or changing (over 4096 entries)")
+    except gdb.MemoryError as e:
+        raise gdb.GdbError(f"kt-runq: cannot read the run queue: {e}")
+    return res
+
+
+class KtRunq(gdb.Command):
+    """kt-runq: the run queue (runnable tasks but the idle task), next to run first."""
+
+    def __init__(self):
+        super().__init__("kt-runq", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        rq = runqueue()
+        cur = int(gdb.parse_and_eval("$kt_current()->pid"))
+        if not rq:
+            gdb.write(f"run queue empty: schedule() picks the idle task (current: pid {cur})\n")
+            return
+        gdb.write(f"run queue ({len(rq)} task{'s' if len(rq) != 1 else ''}, head first; "
+                  f"current: pid {cur}):\n")
+        for i, (pid, comm, state) in enumerate(rq):
+            gdb.write(f"  {i}  pid {pid:<3} {comm:<16} state {state}"
+                      f"{'  (current)' if pid == cur else ''}\n")
+
+
 _hooked = [False]
 
 
@@ -200,3 +245,4 @@ KtBt()
 KtBtAll()
 KtStopHook()
 KtCompletions()
+KtRunq()
