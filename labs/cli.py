@@ -45,7 +45,7 @@ def cmd_list(args):
     for lab in all_labs():
         print(f"{lab.number}  {lab.title}  ({lab.total_points} points)  "
               f"labs/{os.path.basename(lab.path)}/handout.md")
-    print("not yet written: 4 (thread lifetime, kthread_stop, do_exit, a bug hunt)")
+    print("not yet written: lab 4's bug hunt (a boot option that injects a bug)")
     return 0
 
 

@@ -23,12 +23,13 @@ def test_list_names_every_lab_with_its_handout():
     assert "1  kthreadd: the documented session  (100 points)  labs/1-kthreadd/handout.md" in r.stdout
     assert "2  the kthread_create handshake  (100 points)  labs/2-handshake/handout.md" in r.stdout
     assert "3  the scheduler and the context switch  (100 points)  labs/3-scheduler/handout.md" in r.stdout
-    assert "not yet written: 4" in r.stdout
+    assert ("4  thread lifetime: kthread_stop, do_exit, reaping  (100 points)  "
+            "labs/4-lifetime/handout.md") in r.stdout
 
 
 def test_every_lab_has_its_files():
     labs = all_labs()
-    assert [lab.number for lab in labs] == [1, 2, 3]
+    assert [lab.number for lab in labs] == [1, 2, 3, 4]
     for lab in labs:
         for name in ("handout.md", "start.gdb", "questions.md", "reference.gdb",
                      "reference-answers.txt", "wrong.gdb", "wrong-answers.txt"):
@@ -61,7 +62,7 @@ def test_doctor_names_the_fix_and_fails(monkeypatch, capsys):
 def test_unknown_lab_is_one_line():
     r = run_lab("start", "9")
     assert r.returncode == 2
-    assert r.stderr.strip() == "kthread-lab: no lab 9 (labs: 1, 2, 3; see `kthread-lab list`)"
+    assert r.stderr.strip() == "kthread-lab: no lab 9 (labs: 1, 2, 3, 4; see `kthread-lab list`)"
 
 
 def test_start_1_stops_in_start_kernel_batch(kernel, gdb, tmp_path):
@@ -149,3 +150,13 @@ def test_start_3_and_kt_runq(kernel, gdb, tmp_path):
             "  0  pid 2   swapper          state 0  (current)\n") in out
     assert ("run queue (1 task, head first; current: pid 2):\n"
             "  0  pid 3   kthreadd         state 0\n") in out
+
+
+def test_start_4_stops_in_do_exit_of_kthread_demo(kernel, gdb, tmp_path):
+    cmds = tmp_path / "cmds.gdb"
+    cmds.write_text("print $kt_current()->pid\n")
+    r = run_lab("start", "4", "--batch-commands", str(cmds),
+                env_extra={"KTHREAD_LAB_RUNDIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    assert "Breakpoint 1, do_exit (code=42) at kernel/exit.c:64" in r.stdout
+    assert "$1 = 6" in r.stdout

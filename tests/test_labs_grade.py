@@ -31,7 +31,7 @@ def test_check_transcript_good_missing_bad():
     assert not ok and rep[-2] == "BAD     #2 x"
 
 
-@pytest.mark.parametrize("number", [1, 2, 3])
+@pytest.mark.parametrize("number", [1, 2, 3, 4])
 def test_reference_scores_full_marks(kernel, gdb, number):
     lab = get_lab(number)
     r = grade(lab, read(lab, "reference.gdb"), read(lab, "reference-answers.txt"), kernel=kernel)
@@ -48,10 +48,12 @@ WRONG = {
     3: (5, ["runq-at-start", "stop-in-__switch_to", "prev-and-next-pids", "prev-state",
             "tasks-as-threads", "init-sleeps-bt", "new-thread-bt",
             "Q1-who-switches", "Q2-idle-not-queued", "Q4-nr_switches"]),
+    4: (20, ["should_stop-is-set", "reverse-to-the-writer", "init-reaps-the-zombie",
+             "Q1-who-stops", "Q2-exit-code-42", "Q3-zombie-reaped", "Q4-reverse"]),
 }
 
 
-@pytest.mark.parametrize("number", [1, 2, 3])
+@pytest.mark.parametrize("number", [1, 2, 3, 4])
 def test_wrong_solution_loses_the_named_points(kernel, gdb, number):
     lab = get_lab(number)
     r = grade(lab, read(lab, "wrong.gdb"), read(lab, "wrong-answers.txt"), kernel=kernel)
