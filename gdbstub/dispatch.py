@@ -43,6 +43,10 @@ class Resume:
     # Step this thread (a kernel task).  If it is not on the CPU, the machine
     # first runs until the scheduler switches to it (see rspsession.py).
     thread: Optional[int] = None
+    # The other threads run too (vCont;s:T;c).  False (vCont;s:T alone, as
+    # gdb steps a thread over a breakpoint): gdb believes them stopped, so a
+    # breakpoint they hit while we wait for T is not reported.
+    others_run: bool = True
     signal: int = 0  # C/S/vCont;C sig: deliver the caught exception first (0: don't)
     # run the target now with this (range step, reverse step/continue);
     # it returns the StopEvent to report

@@ -37,6 +37,7 @@ class Session:
         self.wait_thread: Optional[int] = None
         self._wait_pc: Optional[int] = None
         self._internal_bp: Optional[int] = None
+        self._others_run = True  # while waiting: report other tasks' breakpoints
         ctx.new_session()
         ctx.start_no_ack = self._request_no_ack
 
@@ -101,7 +102,7 @@ class Session:
                 if stop is not None:
                     return self._stopped(stop)
             if result.step:
-                return self._step(result.thread)
+                return self._step(result.thread, result.others_run)
             self.running = True
             return b""
         if isinstance(result, Frames):
@@ -120,13 +121,15 @@ class Session:
         return self._stopped(StopEvent("interrupt", pc, SIGINT))
 
     # -- stepping threads
-    def _step(self, tid: Optional[int]) -> bytes:
+    def _step(self, tid: Optional[int], others_run: bool = True) -> bytes:
         """Step `tid` (None: whoever runs).  A kernel task that is not on the
         CPU is first run to: the machine runs until the scheduler switches to
         it, and stops at its resume address.  If the step itself switches the
-        task off the CPU, it completes when the task runs again."""
+        task off the CPU, it completes when the task runs again.  Unless
+        `others_run`, breakpoints other tasks hit meanwhile are run through."""
         threads = self.ctx.threads
         aware = hasattr(threads, "resume_pc")
+        self._others_run = others_run
         if tid is not None and aware and tid != threads.current():
             return self._wait_for(tid)
         stop = self._guard(self.ctx.target.step)
@@ -169,6 +172,9 @@ class Session:
                     stop = StopEvent("step", stop.pc, stop.signal)
             elif stop.pc not in self.ctx.breakpoints:
                 return b""  # another task resumed there: keep running
+        if (self.wait_thread is not None and not self._others_run and stop.reason == "breakpoint"
+                and self.ctx.threads.current() != self.wait_thread):
+            return b""  # gdb resumed only wait_thread: others' breakpoints are not events
         return self._stopped(stop)
 
     def close(self) -> None:

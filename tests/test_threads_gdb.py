@@ -185,3 +185,27 @@ def test_seed_session_with_tasks_steps_the_same(kernel, gdb):
     golden = [l for l in load_golden(os.path.join(root, "tests", "golden", "kthreadd.txt")) if l]
     match_lines(golden, lines)
     assert 'Thread 2 "swapper" hit Breakpoint 2, kthreadd (unused=0x0)' in text  # comm not set yet
+
+
+def test_registers_after_a_stop_are_the_stopped_threads(kernel, gdb):
+    """gdb selects another thread (Hg), then continues; at the stop it reads
+    registers without a new Hg.  They must be the stopped thread's, not the
+    thread selected before (that showed `x=<unavailable>`).
+
+    Tasks are turned on at kthreadd's breakpoint, so gdb still believes its
+    thread 1 (now swapper) is there and steps it over the breakpoint alone
+    (vCont;s:1).  Breakpoints other tasks hit until swapper runs are not
+    reported (gdb thinks them stopped; reporting one crashed gdb 13 in
+    infrun.c finish_step_over): ksoftirqd's, events' and khelper's complete()
+    pass, kthread_demo's is the first stop."""
+    text = run_gdb(kernel, "break kthreadd", "continue", "monitor tasks on",
+                   "info threads", "thread 2", "bt 1", "break complete", "continue",
+                   "bt 1", "p $pc == complete", stub_args=())
+    tail = text[text.index("(gdb) break complete"):]
+    for bad in ("<unavailable>", "internal-error"):
+        assert bad not in tail, tail
+    match_in_order([
+        r're:Thread \d+ "kthread_demo" hit Breakpoint 2, complete \(x=0x........\)',
+        r"re:#0  complete \(x=0x........\) at kernel/completion.c:\d+",
+        "$1 = 1",
+    ], tail)

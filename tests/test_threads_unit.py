@@ -324,3 +324,33 @@ def test_a_step_that_switches_tasks_ends_when_the_task_runs_again(h):
     stop = h.run()
     assert stop[0].startswith(b"T05thread:01;")
     assert t.regs["eip"] == 0xC1000600 and 0xC1000600 not in t.breakpoints
+
+
+def test_a_stop_makes_the_stopped_thread_the_general_thread(h):
+    """gdb reads `g` after a stop without sending `Hg` again (it assumes the
+    stop's thread, as with gdbserver): an older `Hg3` must not survive it."""
+    assert h.ask(b"Hg3") == b"OK"
+    assert h.ask(b"g").startswith(b"x" * 32)          # kthreadd's saved registers
+    assert h.ask(b"Z0,c1000404,1") == b"OK"
+    assert h.ask(b"c") == []
+    stop = h.run()
+    assert stop[0].startswith(b"T05thread:01;")
+    g = h.ask(b"g").decode()
+    assert not g.startswith("x")                       # swapper, on the CPU
+    assert g[64:72] == struct.pack("<I", 0xC1000404).hex()
+
+
+@pytest.mark.parametrize("packet, reported", [(b"vCont;s:3", False), (b"vCont;s:3;c", True)])
+def test_others_breakpoints_while_waiting_are_events_only_if_they_run(h, packet, reported):
+    """vCont;s:T alone (gdb stepping T over a breakpoint) resumes only T: a
+    breakpoint swapper hits before kthreadd is scheduled is no event."""
+    assert h.ask(b"Z0,c1000404,1") == b"OK"
+    assert h.ask(packet) == []
+    out = h.session.run_slice()                 # swapper hits the breakpoint
+    if reported:
+        assert out and not h.session.running
+    else:
+        assert out == b"" and h.session.running
+        h.target.write_memory(CURRENT, struct.pack("<I", KTHREADD))
+        stop = h.run()
+        assert stop[0].startswith(b"T05thread:03;")

@@ -16,7 +16,11 @@ mean "run the machine":
   T's resume address (the pc gdb already showed for T: its thread.ip), with
   T current.  If the one instruction switches T off the CPU, the step ends
   when T next runs, at its resume address (rspsession.py does the waiting).
-  gdb breakpoints hit by other tasks on the way are reported as usual.
+  gdb breakpoints hit by other tasks on the way are reported only if the
+  other threads were resumed too (``vCont;s:T;c``).  With ``vCont;s:T`` alone
+  (how gdb steps a thread over a breakpoint) gdb believes the others are
+  stopped; a stop reported for one of them crashes gdb 13 (infrun.c
+  finish_step_over assertion), so the machine runs on through them.
 * continue actions only for tasks that are not running (``vCont;c:T``,
   scheduler-locking) continue the machine: T runs when the scheduler picks it.
 """
@@ -55,7 +59,10 @@ class ResumeOps(Capability):
     def step(self, cmd: C.Step):
         self._set_pc(cmd.addr)
         tid = self.ctx.continue_thread
-        return Resume(step=True, thread=None if tid in (0, -1) else tid, signal=cmd.signal or 0)
+        if tid in (0, -1):
+            return Resume(step=True, signal=cmd.signal or 0)
+        # `Hc T` then `s`: only T is resumed
+        return Resume(step=True, thread=tid, others_run=False, signal=cmd.signal or 0)
 
     def _ranges(self) -> bool:
         supports = getattr(self.ctx.target, "supports", None)
@@ -79,7 +86,10 @@ class ResumeOps(Capability):
             if act.action in ("s", "S") and t is not None and t.tid not in (-1, 0):
                 if not threads.is_alive(t.tid):
                     return E_INVALID
-                return Resume(step=True, thread=t.tid, signal=act.signal or 0)
+                others = any(a.action in ("c", "C") and (a.thread is None or a.thread.tid in (-1, 0))
+                             for a in cmd.actions)
+                return Resume(step=True, thread=t.tid, others_run=others,
+                              signal=act.signal or 0)
         for act in cmd.actions:
             t = act.thread
             if t is None or t.tid in (-1, 0, me):
@@ -100,7 +110,9 @@ class ResumeOps(Capability):
                 continue
             t = act.thread
             if t is not None and t.tid not in (-1, 0, me):
-                return Resume(step=True, thread=t.tid)
+                return Resume(step=True, thread=t.tid,
+                              others_run=any(a.action in ("c", "C") and a.thread is None
+                                             for a in cmd.actions))
             start, end = act.range
             return Resume(step=True, run=lambda: self.ctx.target.range_step(start, end))
         return b""

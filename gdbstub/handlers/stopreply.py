@@ -8,8 +8,14 @@ from ..target import StopEvent
 
 
 def stop_reply(ctx: Context, stop: StopEvent) -> bytes:
+    """The reply for `stop`.  The thread it names becomes the general thread
+    (`Hg`): gdb assumes so after a stop (remote.c records the stop's thread as
+    the one it last selected, as gdbserver does) and reads `g` without a new
+    `Hg`, so keeping an older selection would show another task's registers."""
+    tid = ctx.threads.current()
+    ctx.general_thread = tid
     parts = [b"T%02x" % (stop.signal & 0xFF)]
-    parts.append(b"thread:%02x;" % ctx.threads.current())
+    parts.append(b"thread:%02x;" % tid)
     if stop.reason == "breakpoint":
         types = ctx.breakpoints.get(stop.pc, set())
         # Report the reason only if gdb said it understands it (qSupported).
@@ -25,7 +31,7 @@ def stop_reply(ctx: Context, stop: StopEvent) -> bytes:
         num = regs.BY_NAME[name]
         reg = regs.REGISTERS[num]
         try:
-            value = ctx.threads.read_register(ctx.threads.current(), reg.machine_name)
+            value = ctx.threads.read_register(tid, reg.machine_name)
         except Exception:
             continue
         parts.append(b"%02x:%s;" % (num, regs.encode_value(reg, value).hex().encode()))
