@@ -109,6 +109,15 @@ def _slice(text: str) -> int:
     return n
 
 
+def _count(text: str) -> int:
+    from .target import parse_count
+
+    try:
+        return parse_count(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _mem_size(text: str) -> int:
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
     t = text.strip().upper().rstrip("B").rstrip("I")
@@ -155,6 +164,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--history-mem", type=_mem_size, default=1 << 30, metavar="SIZE",
                    help="memory for reverse-execution history, e.g. 256M or 2G "
                         "(default 1G; the oldest history is dropped beyond it)")
+    p.add_argument("--deadline", type=_count, metavar="N",
+                   help="virtual-time budget: at icount N (e.g. 300M) the machine stops for "
+                        "good with SIGXCPU; every later resume stops again (default: none)")
     p.add_argument("--fake-target", action="store_true",
                    help="serve a fake target instead of the machine (protocol testing)")
     return p
@@ -205,6 +217,8 @@ def main(argv=None) -> int:
                                  f"{e.strerror or e} (give a writable path, or - for stderr)") from None
         made = _make_target(args, messages)
         target, kernel = made if isinstance(made, tuple) else (made, None)
+        if args.deadline is not None:
+            target.deadline = args.deadline
         server = Server(target, log=RspLog(log_stream), slice_insns=args.slice, messages=messages,
                         kernel=kernel, tasks=args.tasks)
         if args.stdio:

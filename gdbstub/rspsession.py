@@ -53,7 +53,7 @@ class Session:
     def _stopped(self, stop: StopEvent) -> bytes:
         self.running = False
         self._end_wait()
-        if stop.reason in ("fault", "triple_fault"):
+        if stop.reason in ("fault", "triple_fault", "deadline"):
             self.notify(f"machine stopped: {stop.reason} at eip=0x{stop.pc:08x} "
                         f"(signal {stop.signal}){': ' + stop.detail if stop.detail else ''}")
         self.ctx.last_stop = stop

@@ -17,6 +17,7 @@ SIGILL = 4
 SIGTRAP = 5
 SIGFPE = 8
 SIGSEGV = 11
+SIGXCPU = 24  # "CPU time limit exceeded": the machine reached its deadline
 
 
 class TargetError(Exception):
@@ -39,7 +40,8 @@ class TargetRegisterError(TargetError):
 class StopEvent:
     """Why the target stopped.
 
-    reason: 'breakpoint' | 'step' | 'limit' | 'fault' | 'triple_fault' | 'interrupt'.
+    reason: 'breakpoint' | 'step' | 'limit' | 'fault' | 'triple_fault' | 'interrupt'
+    | 'deadline' (virtual time reached the target's deadline: SIGXCPU).
     'limit' means the slice of virtual time ran out: the target is still
     logically running and the server resumes it after polling for Ctrl-C.
     """
@@ -94,6 +96,10 @@ class MachineTarget:
         self.machine = machine
         self._fault = memory_fault
         self._regs: Dict[str, int] = {}
+        # Virtual time (icount) at which forward execution stops for good
+        # with SIGXCPU; None: no deadline.  A budget counted in instructions
+        # makes a runaway session end at the same point on any host.
+        self.deadline: Optional[int] = None
         # Bumped whenever registers may have changed; handlers may cache
         # replies derived from registers (the g blob) for one generation.
         self.generation = 0
@@ -169,7 +175,18 @@ class MachineTarget:
     def remove_breakpoint(self, addr: int) -> None:
         self.machine.remove_breakpoint(addr)
 
+    # -- the deadline: checked before every forward run; cont is clamped to it
+    def _remaining(self) -> Optional[int]:
+        return None if self.deadline is None else self.deadline - self.machine.icount
+
+    def _deadline_stop(self) -> StopEvent:
+        return StopEvent("deadline", self.machine.read_register("eip"), SIGXCPU,
+                         detail=f"deadline of {self.deadline} instructions reached")
+
     def step(self) -> StopEvent:
+        left = self._remaining()
+        if left is not None and left <= 0:
+            return self._deadline_stop()
         self._invalidate()
         try:
             return _stop(self.machine.step())
@@ -177,11 +194,19 @@ class MachineTarget:
             self._invalidate()
 
     def cont(self, max_insns: int) -> StopEvent:
+        left = self._remaining()
+        if left is not None:
+            if left <= 0:
+                return self._deadline_stop()
+            max_insns = min(max_insns, left)
         self._invalidate()
         try:
-            return _stop(self.machine.cont(max_insns=max_insns))
+            stop = _stop(self.machine.cont(max_insns=max_insns))
         finally:
             self._invalidate()
+        if stop.slice_expired and left is not None and self._remaining() <= 0:
+            return self._deadline_stop()
+        return stop
 
     def deliver_signal(self, signal: int, step: bool = False) -> Optional[StopEvent]:
         """gdb resumes with a signal: deliver the exception the machine was
@@ -236,12 +261,27 @@ class MachineTarget:
             va = int(words[1], 0)
             pa = m.translate(va)
             return f"0x{va:08x} -> " + ("unmapped\n" if pa is None else f"0x{pa:08x}\n")
+        if words[0] == "deadline":
+            return self._monitor_deadline(words[1:])
         if words[0] == "reset":
             m.reset()
             return "machine reset to the multiboot entry state\n"
         if words[0] == "history" and callable(getattr(m, "history_info", None)):
             return m.history_info()
         return None
+
+    def _monitor_deadline(self, args) -> str:
+        if args and args[0] == "off":
+            self.deadline = None
+        elif args:
+            try:
+                self.deadline = parse_count(args[0])
+            except ValueError as e:
+                return f"{e}\n"
+        if self.deadline is None:
+            return "no deadline\n"
+        return (f"deadline: icount {self.deadline} ({max(0, self._remaining())} "
+                f"instructions left); then every resume stops with SIGXCPU\n")
 
     # -- watchpoints, reverse execution, range stepping, restart: offered
     # when the machine is wrapped in machine.history.TimeMachine.
@@ -275,6 +315,9 @@ class MachineTarget:
         return self._run("reverse_cont")
 
     def range_step(self, start: int, end: int) -> StopEvent:
+        left = self._remaining()
+        if left is not None and left <= 0:
+            return self._deadline_stop()
         return self._run("range_step", start, end)
 
     def restart(self) -> None:
@@ -288,8 +331,22 @@ class MachineTarget:
         "monitor console       UART output so far\n"
         "monitor translate VA  virtual -> physical through the guest page tables\n"
         "monitor reset         back to the multiboot entry state\n"
+        "monitor deadline [N|off]  stop for good (SIGXCPU) at icount N (e.g. 300M)\n"
         "monitor history       reverse-execution history: range, snapshots, memory\n"
     )
+
+
+def parse_count(text: str) -> int:
+    """An instruction count: 300000000, 300_000_000, 0x..., 300M, 1.5G, 20K."""
+    units = {"K": 10**3, "M": 10**6, "G": 10**9}
+    t = text.strip().upper()
+    try:
+        n = int(float(t[:-1]) * units[t[-1]]) if t and t[-1] in units else int(t, 0)
+    except (ValueError, IndexError):
+        n = -1
+    if n <= 0:
+        raise ValueError(f"bad instruction count {text!r}: give e.g. 300000000 or 300M")
+    return n
 
 
 def _fault_addr(exc, default: int) -> int:
