@@ -41,6 +41,14 @@ def _running():
         return None
 
 
+def _count(text):
+    from gdbstub.target import parse_count
+    try:
+        return parse_count(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def cmd_list(args):
     for lab in all_labs():
         print(f"{lab.number}  {lab.title}  ({lab.total_points} points)  "
@@ -116,17 +124,17 @@ def cmd_grade(args):
             raise LabError("grade needs a gdb command file (or --reference)")
         commands = read(args.file)
         answers = read(args.answers) if args.answers else ""
-    result = grade(lab, commands, answers, timeout=args.timeout)
+    result = grade(lab, commands, answers, timeout=args.timeout, deadline=args.deadline)
     print(result.report(verbose=args.verbose))
     if args.save:
         with open(args.save, "w") as f:
             f.write(result.replay.transcript)
         print(f"transcript saved in {args.save}")
-    elif result.replay.timed_out:
+    elif result.replay.timed_out or result.replay.deadline_hit:
         path = f"lab{lab.number}-timeout-transcript.txt"
         with open(path, "w") as f:
             f.write(result.replay.transcript)
-        print(f"transcript (with kt-ps and bt after the interrupt) saved in {path}")
+        print(f"transcript (with kt-ps and every task's backtrace after the timeout) saved in {path}")
     return 0 if result.score == result.total else 1
 
 
@@ -235,7 +243,11 @@ def main(argv=None):
     p.add_argument("file", nargs="?")
     p.add_argument("answers", nargs="?")
     p.add_argument("--reference", action="store_true", help="grade the shipped reference solution")
-    p.add_argument("--timeout", type=float, help="seconds before gdb is interrupted")
+    p.add_argument("--deadline", type=_count, metavar="N",
+                   help="guest instructions before the machine stops with SIGXCPU "
+                        "(default: the lab's grading.json, or 100M)")
+    p.add_argument("--timeout", type=float,
+                   help="wall-clock backstop: seconds before gdb is interrupted")
     p.add_argument("--save", metavar="FILE", help="save the whole transcript")
     p.add_argument("-v", "--verbose", action="store_true", help="GOOD lines for passing tests too")
     p = sub.add_parser("mermaid", help="the boot's kthread_create handshakes as a Mermaid "

@@ -8,14 +8,15 @@ the session (a `source`d file would stop at the first error).  After the
 student's commands the grader runs its own trailer (`kt-ps`, `bt`,
 `monitor icount`), so the transcript always ends with the machine's state.
 
-Deadline: gdb gets `timeout` seconds of wall-clock time (default from the
-lab's grading.json).  When it runs out (a `continue` that never stops), the
-grader sends gdb SIGINT, which stops the machine (Ctrl-C to the stub) and lets
-gdb go on with the rest of the file and the trailer; after `max_interrupts`
-the gdb is killed.  The timeout and the interrupts are reported plainly and
-`kt-ps` from the trailer is in the saved transcript.
-NOT DONE: deadlines in guest instructions (the stub has no instruction budget
-option; that needs a stub change, outside labs/).
+Deadlines are counted in guest instructions: the stub runs with `--deadline
+N` (grading.json "deadline", default DEFAULT_DEADLINE), so a `continue` that
+never stops ends with SIGXCPU at the same instruction on every host, and
+every later resume stops there again; gdb goes on with the rest of the file
+and the trailer.  The report says TIMEOUT and the transcript keeps `kt-ps`,
+every task's backtrace and the last scheduling-trace events.  Wall-clock
+`timeout` seconds (grading.json, default 60) remain only as a backstop for
+what the machine's clock cannot bound (a loop in gdb itself): then the
+grader sends gdb SIGINT (Ctrl-C), at most `max_interrupts` times, then kills it.
 
 Tests (grading.json) are gradelib-style: each has points and either
   "transcript": lines that must appear in order in the student's part of the
@@ -37,6 +38,10 @@ BEGIN = "==== kthread-lab: student commands begin ===="
 END = "==== kthread-lab: student commands end ===="
 ADDRESS = re.compile(r"0x[0-9a-f]{5,}")
 QUESTION = re.compile(r"^\s*(Q\d+)\s*[:.)]\s?(.*)$", re.I)
+# Every lab's reference ends before 1.6 M instructions (the boot completes at
+# ~1.54 M); idle time after that is cheap (the machine skips to timer ticks).
+DEFAULT_DEADLINE = 100_000_000
+SIGXCPU_LINE = "Program received signal SIGXCPU"
 
 
 def mask(line):
@@ -59,11 +64,14 @@ def parse_answers(text):
 
 
 class Replay:
-    def __init__(self, transcript, student, timed_out, interrupts, stub_stderr, seconds):
+    def __init__(self, transcript, student, timed_out, interrupts, stub_stderr, seconds,
+                 deadline=None):
         self.transcript = transcript      # all of it, prompts as `(gdb) cmd`
         self.student = student            # the student's part (between the markers)
-        self.timed_out = timed_out
+        self.timed_out = timed_out        # wall-clock backstop: gdb interrupted
         self.interrupts = interrupts
+        self.deadline = deadline          # the machine's budget (instructions)
+        self.deadline_hit = SIGXCPU_LINE in student
         self.stub_stderr = stub_stderr
         self.seconds = seconds
 
@@ -91,7 +99,11 @@ def _student_part(transcript):
     return "\n".join(part) + "\n"
 
 
-def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3):
+def deadline_of(lab):
+    return int(lab.spec.get("deadline", DEFAULT_DEADLINE))
+
+
+def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3, deadline=None):
     """Run start.gdb then `commands_text` in real gdb against a fresh stub."""
     from gdbstub import session
     if kernel is None:
@@ -99,6 +111,8 @@ def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3):
         kernel = os.path.relpath(ensure_kernel(), ROOT)
     if timeout is None:
         timeout = float(lab.spec.get("timeout", 60))
+    if deadline is None:
+        deadline = deadline_of(lab)
     stdin = (f"echo {BEGIN}\\n\n" + commands_text.rstrip("\n") + "\n"
              + f"echo \\n{END}\\n\n"
              + "echo ---- grader: kt-ps at the end ----\\n\nkt-ps\n"
@@ -107,7 +121,7 @@ def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3):
              + "echo ---- grader: every task's backtrace ----\\n\nmonitor tasks on\n"
              + "info threads\nthread apply all bt\n")
     t0 = time.monotonic()
-    with session.Stub(kernel, lab.stub_args) as stub:
+    with session.Stub(kernel, lab.stub_args + ["--deadline", str(deadline)]) as stub:
         cmd = session.gdb_command(kernel, stub.address(), commands=[
             "set width 0",
             f"source {os.path.join(ROOT, 'gdb_scripts', 'kt.py')}",
@@ -140,7 +154,7 @@ def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3):
                 proc.send_signal(signal.SIGINT)
     transcript = _prettify("".join(out_parts))
     return Replay(transcript, _student_part(transcript), timed_out, interrupts,
-                  stub.stderr.decode(errors="replace"), time.monotonic() - t0)
+                  stub.stderr.decode(errors="replace"), time.monotonic() - t0, deadline)
 
 
 def _line_matches(expected, actual):
@@ -210,10 +224,16 @@ class Result:
     def report(self, verbose=False):
         lines = [f"== lab {self.lab.number}: {self.lab.title} =="]
         r = self.replay
+        if r.deadline_hit:
+            lines.append(f"TIMEOUT: the machine reached the lab's deadline of {r.deadline:,} "
+                         "guest instructions (SIGXCPU): a command never stopped (a continue "
+                         "with no breakpoint that is hit?); every later resume stopped there "
+                         "too. kt-ps, every task's backtrace and the last trace events are "
+                         "in the saved transcript.")
         if r.timed_out:
-            lines.append(f"TIMEOUT: gdb was still running after the deadline; the grader "
-                         f"interrupted it {r.interrupts} time(s) (SIGINT, as Ctrl-C). "
-                         "A command never stopped (a continue with no breakpoint that is hit?). "
+            lines.append(f"TIMEOUT: gdb was still running after the wall-clock backstop; the "
+                         f"grader interrupted it {r.interrupts} time(s) (SIGINT, as Ctrl-C). "
+                         "A gdb command looped without running the machine? "
                          "kt-ps at the end is in the saved transcript.")
         for test, ok, rep in self.tests:
             status = "OK" if ok else "FAIL"
@@ -224,8 +244,8 @@ class Result:
         return "\n".join(lines)
 
 
-def grade(lab, commands_text, answers_text="", kernel=None, timeout=None):
-    r = replay(lab, commands_text, kernel=kernel, timeout=timeout)
+def grade(lab, commands_text, answers_text="", kernel=None, timeout=None, deadline=None):
+    r = replay(lab, commands_text, kernel=kernel, timeout=timeout, deadline=deadline)
     answers = parse_answers(answers_text or "")
     tests = []
     for test in lab.spec["tests"]:

@@ -52,19 +52,6 @@ def task_threads():
     return res
 
 
-def _reset_general_thread():
-    """Work around a stub bug (reported, gdbstub/ is not ours): gdb assumes the
-    stub's general thread (Hg) follows each stop reply's thread, as gdbserver's
-    does; the stub keeps the last Hg, so after a helper switched threads gdb
-    would read the next stop's registers from the wrong task.  `Hg0` puts the
-    stub back on "any thread" (the CPU) and the flush drops gdb's copy."""
-    try:
-        gdb.execute("maintenance packet Hg0", to_string=True)
-        gdb.execute("maintenance flush register-cache", to_string=True)
-    except gdb.error:
-        pass
-
-
 def _thread(num):
     for t in gdb.selected_inferior().threads():
         if t.num == num:
@@ -81,7 +68,6 @@ def _bt_in(num, header):
     finally:
         if selected is not None and selected.is_valid():
             selected.switch()
-        _reset_general_thread()
 
 
 def _header(comm, pid, state, cur):
@@ -145,7 +131,6 @@ def _completion_waits():
     finally:
         if selected is not None and selected.is_valid():
             selected.switch()
-        _reset_general_thread()
     return res
 
 
