@@ -75,7 +75,7 @@ static int __init kernel_init(void *unused)
 	ret = kthread_stop(demo);
 	if (do_wait(pid, &code) != pid || code != ret)
 		panic("init: reaping kthread_demo failed");
-
+	kthread_bug_test();		/* only with "kthread_bug=..." (lab 4) */
 	printk("init: boot complete\n");
 	oops_test();			/* only with "oops=..." on the command line */
 	for (;;)

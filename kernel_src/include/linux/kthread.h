@@ -34,4 +34,7 @@ int kthread_should_stop(void);
 int kthreadd(void *unused);
 int kthread_create_list_empty(void);
 
+/* Lab 4's planted bug, only with "kthread_bug=..." (kernel/kthread_bug.c). */
+void kthread_bug_test(void);
+
 #endif
