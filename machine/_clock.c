@@ -20,6 +20,11 @@
  *      one instruction of shadow after IF becomes 1, like `sti`, so
  *      `sti; hlt` cannot lose a wakeup.
  *   5. count the instruction (icount++), which then executes.
+ *   6. the address is a probe: call probe_cb(address, icount before step 5)
+ *      (the host's callback; it only observes, see Machine.add_probe).
+ *      After the count, so a probe fires exactly once per instruction
+ *      begun: never for a stop at the address (breakpoint, deadline, IRQ
+ *      window: nothing ran), once when the run resumes over it.
  * Hence after emu_start returns, icount is exactly the number of
  * instructions begun; every stop happens at an exact instruction count.
  */
@@ -27,6 +32,7 @@
 
 typedef int (*emu_stop_fn)(void *uc);
 typedef int (*reg_read_fn)(void *uc, int regid, void *value);
+typedef void (*probe_fn)(uint64_t address, uint64_t icount);
 
 #define UC_X86_REG_EFLAGS 25
 #define X86_IF 0x200u
@@ -45,6 +51,9 @@ struct vclock {
     uint64_t skip_addr;
     uint64_t nbp;           /* number of breakpoints in bp[]                 */
     uint64_t bp[BP_SLOTS];  /* address+1, 0 = empty                          */
+    probe_fn probe_cb;      /* called at probe addresses (host callback)      */
+    uint64_t npr;           /* number of probes in pr[]                      */
+    uint64_t pr[BP_SLOTS];  /* same hashing as bp[]                          */
 };
 
 static inline uint32_t bp_hash(uint64_t a)
@@ -52,17 +61,33 @@ static inline uint32_t bp_hash(uint64_t a)
     return (uint32_t)((a * 0x9E3779B97F4A7C15ull) >> 56) & (BP_SLOTS - 1);
 }
 
-static int bp_contains(const struct vclock *c, uint64_t a)
+static int table_contains(const uint64_t *t, uint64_t a)
 {
     uint32_t i = bp_hash(a);
     for (uint32_t n = 0; n < BP_SLOTS; n++, i = (i + 1) & (BP_SLOTS - 1)) {
-        if (c->bp[i] == 0)
+        if (t[i] == 0)
             return 0;
-        if (c->bp[i] == a + 1)
+        if (t[i] == a + 1)
             return 1;
     }
     return 0;
 }
+
+static int table_add(uint64_t *t, uint64_t *n, uint64_t a)
+{
+    if (table_contains(t, a))
+        return 0;
+    if (*n >= BP_SLOTS / 2)
+        return -1;
+    uint32_t i = bp_hash(a);
+    while (t[i])
+        i = (i + 1) & (BP_SLOTS - 1);
+    t[i] = a + 1;
+    (*n)++;
+    return 0;
+}
+
+#define bp_contains(c, a) table_contains((c)->bp, (a))
 
 void vclock_hook(void *uc, uint64_t address, uint32_t size, void *user_data)
 {
@@ -91,6 +116,9 @@ void vclock_hook(void *uc, uint64_t address, uint32_t size, void *user_data)
     }
     c->skip_pending = 0;
     c->icount++;
+    if (__builtin_expect(c->npr != 0, 0) && table_contains(c->pr, address)
+        && c->probe_cb)
+        c->probe_cb(address, c->icount - 1);
     return;
 stop:
     c->stop_addr = address;
@@ -100,16 +128,7 @@ stop:
 /* Breakpoint table maintenance (the host calls these between runs). */
 int vclock_bp_add(struct vclock *c, uint64_t a)
 {
-    if (bp_contains(c, a))
-        return 0;
-    if (c->nbp >= BP_SLOTS / 2)
-        return -1;
-    uint32_t i = bp_hash(a);
-    while (c->bp[i])
-        i = (i + 1) & (BP_SLOTS - 1);
-    c->bp[i] = a + 1;
-    c->nbp++;
-    return 0;
+    return table_add(c->bp, &c->nbp, a);
 }
 
 void vclock_bp_clear(struct vclock *c)
@@ -117,4 +136,16 @@ void vclock_bp_clear(struct vclock *c)
     for (int i = 0; i < BP_SLOTS; i++)
         c->bp[i] = 0;
     c->nbp = 0;
+}
+
+int vclock_probe_add(struct vclock *c, uint64_t a)
+{
+    return table_add(c->pr, &c->npr, a);
+}
+
+void vclock_probe_clear(struct vclock *c)
+{
+    for (int i = 0; i < BP_SLOTS; i++)
+        c->pr[i] = 0;
+    c->npr = 0;
 }

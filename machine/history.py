@@ -226,6 +226,7 @@ class TimeMachine:
         self.steps = {s for s in self.steps if s < t}
         self.next_snap = max(self.snaps[-1].icount + self.interval, t + 1)
         self.live = True
+        self.m._notify("rewind", t)     # e.g. a probe consumer drops events from t on
 
     live = True
 

@@ -9,7 +9,8 @@ Public API (docs/ARCHITECTURE.md, "Machine API"):
   read_phys(paddr, size), write_phys(paddr, data), translate(vaddr)
 Extras beyond the contract: request_stop() (Ctrl-C, thread-safe),
   read_registers(names), snapshot()/restore(snap), halted, irqs_delivered,
-  breakpoints, disassemble(vaddr, n).
+  breakpoints, disassemble(vaddr, n), add_probe/remove_probe (observe an
+  address without stopping), add_listener/remove_listener (reset, rewind).
 
 Virtual time.  `icount` counts instructions begun (see _clock.c: an
 instruction that raises a fault is counted when it starts, and again when
@@ -41,6 +42,11 @@ Breakpoints live in the clock hook's table (virtual addresses; unmapped ones
 are fine and fire once mapped).  A breakpoint is checked before the
 instruction runs; cont() from an address that has a breakpoint executes that
 instruction first.
+
+Probes (add_probe) are guest-invisible observers in the same hook: the
+callback runs when the instruction at the address begins (after it is
+counted), without stopping the machine or touching guest memory.  See
+add_probe for the contract.
 """
 import copy
 import ctypes
@@ -141,6 +147,10 @@ class Machine:
         self._ram_ptr = ctypes.addressof(ctypes.c_char.from_buffer(self._ram))
         self._clock = vclock.new_clock()
         self._bps = set()
+        self._probes = {}           # vaddr -> [callback(vaddr, icount)]
+        self._probe_thunk = vclock.PROBE_FN(self._on_probe)   # kept alive here
+        self.probe_errors = []      # "vaddr: exception" of failed callbacks (last 20)
+        self._listeners = []
         self._unknown_ports = set()
         self._md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
         self._md.detail = True
@@ -180,6 +190,7 @@ class Machine:
         c.skip_pending = 0
         vclock.install(uc, c)
         vclock.set_breakpoints(c, self._bps)
+        vclock.set_probes(c, self._probes, self._probe_thunk)
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
         uc.hook_add(UC_HOOK_INSN, self._on_in, None, 1, 0, X.UC_X86_INS_IN)
@@ -214,6 +225,7 @@ class Machine:
         self._stop_requested = False
         self._exc_fixup = False     # excstate: clear unicorn's old_exception
         self.irqs_delivered = 0
+        self._notify("reset", 0)
 
     def _console(self, data: bytes):
         self.console_output += data
@@ -661,6 +673,78 @@ class Machine:
     @property
     def breakpoints(self):
         return frozenset(self._bps)
+
+    # ----------------------------------------------------------------- probes
+    def add_probe(self, vaddr, callback):
+        """Call `callback(vaddr, icount)` each time the instruction at vaddr
+        begins, without stopping the machine.  `icount` is the instruction's
+        own position: the count a breakpoint stop there would report
+        (machine.icount inside the callback is already one more).
+
+        Contract: guest-invisible (no guest memory write, no TB flush, no
+        effect on timing); fires exactly once per instruction begun, under
+        cont() and step(): not when a breakpoint, deadline or IRQ window
+        stops the machine at vaddr (nothing ran), once when it resumes over
+        it.  Like icount, an instruction restarted after a fault it raised
+        fires again.  Replays (machine/history.py, restore()) run past
+        instructions again and fire again: a consumer that must see each
+        event once keeps a high-water mark on icount and listens for
+        "rewind" (add_listener).  The callback may read registers and memory
+        (read_register, read_memory); it must not write them, run or stop
+        the machine.  Probes survive reset().  An exception in a callback is
+        logged and kept in `probe_errors`; the run goes on.  Cost: nothing
+        at other addresses when no probe exists, one hash lookup per
+        instruction while any does."""
+        vaddr &= 0xFFFFFFFF
+        fns = self._probes.setdefault(vaddr, [])
+        fns.append(callback)
+        try:
+            vclock.set_probes(self._clock, self._probes)
+        except ValueError:
+            fns.pop()
+            if not fns:
+                del self._probes[vaddr]
+            vclock.set_probes(self._clock, self._probes)
+            raise
+
+    def remove_probe(self, vaddr, callback):
+        """Remove one add_probe(vaddr, callback); absent ones are ignored."""
+        vaddr &= 0xFFFFFFFF
+        fns = self._probes.get(vaddr)
+        if fns and callback in fns:
+            fns.remove(callback)
+            if not fns:
+                del self._probes[vaddr]
+            vclock.set_probes(self._clock, self._probes)
+
+    @property
+    def probes(self):
+        return {a: tuple(f) for a, f in self._probes.items()}
+
+    def _on_probe(self, vaddr, icount):
+        for fn in tuple(self._probes.get(vaddr, ())):
+            try:
+                fn(vaddr, icount)
+            except Exception as e:          # never unwind through unicorn
+                log.warning("probe at 0x%08x failed: %r", vaddr, e)
+                self.probe_errors.append("0x%08x: %r" % (vaddr, e))
+                del self.probe_errors[:-20]
+
+    def add_listener(self, fn):
+        """`fn(event, icount)` on timeline changes: ("reset", 0) after
+        reset(); ("rewind", t) from machine/history.py when the history after
+        icount t is discarded (the run goes forward again from a past point:
+        what ran from t on will run again, perhaps differently)."""
+        if fn not in self._listeners:
+            self._listeners.append(fn)
+
+    def remove_listener(self, fn):
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _notify(self, event, icount):
+        for fn in tuple(self._listeners):
+            fn(event, icount)
 
     # -------------------------------------------------------------- registers
     def read_register(self, name: str) -> int:
