@@ -1,0 +1,757 @@
+"""Scheduling trace of the guest kernel, recorded from outside it.
+
+Probes (machine.Machine.add_probe: native, guest-invisible, no breakpoint,
+nothing written to guest memory) on the entry of six kernel functions:
+
+  __switch_to(prev, next)        the context switch: current_task changes here
+  wake_up_process(p)             a wake-up (from a task or the timer interrupt)
+  complete(x)                    a completion signalled; its first waiter
+  kthread_create(fn, data, fmt, ...)   a task asks kthreadd for a thread
+  create_kthread(create)         kthreadd forks one request
+  kthread(create)                the new thread's first C function
+
+Each probe reads its arguments as the i386 calling convention of this build
+puts them at the first instruction (-mregparm=3 from the CU's DW_AT_producer:
+eax, edx, ecx; all on the stack for a variadic function such as
+kthread_create), reads `current_task` and the tasks' pid/comm/state with the
+layout that oskernel.py learnt from the kernel's DWARF, and appends a raw
+record.  Everything else is a pure function of the records:
+
+  build_trace(records, start, end)  Chrome trace-event JSON (Perfetto,
+                                    chrome://tracing, ui.perfetto.dev)
+  tail_lines(records, n)            the last events, one line each
+  handshake_events(records)         the kthread_create handshake, in order
+
+Time.  ts is the machine's virtual time, never the wall clock: the
+instruction count at 10,000,000 instructions per virtual second (the rate
+machine/pit.py gives the PIT, so the 100 Hz tick is 10 ms in the trace too):
+ts in microseconds = icount / 10.  The same boot gives the same trace, byte
+for byte.
+
+Trace-event schema (docs/ARCHITECTURE.md, "Scheduling trace"):
+  one process (pid TRACE_PID, not a kernel pid) and one thread track per
+  kernel task: tid = pid + 1, the gdb thread id the stub gives the task
+  (`monitor tasks on`), which also keeps tid 0 out (viewers treat it as
+  special).  Metadata "M": process_name, thread_name "<comm> (pid N)",
+  thread_sort_index.
+  "X" slices (cat "sched"): one per running interval, named by the comm;
+  per track they never overlap.  args: pid, comm, icount (start),
+  end_state (R/S/D/Z/X letter the task left the CPU in, "running" at the
+  end of the trace).
+  "i" instants (cat "sched" or "kthread", s "t"): wake_up_process (target
+  pid/comm/state, caller), complete (completion address, done count, first
+  waiter, request, caller), kthread_create (threadfn, requested name,
+  request, caller), create_kthread (request, requester), kthread (request).
+  Flows (cat "kthread", name "kthread_create", id = request number, 1 for
+  the first kthread_create of the trace): "s" at kthread_create in the
+  requester, "t" at create_kthread in kthreadd, "f" at kthread() in the new
+  thread; all "bp": "e" (bound to the enclosing running slice).
+
+Requests are matched without guessing an order: the request lives on the
+requester's stack, so the `create` pointer that kthreadd receives lies just
+below the requester's stack pointer at its kthread_create entry; kthread()
+receives the same pointer.
+
+Replays and restarts.  Probes fire again when machine/history.py replays
+the past (reverse execution): a record is kept only if its icount is above
+the high-water mark of what was recorded.  The machine's "rewind" event
+(going forward from a past point) drops the records from that point on, so
+they are recorded again from the new run; "reset" starts a new trace.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import struct
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Tuple
+
+INSNS_PER_US = 10          # machine/pit.py INSNS_PER_SECOND / 1e6
+TRACE_PID = 32768          # above Linux's default pid_max - 1: never a kernel pid
+PROCESS_NAME = "kernel tasks (kthread machine)"
+PROBES = ("__switch_to", "wake_up_process", "complete", "kthread_create",
+          "create_kthread", "kthread")
+REQUEST_SLACK = 0x10000    # the request is at most this far below the requester's esp
+TAIL_DEFAULT = 20
+
+_REG_ARGS = ("eax", "edx", "ecx")
+
+
+class TraceError(Exception):
+    """The trace cannot be started or written; the message is for the user."""
+
+
+# ----------------------------------------------------------------- layout
+
+@dataclass(frozen=True)
+class FuncInfo:
+    addr: int
+    nparams: int
+    variadic: bool
+    regparm: int
+
+
+@dataclass(frozen=True)
+class TraceLayout:
+    """What the probes need beyond oskernel.KernelLayout, from the same ELF."""
+
+    funcs: Dict[str, FuncInfo]                 # probed functions that exist
+    missing: Tuple[str, ...]                   # probed functions that do not
+    completion_wait: int                       # offsetof(struct completion, wait)
+    wqh_list: int                              # offsetof(wait_queue_head_t, task_list)
+    wq_task: int                               # offsetof(wait_queue_t, task)
+    wq_list: int                               # offsetof(wait_queue_t, task_list)
+    create_done: Optional[int]                 # offsetof(kthread_create_info, done)
+    symbols: Tuple[Tuple[int, int, str], ...]  # sorted (addr, size, name) of functions
+
+    def func_name(self, addr: int) -> Optional[str]:
+        """The function containing addr, or None."""
+        i = bisect.bisect_right(self.symbols, (addr, 1 << 40, "")) - 1
+        if i >= 0:
+            a, size, name = self.symbols[i]
+            if a <= addr < a + max(size, 1):
+                return name
+        return None
+
+
+_TLAYOUTS: Dict[tuple, TraceLayout] = {}
+
+
+def trace_layout(path) -> TraceLayout:
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    hit = _TLAYOUTS.get(key)
+    if hit is None:
+        hit = _TLAYOUTS[key] = _read_trace_layout(path)
+    return hit
+
+
+def _regparm(cu) -> int:
+    prod = cu.get_top_DIE().attributes.get("DW_AT_producer")
+    text = prod.value.decode("latin-1", "replace") if prod is not None else ""
+    for word in text.split():
+        if word.startswith("-mregparm="):
+            try:
+                return int(word.split("=", 1)[1])
+            except ValueError:
+                return 0
+    return 0
+
+
+def _read_trace_layout(path) -> TraceLayout:
+    from elftools.elf.elffile import ELFFile
+    from .oskernel import LayoutError, _find_struct, _members, _name
+
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        symtab = elf.get_section_by_name(".symtab")
+        if symtab is None or not elf.has_dwarf_info():
+            raise LayoutError(f"{path}: no symbol table or no DWARF")
+        funcs_sym = sorted((s["st_value"], s["st_size"], s.name) for s in symtab.iter_symbols()
+                           if s["st_info"]["type"] == "STT_FUNC" and s.name)
+        addrs = {}
+        for a, _size, name in funcs_sym:
+            if name in PROBES:
+                addrs.setdefault(name, a)
+        dwarf = elf.get_dwarf_info()
+        protos = {}
+        for cu in dwarf.iter_CUs():
+            rp = None
+            for die in cu.get_top_DIE().iter_children():
+                if die.tag != "DW_TAG_subprogram" or _name(die) not in addrs:
+                    continue
+                if "DW_AT_declaration" in die.attributes:
+                    continue
+                low = die.attributes.get("DW_AT_low_pc")
+                if low is not None and low.value != addrs[_name(die)]:
+                    continue
+                kids = [c.tag for c in die.iter_children()]
+                if rp is None:
+                    rp = _regparm(cu)
+                protos[_name(die)] = (kids.count("DW_TAG_formal_parameter"),
+                                      "DW_TAG_unspecified_parameters" in kids, rp)
+        funcs = {}
+        for name, a in addrs.items():
+            n, var, rp = protos.get(name, (3, False, 0))
+            funcs[name] = FuncInfo(a, n, var, rp)
+
+        def member(struct_name, field, prefer=""):
+            die = _find_struct(dwarf, struct_name, prefer=prefer)
+            if die is None:
+                return None
+            m = _members(die).get(field)
+            return None if m is None else m[0]
+
+        comp = member("completion", "wait", "completion")
+        wqh = member("__wait_queue_head", "task_list", "wait")
+        wqt = member("__wait_queue", "task", "wait")
+        wql = member("__wait_queue", "task_list", "wait")
+        done = member("kthread_create_info", "done", "kthread")
+        if None in (comp, wqh, wqt, wql):
+            raise LayoutError(f"{path}: no struct completion / wait queue layout in DWARF")
+        return TraceLayout(funcs=funcs, missing=tuple(p for p in PROBES if p not in funcs),
+                           completion_wait=comp, wqh_list=wqh, wq_task=wqt, wq_list=wql,
+                           create_done=done, symbols=tuple(funcs_sym))
+
+
+# --------------------------------------------------------------- recording
+
+def _state_letter(state: int, exit_state: int) -> str:
+    from .oskernel import Task
+    t = Task(addr=0, pid=0, comm="", state=state, exit_state=exit_state, sp=0, ip=0)
+    return t.state_letter(running=False)
+
+
+class SchedTracer:
+    """Records scheduling events of the machine's kernel through probes.
+
+    `machine` is a machine.Machine or a machine.history.TimeMachine around
+    one; `kernel_path` its kernel ELF (default: machine.kernel_path)."""
+
+    def __init__(self, machine, kernel_path=None):
+        from .oskernel import KernelLayout, TaskWalker
+
+        self.m = machine
+        path = kernel_path or getattr(machine, "kernel_path", None)
+        if path is None:
+            raise TraceError("no kernel ELF to learn the task layout from")
+        try:
+            self.klayout = KernelLayout.from_elf(path)
+            self.layout = trace_layout(path)
+        except Exception as e:
+            raise TraceError(f"cannot trace this kernel: {e}") from None
+        if "__switch_to" in self.layout.missing:
+            raise TraceError("the kernel has no __switch_to: cannot see context switches")
+        self.walker = TaskWalker(self.klayout, self._read)
+        self.records: List[dict] = []
+        self.recording = False
+        self.path: Optional[str] = None
+        self.start_ic = 0
+        self.hw = -1              # icount of the last instruction recorded
+        self.dropped = 0          # probe hits skipped (replays: already recorded)
+        self.unreadable = 0       # probe hits whose task could not be read
+        self._probes: List[Tuple[int, Callable]] = []
+        self._handlers = {
+            "__switch_to": self._on_switch, "wake_up_process": self._on_wake,
+            "complete": self._on_complete, "kthread_create": self._on_kcreate,
+            "create_kthread": self._on_create_kthread, "kthread": self._on_kthread,
+        }
+
+    # -- control
+    def start(self, path: Optional[str] = None) -> None:
+        """Start a new trace at the current instruction.  With `path`, the
+        trace is written there now (empty, which checks that it can be) and
+        on stop()/flush()."""
+        if path is not None:
+            path = os.path.abspath(os.path.expanduser(path))
+            self._check_writable(path)
+        if self.recording:
+            self._detach()
+        self.path = path
+        self.records = []
+        self.start_ic = self.m.icount
+        self.hw = self.start_ic - 1
+        self.dropped = self.unreadable = 0
+        self._attach()
+        self.recording = True
+        if path is not None:
+            self.write(path)
+
+    def stop(self) -> Optional[str]:
+        """Stop recording; writes the file if there is one (returns its path)."""
+        if not self.recording:
+            return None
+        self._detach()
+        self.recording = False
+        self._end = self._end_now()
+        if self.path is not None:
+            self.write(self.path)
+        return self.path
+
+    def flush(self) -> Optional[str]:
+        """Write the trace so far to its file (if any); keeps recording."""
+        if self.path is None or not (self.recording or self.records):
+            return None
+        self.write(self.path)
+        return self.path
+
+    def close(self) -> Optional[str]:
+        if self.recording:
+            return self.stop()
+        return None
+
+    def _attach(self):
+        for name, fi in self.layout.funcs.items():
+            fn = self._handlers[name]
+            self.m.add_probe(fi.addr, fn)
+            self._probes.append((fi.addr, fn))
+        self.m.add_listener(self._on_timeline)
+
+    def _detach(self):
+        for addr, fn in self._probes:
+            self.m.remove_probe(addr, fn)
+        self._probes = []
+        self.m.remove_listener(self._on_timeline)
+
+    def _on_timeline(self, event: str, icount: int) -> None:
+        if event == "reset":          # a restart: a new trace from the first instruction
+            self.records = []
+            self.start_ic = 0
+            self.hw = -1
+        elif event == "rewind":       # the run goes on from icount: it is recorded again
+            k = bisect.bisect_left([r["ic"] for r in self.records], icount)
+            del self.records[k:]
+            self.hw = min(self.hw, icount - 1)
+            self.start_ic = min(self.start_ic, icount)
+
+    @staticmethod
+    def _check_writable(path: str) -> None:
+        d = os.path.dirname(path) or "."
+        if not os.path.isdir(d):
+            raise TraceError(f"cannot write {path}: no directory {d}")
+        if os.path.isdir(path):
+            raise TraceError(f"cannot write {path}: it is a directory")
+        if not os.access(d, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+            raise TraceError(f"cannot write {path}: permission denied")
+
+    # -- output
+    def _end_now(self) -> int:
+        end = max(self.m.icount, getattr(self.m, "frontier", 0) or 0)
+        if self.records:
+            end = max(end, self.records[-1]["ic"] + 1)
+        return end
+
+    def end_icount(self) -> int:
+        return self._end_now() if self.recording else getattr(self, "_end", self._end_now())
+
+    def trace(self) -> dict:
+        return build_trace(self.records, self.start_ic, self.end_icount(),
+                           done_offset=self.layout.create_done)
+
+    def write(self, path: Optional[str] = None) -> str:
+        path = path or self.path
+        if path is None:
+            raise TraceError("no file: say `monitor trace on FILE`")
+        text = dumps(self.trace())
+        tmp = f"{path}.tmp{os.getpid()}"
+        try:
+            with open(tmp, "w") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except OSError as e:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise TraceError(f"cannot write {path}: {e.strerror or e}") from None
+        return path
+
+    def tail(self, n: int = TAIL_DEFAULT) -> str:
+        lines = tail_lines(self.records, n, done_offset=self.layout.create_done)
+        return "\n".join(lines) + "\n" if lines else "(no trace events)\n"
+
+    def status(self) -> str:
+        state = "on" if self.recording else "off"
+        where = f", file {self.path}" if self.path else ", in memory only"
+        text = (f"trace {state}{where}: {len(self.records)} events, icount "
+                f"{self.start_ic}..{self.end_icount()}\n")
+        if self.layout.missing:
+            text += f"not probed (the kernel has no such function): {', '.join(self.layout.missing)}\n"
+        if self.unreadable:
+            text += f"{self.unreadable} probe hits skipped: the current task was not readable\n"
+        return text
+
+    def handshake_events(self) -> List[dict]:
+        return handshake_events(self.records, done_offset=self.layout.create_done)
+
+    # -- probes (run inside the machine's clock hook: read only)
+    def _read(self, addr: int, size: int) -> bytes:
+        return self.m.read_memory(addr & 0xFFFFFFFF, size)
+
+    def _u32(self, addr: int) -> Optional[int]:
+        return self.walker.read_u32(addr)
+
+    def _task(self, addr: Optional[int]):
+        if not addr:
+            return None
+        return self.walker.read_task(addr)
+
+    def _arg(self, name: str, i: int) -> Optional[int]:
+        fi = self.layout.funcs[name]
+        nreg = 0 if fi.variadic else min(fi.regparm, fi.nparams, 3)
+        if i < nreg:
+            return self.m.read_register(_REG_ARGS[i])
+        esp = self.m.read_register("esp")
+        return self._u32(esp + 4 + 4 * (i - nreg))
+
+    def _caller(self) -> Optional[str]:
+        ret = self._u32(self.m.read_register("esp"))
+        return None if ret is None else self.layout.func_name(ret)
+
+    def _begin(self, icount: int):
+        """The current task, or None when this hit is not to be recorded."""
+        if icount <= self.hw:
+            self.dropped += 1
+            return None
+        cur = self._task(self.walker.current_task())
+        if cur is None:
+            self.unreadable += 1
+            return None
+        return cur
+
+    def _add(self, icount: int, kind: str, cur, **kw) -> None:
+        rec = {"ic": icount, "kind": kind, "pid": cur.pid, "comm": cur.comm}
+        rec.update(kw)
+        self.records.append(rec)
+        self.hw = icount
+
+    def _on_switch(self, _vaddr, icount):
+        cur = self._begin(icount)
+        if cur is None:
+            return
+        prev = self._task(self._arg("__switch_to", 0)) or cur
+        nxt = self._task(self._arg("__switch_to", 1))
+        if nxt is None:
+            self.unreadable += 1
+            return
+        self._add(icount, "switch", prev, prev_state=_state_letter(prev.state, prev.exit_state),
+                  next_pid=nxt.pid, next_comm=nxt.comm)
+
+    def _on_wake(self, _vaddr, icount):
+        cur = self._begin(icount)
+        if cur is None:
+            return
+        p = self._task(self._arg("wake_up_process", 0))
+        self._add(icount, "wake_up_process", cur,
+                  target_pid=None if p is None else p.pid,
+                  target_comm=None if p is None else p.comm,
+                  target_state=None if p is None else _state_letter(p.state, p.exit_state),
+                  caller=self._caller())
+
+    def _on_complete(self, _vaddr, icount):
+        cur = self._begin(icount)
+        if cur is None:
+            return
+        L = self.layout
+        x = self._arg("complete", 0) or 0
+        done = self._u32(x)
+        head = x + L.completion_wait + L.wqh_list
+        node = self._u32(head)              # list_head.next is its first member
+        waiter = None
+        if node is not None and node != head:
+            waiter = self._task(self._u32(node - L.wq_list + L.wq_task))
+        self._add(icount, "complete", cur, completion=x, done=done,
+                  waiter_pid=None if waiter is None else waiter.pid,
+                  waiter_comm=None if waiter is None else waiter.comm,
+                  caller=self._caller())
+
+    def _on_kcreate(self, _vaddr, icount):
+        cur = self._begin(icount)
+        if cur is None:
+            return
+        fn = self._arg("kthread_create", 0)
+        name = self._format(self._arg("kthread_create", 2),
+                            lambda k: self._arg("kthread_create", 3 + k))
+        self._add(icount, "kthread_create", cur,
+                  threadfn=(self.layout.func_name(fn) or f"0x{fn:08x}") if fn is not None else None,
+                  name=name, esp=self.m.read_register("esp"), caller=self._caller())
+
+    def _on_create_kthread(self, _vaddr, icount):
+        cur = self._begin(icount)
+        if cur is None:
+            return
+        self._add(icount, "create_kthread", cur, create=self._arg("create_kthread", 0),
+                  caller=self._caller())
+
+    def _on_kthread(self, _vaddr, icount):
+        cur = self._begin(icount)
+        if cur is None:
+            return
+        self._add(icount, "kthread", cur, create=self._arg("kthread", 0))
+
+    def _cstring(self, addr: Optional[int], limit: int = 64) -> Optional[str]:
+        if not addr:
+            return None
+        out = b""
+        while len(out) < limit:
+            chunk = self.walker.read(addr + len(out), 16)
+            if chunk is None:
+                # near a page end: byte by byte
+                b = self.walker.read(addr + len(out), 1)
+                if b is None:
+                    return None
+                chunk = b
+            if b"\0" in chunk:
+                return (out + chunk.split(b"\0", 1)[0]).decode("latin-1")
+            out += chunk
+        return out[:limit].decode("latin-1")
+
+    def _format(self, fmt_addr, arg) -> Optional[str]:
+        """The thread name kthread_create will make of namefmt and its
+        arguments (the common conversions: %s %d %i %u %x %c %%)."""
+        fmt = self._cstring(fmt_addr)
+        if fmt is None:
+            return None
+        return format_name(fmt, lambda k: arg(k), self._cstring)
+
+
+def format_name(fmt: str, arg: Callable[[int], Optional[int]],
+                string: Callable[[int], Optional[str]]) -> str:
+    out, k, i = [], 0, 0
+    while i < len(fmt):
+        c = fmt[i]
+        if c != "%" or i + 1 >= len(fmt):
+            out.append(c)
+            i += 1
+            continue
+        j = i + 1
+        while j < len(fmt) and fmt[j] in "-+ #0123456789.l":
+            j += 1
+        conv = fmt[j] if j < len(fmt) else ""
+        if conv == "%":
+            out.append("%")
+        elif conv in "sdiuxXc":
+            v = arg(k)
+            k += 1
+            if v is None:
+                out.append("?")
+            elif conv == "s":
+                out.append(string(v) or "?")
+            elif conv in "di":
+                out.append(str(struct.unpack("<i", struct.pack("<I", v & 0xFFFFFFFF))[0]))
+            elif conv == "u":
+                out.append(str(v))
+            elif conv in "xX":
+                out.append(format(v, conv))
+            else:
+                out.append(chr(v & 0xFF))
+        else:
+            return fmt                      # not understood: the format as is
+        i = j + 1
+    return "".join(out)
+
+
+# ------------------------------------------------------------ pure builder
+
+def ts_of(icount: int):
+    """Trace timestamp (microseconds of virtual time) of an instruction count."""
+    q, r = divmod(icount, INSNS_PER_US)
+    return q if r == 0 else icount / INSNS_PER_US
+
+
+def tid_of(pid: int) -> int:
+    return pid + 1
+
+
+def _who(pid, comm) -> str:
+    return f"{comm}[{pid}]" if pid is not None else "?"
+
+
+def link_requests(records: List[dict], done_offset: Optional[int] = None) -> List[Optional[int]]:
+    """For each record, the kthread_create request (1, 2, ...) it belongs to,
+    or None.  A request is numbered at kthread_create; the requester's
+    wake_up_process from kthread_create belongs to it; create_kthread is
+    matched by its `create` pointer lying just below the requester's stack
+    pointer at kthread_create (the request is on that stack); kthread() by
+    the same pointer; complete() by the request's `done` completion."""
+    out: List[Optional[int]] = []
+    pending: List[Tuple[int, int]] = []      # (request, requester esp)
+    by_ptr: Dict[int, int] = {}               # create pointer -> latest request
+    asked: Dict[int, int] = {}                # requester pid -> its latest request
+    n = 0
+    for r in records:
+        req = None
+        kind = r["kind"]
+        if kind == "kthread_create":
+            n += 1
+            req = n
+            pending.append((n, r.get("esp") or 0))
+            asked[r["pid"]] = n
+        elif kind == "wake_up_process" and r.get("caller") == "kthread_create":
+            req = asked.get(r["pid"])         # the requester waking kthreadd
+        elif kind == "create_kthread" and r.get("create") is not None:
+            c = r["create"]
+            near = [(esp - c, i) for i, (_, esp) in enumerate(pending)
+                    if 0 < esp - c <= REQUEST_SLACK]
+            if near:
+                i = min(near)[1]
+            elif pending:
+                i = 0                         # not on a known stack: FIFO, as kthreadd serves
+            else:
+                i = None
+            if i is not None:
+                req = pending.pop(i)[0]
+                by_ptr[c] = req
+        elif kind == "kthread" and r.get("create") is not None:
+            req = by_ptr.get(r["create"])
+        elif kind == "complete" and done_offset is not None and r.get("completion"):
+            req = by_ptr.get(r["completion"] - done_offset)
+        out.append(req)
+    return out
+
+
+def build_trace(records: List[dict], start: int, end: int,
+                done_offset: Optional[int] = None) -> dict:
+    """Chrome trace-event JSON (as a dict) from the raw records, for the
+    instructions [start, end).  Pure and deterministic."""
+    meta, events = [], []
+    comms: Dict[int, str] = {}
+    running: Optional[Tuple[int, str, int]] = None     # (pid, comm, since)
+
+    def slice_(pid, comm, since, until, state):
+        if until <= since:
+            return
+        comms[pid] = comm
+        events.append({"name": comm, "cat": "sched", "ph": "X", "ts": ts_of(since),
+                       "dur": ts_of(until - since), "pid": TRACE_PID, "tid": tid_of(pid),
+                       "args": {"pid": pid, "comm": comm, "icount": since,
+                                "end_state": state}})
+
+    reqs = link_requests(records, done_offset)
+    for r, req in zip(records, reqs):
+        ic, kind, pid, comm = r["ic"], r["kind"], r["pid"], r["comm"]
+        comms.setdefault(pid, comm)
+        if running is None:
+            running = (pid, comm, start)
+        if kind == "switch":
+            rp, _, since = running
+            if rp == pid:
+                slice_(pid, comm, since, ic, r.get("prev_state") or "?")
+            comms[pid] = comm
+            running = (r["next_pid"], r["next_comm"], ic)
+            comms.setdefault(r["next_pid"], r["next_comm"])
+            continue
+        comms[pid] = comm
+        base = {"ts": ts_of(ic), "pid": TRACE_PID, "tid": tid_of(pid)}
+        args = {"icount": ic}
+        cat = "sched"
+        if kind == "wake_up_process":
+            args.update(target=_who(r.get("target_pid"), r.get("target_comm")),
+                        target_pid=r.get("target_pid"), target_state=r.get("target_state"),
+                        caller=r.get("caller"))
+            if req is not None:
+                args["request"] = req
+        elif kind == "complete":
+            args.update(completion=f"0x{r.get('completion') or 0:08x}", done=r.get("done"),
+                        waiter=(_who(r["waiter_pid"], r["waiter_comm"])
+                                if r.get("waiter_pid") is not None else None),
+                        caller=r.get("caller"))
+            if req is not None:
+                args["request"] = req
+        elif kind == "kthread_create":
+            cat = "kthread"
+            args.update(threadfn=r.get("threadfn"), name=r.get("name"), request=req,
+                        caller=r.get("caller"))
+        elif kind in ("create_kthread", "kthread"):
+            cat = "kthread"
+            args["request"] = req
+        events.append(dict(name=kind, cat=cat, ph="i", s="t", **base, args=args))
+        flow = {"kthread_create": "s", "create_kthread": "t", "kthread": "f"}.get(kind)
+        if flow and req is not None:
+            events.append(dict(name="kthread_create", cat="kthread", ph=flow, id=req,
+                               bp="e", **base))
+    if running is not None:
+        pid, comm, since = running
+        slice_(pid, comm, since, end, "running")
+    meta.append({"name": "process_name", "ph": "M", "pid": TRACE_PID, "tid": tid_of(0),
+                 "args": {"name": PROCESS_NAME}})
+    for pid in sorted(comms):
+        meta.append({"name": "thread_name", "ph": "M", "pid": TRACE_PID, "tid": tid_of(pid),
+                     "args": {"name": f"{comms[pid]} (pid {pid})"}})
+        meta.append({"name": "thread_sort_index", "ph": "M", "pid": TRACE_PID,
+                     "tid": tid_of(pid), "args": {"sort_index": pid}})
+    # stable sort by time: slices (emitted when they end) go before what they enclose
+    order = {"X": 0, "i": 1, "s": 2, "t": 2, "f": 2}
+    events.sort(key=lambda e: (e["ts"], order[e["ph"]]))
+    return {"traceEvents": meta + events, "displayTimeUnit": "ns",
+            "otherData": {"clock": "virtual: icount / %d = microseconds" % INSNS_PER_US,
+                          "start_icount": start, "end_icount": end,
+                          "tid": "kernel pid + 1 (the stub's gdb thread id)"}}
+
+
+def dumps(trace: dict) -> str:
+    """One event per line (diffable), deterministic."""
+    ev = trace["traceEvents"]
+    rest = {k: v for k, v in trace.items() if k != "traceEvents"}
+    body = ",\n".join(json.dumps(e, separators=(",", ":")) for e in ev)
+    tail = json.dumps(rest, separators=(",", ":"))[1:-1]
+    return '{"traceEvents":[\n' + body + "\n]" + ("," + tail if tail else "") + "}\n"
+
+
+def describe(r: dict, req: Optional[int] = None) -> str:
+    """One record as a line of text (monitor trace tail)."""
+    kind = r["kind"]
+    head = f"{r['ic']:>10}  {r['ic'] / INSNS_PER_US / 1000:>9.3f} ms  {_who(r['pid'], r['comm'])}  "
+    if kind == "switch":
+        tail = f"switch -> {_who(r['next_pid'], r['next_comm'])} (leaves in state {r.get('prev_state')})"
+    elif kind == "wake_up_process":
+        tail = (f"wake_up_process {_who(r.get('target_pid'), r.get('target_comm'))} "
+                f"(was {r.get('target_state')}) from {r.get('caller')}")
+    elif kind == "complete":
+        w = (_who(r["waiter_pid"], r["waiter_comm"]) if r.get("waiter_pid") is not None
+             else "nobody waiting")
+        tail = f"complete 0x{r.get('completion') or 0:08x} -> {w} from {r.get('caller')}"
+    elif kind == "kthread_create":
+        tail = f"kthread_create {r.get('threadfn')} name {r.get('name')!s}"
+    elif kind == "create_kthread":
+        tail = f"create_kthread request 0x{r.get('create') or 0:08x}"
+    elif kind == "kthread":
+        tail = "kthread() starts"
+    else:
+        tail = kind
+    if req is not None:
+        tail += f" [request {req}]"
+    return head + tail
+
+
+def tail_lines(records: List[dict], n: int = TAIL_DEFAULT,
+               done_offset: Optional[int] = None) -> List[str]:
+    reqs = link_requests(records, done_offset)
+    k = max(0, len(records) - max(0, n))
+    return [describe(r, q) for r, q in zip(records[k:], reqs[k:])]
+
+
+HANDSHAKE_CALLERS = ("kthread_create", "kthread_stop")
+
+
+def handshake_events(records: List[dict], done_offset: Optional[int] = None) -> List[dict]:
+    """The kthread_create handshake, in order, for diagrams: every
+    kthread_create, create_kthread and kthread() start; the wake_up_process
+    calls made by kthread_create and kthread_stop; the complete() calls on a
+    request's completion or made by kthread/create_kthread/do_exit.  Each is
+    {"icount", "kind", "pid", "comm", "request"} plus: threadfn/name
+    (kthread_create), target_pid/target_comm/caller (wake_up_process),
+    waiter_pid/waiter_comm/caller (complete)."""
+    out = []
+    for r, req in zip(records, link_requests(records, done_offset)):
+        kind = r["kind"]
+        e = {"icount": r["ic"], "kind": kind, "pid": r["pid"], "comm": r["comm"], "request": req}
+        if kind == "kthread_create":
+            e.update(threadfn=r.get("threadfn"), name=r.get("name"))
+        elif kind in ("create_kthread", "kthread"):
+            pass
+        elif kind == "wake_up_process" and r.get("caller") in HANDSHAKE_CALLERS:
+            e.update(target_pid=r.get("target_pid"), target_comm=r.get("target_comm"),
+                     caller=r.get("caller"))
+        elif kind == "complete" and (req is not None or r.get("caller") in
+                                     ("kthread", "create_kthread", "do_exit", "kthreadd")):
+            e.update(waiter_pid=r.get("waiter_pid"), waiter_comm=r.get("waiter_comm"),
+                     caller=r.get("caller"))
+        else:
+            continue
+        out.append(e)
+    return out
+
+
+def tracer_for(target) -> SchedTracer:
+    """The target's tracer, made on first use (the stub's monitor)."""
+    tr = getattr(target, "tracer", None)
+    if tr is None:
+        machine = getattr(target, "machine", None)
+        if machine is None or not callable(getattr(machine, "add_probe", None)):
+            raise TraceError("this target has no machine probes to trace with")
+        tr = SchedTracer(machine)
+        target.tracer = tr
+    return tr
