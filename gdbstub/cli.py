@@ -167,6 +167,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--deadline", type=_count, metavar="N",
                    help="virtual-time budget: at icount N (e.g. 300M) the machine stops for "
                         "good with SIGXCPU; every later resume stops again (default: none)")
+    p.add_argument("--trace", metavar="FILE",
+                   help="record scheduling from the first instruction as Chrome trace JSON "
+                        "(Perfetto, chrome://tracing); written when gdb leaves and at exit")
     p.add_argument("--fake-target", action="store_true",
                    help="serve a fake target instead of the machine (protocol testing)")
     return p
@@ -204,10 +207,33 @@ def _make_target(args, messages):
     return MachineTarget(TimeMachine(machine, mem_limit=args.history_mem)), kernel
 
 
+def _start_trace(target, path):
+    from .schedtrace import TraceError, tracer_for
+
+    try:
+        tracer_for(target).start(path)
+    except TraceError as e:
+        raise UsageError(f"--trace: {e}") from None
+
+
+def _close_trace(target, messages) -> None:
+    """Stop a trace still recording and write its file (stub exit)."""
+    tracer = getattr(target, "tracer", None)
+    if tracer is None:
+        return
+    from .schedtrace import TraceError
+
+    try:
+        tracer.close()
+    except TraceError as e:
+        messages.write(f"kthread-stub: trace not saved: {e}\n")
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     messages = sys.stderr
     log_stream = None
+    target = None
     try:
         if args.debug_rsp:
             try:
@@ -219,6 +245,8 @@ def main(argv=None) -> int:
         target, kernel = made if isinstance(made, tuple) else (made, None)
         if args.deadline is not None:
             target.deadline = args.deadline
+        if args.trace is not None:
+            _start_trace(target, args.trace)
         server = Server(target, log=RspLog(log_stream), slice_insns=args.slice, messages=messages,
                         kernel=kernel, tasks=args.tasks)
         if args.stdio:
@@ -254,6 +282,7 @@ def main(argv=None) -> int:
         messages.write("kthread-stub: interrupted\n")
         return 130
     finally:
+        _close_trace(target, messages)
         if log_stream not in (None, sys.stderr):
             log_stream.close()
 

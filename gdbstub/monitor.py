@@ -21,6 +21,10 @@ HELP_HEAD = (
     "monitor dmesg           the kernel log buffer (log_buf)\n"
     "monitor info registers  CPU registers, control registers, gdtr, idtr\n"
     "monitor tasks on|off    show kernel tasks as gdb threads (default off: one CPU thread)\n"
+    "monitor trace on [FILE] record scheduling from now (Chrome trace JSON, for Perfetto)\n"
+    "monitor trace off       stop recording and write FILE\n"
+    "monitor trace tail [N]  the last N trace events, one a line (default 20)\n"
+    "monitor trace status    whether recording, how many events, which file\n"
 )
 
 GENERAL = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags",
@@ -47,6 +51,7 @@ class Monitor:
             ("dmesg",): self.dmesg,
             ("info", "registers"): self.info_registers,
             ("tasks",): self.tasks,
+            ("trace",): self.trace,
         }
 
     # -- entry point
@@ -110,6 +115,41 @@ class Monitor:
             text += ("gdb sees the new thread list at its next stop or 'info threads' "
                      "(run 'maintenance flush register-cache' to re-read registers now)\n")
         return text
+
+    def trace(self, args) -> str:
+        """The machine's scheduling trace (schedtrace.py)."""
+        from .schedtrace import TAIL_DEFAULT, TraceError, tracer_for
+
+        sub = args[0] if args else "status"
+        try:
+            tr = tracer_for(self.ctx.target)
+            if sub == "on":
+                path = " ".join(args[1:]) or None
+                old = tr.start(path)
+                text = f"trace on from icount {tr.start_ic}: "
+                text += (f"writing {tr.path} (on 'monitor trace off', when gdb detaches "
+                         "and when the stub exits)\n" if path else
+                         "in memory ('monitor trace tail'; give a FILE to save it)\n")
+                return (f"previous trace written to {old}\n" if old else "") + text
+            if sub == "off" and len(args) == 1:
+                if not tr.recording:
+                    return "trace is off already\n"
+                path = tr.stop()
+                where = f"written to {path}" if path else "kept in memory"
+                return f"trace off: {len(tr.records)} events {where}\n"
+            if sub == "tail" and len(args) <= 2:
+                try:
+                    n = int(args[1]) if len(args) == 2 else TAIL_DEFAULT
+                except ValueError:
+                    n = -1
+                if n < 0:
+                    raise MonitorError(f"bad count {args[1]!r}: say tail N, N >= 0")
+                return tr.tail(n)
+            if sub == "status" and len(args) <= 1:
+                return tr.status()
+        except TraceError as e:
+            raise MonitorError(str(e)) from None
+        raise MonitorError("say on [FILE], off, tail [N] or status")
 
     def dmesg(self, args) -> str:
         threads = self._kernel()

@@ -240,15 +240,16 @@ class SchedTracer:
         }
 
     # -- control
-    def start(self, path: Optional[str] = None) -> None:
+    def start(self, path: Optional[str] = None) -> Optional[str]:
         """Start a new trace at the current instruction.  With `path`, the
         trace is written there now (empty, which checks that it can be) and
-        on stop()/flush()."""
+        on stop()/flush().  A trace being recorded is stopped first (and
+        written: its path is returned), unless `path` is unusable (then
+        TraceError and nothing changes)."""
         if path is not None:
             path = os.path.abspath(os.path.expanduser(path))
             self._check_writable(path)
-        if self.recording:
-            self._detach()
+        old = self.stop() if self.recording else None
         self.path = path
         self.records = []
         self.start_ic = self.m.icount
@@ -258,6 +259,7 @@ class SchedTracer:
         self.recording = True
         if path is not None:
             self.write(path)
+        return old
 
     def stop(self) -> Optional[str]:
         """Stop recording; writes the file if there is one (returns its path)."""
@@ -755,3 +757,16 @@ def tracer_for(target) -> SchedTracer:
         tr = SchedTracer(machine)
         target.tracer = tr
     return tr
+
+
+def flush_trace(target, say) -> None:
+    """gdb left or killed the program: write the trace so far, if the target
+    records one to a file.  Errors are reported with `say`, never raised (a
+    full disk must not take the stub down)."""
+    tracer = getattr(target, "tracer", None)
+    if tracer is None:
+        return
+    try:
+        tracer.flush()
+    except Exception as e:
+        say(f"trace not saved: {e}")

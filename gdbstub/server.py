@@ -26,6 +26,7 @@ from .dispatch import Context, Dispatcher
 from .handlers import default_capabilities
 from .rsplog import RspLog
 from .rspsession import DEFAULT_SLICE, Session
+from .schedtrace import flush_trace
 from .target import SIGTRAP, StopEvent, Target
 from .threads import make_thread_model
 
@@ -278,3 +279,4 @@ class Server:
             except Exception:
                 pass
         self.ctx.breakpoints.clear()
+        flush_trace(self.target, self.say)      # gdb left: the trace file so far

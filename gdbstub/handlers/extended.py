@@ -21,6 +21,7 @@ from __future__ import annotations
 from .. import commands as C
 from ..dispatch import Capability, Context
 from . import watch
+from ..schedtrace import flush_trace
 from .stopreply import stop_reply
 from ..target import SIGTRAP, StopEvent
 
@@ -73,4 +74,5 @@ class ExtendedOps(Capability):
             watch.remove_all(self.ctx)
             return self._base_kill(cmd)
         self._forget_breakpoints()
+        flush_trace(self.ctx.target, lambda text: None)   # the program is gone for gdb
         return b"OK"

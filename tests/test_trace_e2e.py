@@ -1,0 +1,133 @@
+"""The scheduling trace through the stub and real gdb: `kthread-stub --trace
+FILE`, `monitor trace on|off|tail|status`, restarts, reverse execution."""
+import re
+import subprocess
+
+import pytest
+
+import trace_check
+from gdbharness import match_in_order
+from gdbstub import session
+from test_trace import check_boot_trace
+
+TO_BOOT_END = ["break oops_test", "continue"]     # init calls oops_test right after "boot complete"
+
+
+def run(kernel, commands, stub_args=()):
+    text, err = session.run(commands=list(commands), kernel=kernel, stub_args=list(stub_args))
+    return text, err
+
+
+def console_of(text):
+    """What `monitor console` printed (the kernel's console so far)."""
+    i = text.index("(gdb) monitor console\n") + len("(gdb) monitor console\n")
+    j = text.index("(gdb) ", i)
+    return text[i:j].encode()
+
+
+def test_stub_trace_of_a_boot(kernel, gdb, tmp_path):
+    path = tmp_path / "boot.json"
+    text, err = run(kernel, TO_BOOT_END + ["monitor console", "monitor trace status",
+                                           "monitor trace tail 3"],
+                    ["--trace", str(path)])
+    assert "init: boot complete" in text, text
+    check_boot_trace(trace_check.load(path), console_of(text))
+    match_in_order([
+        "(gdb) monitor trace status",
+        rf"re:trace on, file {re.escape(str(path))}: \d+ events, icount 0\.\.\d+",
+        "(gdb) monitor trace tail 3",
+        r"re:\s+\d+\s+[\d.]+ ms  \S+\[\d+\]  .*",
+        r"re:\s+\d+\s+[\d.]+ ms  \S+\[\d+\]  .*",
+        r"re:\s+\d+\s+[\d.]+ ms  kthread_demo\[6\]  switch -> init\[1\] \(leaves in state Z\)",
+    ], text)
+    assert "trace not saved" not in err
+
+
+def test_the_trace_is_the_same_every_run_and_after_reverse_execution(kernel, gdb, tmp_path):
+    files = [tmp_path / f"t{i}.json" for i in range(3)]
+    run(kernel, TO_BOOT_END, ["--trace", str(files[0])])
+    # back to the last fork (probes fire again in the replays), forward again
+    text, _ = run(kernel, TO_BOOT_END + ["break create_kthread", "reverse-continue",
+                                         "delete 2", "continue"], ["--trace", str(files[1])])
+    match_in_order(["(gdb) reverse-continue",
+                    "re:Breakpoint 2, create_kthread .*",
+                    "(gdb) continue",
+                    "Breakpoint 1, oops_test () at kernel/oops_test.c:74"], text)
+    # back, and gdb leaves there: the trace still covers everything recorded
+    run(kernel, TO_BOOT_END + ["break create_kthread", "reverse-continue"],
+        ["--trace", str(files[2])])
+    data = [f.read_bytes() for f in files]
+    assert data[0] and data[1] == data[0] and data[2] == data[0]
+
+
+def test_monitor_trace_on_off_tail_and_errors(kernel, gdb, tmp_path):
+    path = tmp_path / "m.json"
+    text, _ = run(kernel, [
+        "monitor trace", "monitor trace tail", f"monitor trace on {path}"] + TO_BOOT_END + [
+        "monitor trace off", "monitor trace off", "monitor trace tail 2",
+        "monitor trace on", "monitor trace status",
+        f"monitor trace on {tmp_path}/no/such/dir/t.json", "monitor trace status",
+        "monitor trace tail x", "monitor trace frob"])
+    match_in_order([
+        "(gdb) monitor trace",
+        "trace off, in memory only: 0 events, icount 0..0",
+        "(gdb) monitor trace tail",
+        "(no trace events)",
+        f"(gdb) monitor trace on {path}",
+        f"trace on from icount 0: writing {path} (on 'monitor trace off', "
+        "when gdb detaches and when the stub exits)",
+        "(gdb) monitor trace off",
+        rf"re:trace off: \d+ events written to {re.escape(str(path))}",
+        "(gdb) monitor trace off",
+        "trace is off already",
+        "(gdb) monitor trace tail 2",
+        r"re:.* kthread_demo\[6\]  complete 0x\.{8} -> init\[1\] from do_exit",
+        r"re:.* kthread_demo\[6\]  switch -> init\[1\] \(leaves in state Z\)",
+        "(gdb) monitor trace on",
+        r"re:trace on from icount \d+: in memory \('monitor trace tail'; give a FILE to save it\)",
+        "(gdb) monitor trace status",
+        r"re:trace on, in memory only: 0 events, icount (\d+)\.\.\1",
+        f"(gdb) monitor trace on {tmp_path}/no/such/dir/t.json",
+        f"monitor trace: cannot write {tmp_path}/no/such/dir/t.json: "
+        f"no directory {tmp_path}/no/such/dir",
+        "(gdb) monitor trace status",          # the failed `on` left the trace running
+        r"re:trace on, in memory only: 0 events, .*",
+        "(gdb) monitor trace tail x",
+        "monitor trace: bad count 'x': say tail N, N >= 0",
+        "(gdb) monitor trace frob",
+        "monitor trace: say on [FILE], off, tail [N] or status",
+    ], text)
+    trace = trace_check.load(path)
+    assert trace_check.problems(trace) == []
+    assert len(trace_check.flows(trace)) >= 4
+
+
+def test_bad_trace_file_is_a_one_line_error(tmp_path):
+    import sys
+    r = subprocess.run([sys.executable, "-m", "gdbstub", "--trace", str(tmp_path / "x" / "t.json"),
+                        "--port", "0"], capture_output=True, text=True, cwd=session.ROOT,
+                       timeout=120, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2
+    assert r.stderr == (f"kthread-stub: --trace: cannot write {tmp_path}/x/t.json: "
+                        f"no directory {tmp_path}/x\n")
+
+
+def test_a_restart_starts_a_new_trace(kernel, gdb, tmp_path):
+    path = tmp_path / "r.json"
+    with session.Stub(kernel, ["--trace", str(path)], once=True) as stub:
+        cmd = session.gdb_command(kernel, stub.address(), commands=[
+            "break create_kthread", "run", "monitor trace status", "kill",
+            "run", "monitor trace status", "monitor reset", "monitor trace status"])
+        i = cmd.index(f"target remote {stub.address()}")
+        cmd[i] = f"target extended-remote {stub.address()}"
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=300, stdin=subprocess.DEVNULL, cwd=session.ROOT)
+    text = r.stdout
+    status = re.findall(r"trace on, file .*: (\d+) events, icount (\d+)\.\.(\d+)", text)
+    assert len(status) == 3, text
+    # each run stops at the first fork: the same few events since icount 0
+    assert status[0] == status[1] and status[0][1] == "0" and int(status[0][0]) > 0
+    assert status[2] == ("0", "0", "0")
+    trace = trace_check.load(path)                 # written at kill, then at the end
+    assert trace_check.problems(trace) == []
+    assert trace["otherData"]["end_icount"] == 0
