@@ -156,29 +156,50 @@ def _read_trace_layout(path) -> TraceLayout:
             if name in PROBES:
                 addrs.setdefault(name, a)
         dwarf = elf.get_dwarf_info()
-        protos = {}
-        for cu in dwarf.iter_CUs():
-            rp = None
-            for die in cu.get_top_DIE().iter_children():
-                if die.tag != "DW_TAG_subprogram" or _name(die) not in addrs:
-                    continue
-                if "DW_AT_declaration" in die.attributes:
-                    continue
-                low = die.attributes.get("DW_AT_low_pc")
-                if low is not None and low.value != addrs[_name(die)]:
-                    continue
-                kids = [c.tag for c in die.iter_children()]
-                if rp is None:
-                    rp = _regparm(cu)
-                protos[_name(die)] = (kids.count("DW_TAG_formal_parameter"),
-                                      "DW_TAG_unspecified_parameters" in kids, rp)
+        # Only the CUs that define the probed functions (found through
+        # .debug_aranges): parsing every DIE of the kernel takes ~10x longer.
+        cus = []
+        aranges = dwarf.get_aranges()
+        if aranges is not None:
+            offs = []
+            for a in addrs.values():
+                try:
+                    off = aranges.cu_offset_at_addr(a)
+                except Exception:     # pyelftools raises when no range holds it
+                    off = None
+                if off is not None and off not in offs:
+                    offs.append(off)
+            cus = [dwarf.get_CU_at(off) for off in sorted(offs)]
+        protos, structs = {}, {}
+
+        def scan(cu_list):
+            for cu in cu_list:
+                rp = _regparm(cu)
+                for die in cu.get_top_DIE().iter_children():
+                    name = _name(die)
+                    if (die.tag == "DW_TAG_structure_type" and name not in structs
+                            and "DW_AT_declaration" not in die.attributes):
+                        structs[name] = die
+                    if (die.tag != "DW_TAG_subprogram" or name not in addrs or name in protos
+                            or "DW_AT_declaration" in die.attributes):
+                        continue
+                    low = die.attributes.get("DW_AT_low_pc")
+                    if low is not None and low.value != addrs[name]:
+                        continue
+                    kids = [c.tag for c in die.iter_children()]
+                    protos[name] = (kids.count("DW_TAG_formal_parameter"),
+                                    "DW_TAG_unspecified_parameters" in kids, rp)
+
+        scan(cus)
+        if set(addrs) - set(protos):        # no aranges, or a function outside them
+            scan(dwarf.iter_CUs())
         funcs = {}
         for name, a in addrs.items():
             n, var, rp = protos.get(name, (3, False, 0))
             funcs[name] = FuncInfo(a, n, var, rp)
 
         def member(struct_name, field, prefer=""):
-            die = _find_struct(dwarf, struct_name, prefer=prefer)
+            die = structs.get(struct_name) or _find_struct(dwarf, struct_name, prefer=prefer)
             if die is None:
                 return None
             m = _members(die).get(field)

@@ -149,6 +149,7 @@ class Machine:
         self._bps = set()
         self._probes = {}           # vaddr -> [callback(vaddr, icount)]
         self._probe_thunk = vclock.PROBE_FN(self._on_probe)   # kept alive here
+        self._ctl_cache = None      # (cr0, cr3, cr4) while probe callbacks run
         self.probe_errors = []      # "vaddr: exception" of failed callbacks (last 20)
         self._listeners = []
         self._unknown_ports = set()
@@ -722,13 +723,19 @@ class Machine:
         return {a: tuple(f) for a, f in self._probes.items()}
 
     def _on_probe(self, vaddr, icount):
-        for fn in tuple(self._probes.get(vaddr, ())):
-            try:
-                fn(vaddr, icount)
-            except Exception as e:          # never unwind through unicorn
-                log.warning("probe at 0x%08x failed: %r", vaddr, e)
-                self.probe_errors.append("0x%08x: %r" % (vaddr, e))
-                del self.probe_errors[:-20]
+        # Callbacks cannot change paging: read cr0/cr3/cr4 once for all the
+        # memory reads they make (each register read costs microseconds).
+        self._ctl_cache = self._paging_regs()
+        try:
+            for fn in tuple(self._probes.get(vaddr, ())):
+                try:
+                    fn(vaddr, icount)
+                except Exception as e:          # never unwind through unicorn
+                    log.warning("probe at 0x%08x failed: %r", vaddr, e)
+                    self.probe_errors.append("0x%08x: %r" % (vaddr, e))
+                    del self.probe_errors[:-20]
+        finally:
+            self._ctl_cache = None
 
     def add_listener(self, fn):
         """`fn(event, icount)` on timeline changes: ("reset", 0) after
@@ -801,6 +808,8 @@ class Machine:
     def _paging_regs(self):
         """(cr0, cr3, cr4): read once per access, not once per page walked
         (each register read through the binding costs microseconds)."""
+        if self._ctl_cache is not None:
+            return self._ctl_cache
         uc = self.uc
         return (uc.reg_read(X.UC_X86_REG_CR0), uc.reg_read(X.UC_X86_REG_CR3),
                 uc.reg_read(X.UC_X86_REG_CR4))
