@@ -75,6 +75,7 @@ PROBES = ("__switch_to", "wake_up_process", "complete", "kthread_create",
           "create_kthread", "kthread")
 REQUEST_SLACK = 0x10000    # the request is at most this far below the requester's esp
 TAIL_DEFAULT = 20
+MAX_RECORDS = 1_000_000    # beyond: the oldest tenth is dropped (a machine left running)
 
 _REG_ARGS = ("eax", "edx", "ecx")
 
@@ -253,6 +254,7 @@ class SchedTracer:
         self.hw = -1              # icount of the last instruction recorded
         self.dropped = 0          # probe hits skipped (replays: already recorded)
         self.unreadable = 0       # probe hits whose task could not be read
+        self.discarded = 0        # oldest records dropped beyond MAX_RECORDS
         self._probes: List[Tuple[int, Callable]] = []
         self._handlers = {
             "__switch_to": self._on_switch, "wake_up_process": self._on_wake,
@@ -275,7 +277,7 @@ class SchedTracer:
         self.records = []
         self.start_ic = self.m.icount
         self.hw = self.start_ic - 1
-        self.dropped = self.unreadable = 0
+        self.dropped = self.unreadable = self.discarded = 0
         self._attach()
         self.recording = True
         if path is not None:
@@ -382,6 +384,8 @@ class SchedTracer:
                 f"{self.start_ic}..{self.end_icount()}\n")
         if self.layout.missing:
             text += f"not probed (the kernel has no such function): {', '.join(self.layout.missing)}\n"
+        if self.discarded:
+            text += f"the oldest {self.discarded} events were dropped (more than {MAX_RECORDS})\n"
         if self.unreadable:
             text += f"{self.unreadable} probe hits skipped: the current task was not readable\n"
         return text
@@ -429,6 +433,11 @@ class SchedTracer:
         rec.update(kw)
         self.records.append(rec)
         self.hw = icount
+        if len(self.records) > MAX_RECORDS:
+            cut = MAX_RECORDS // 10
+            self.discarded += cut
+            del self.records[:cut]
+            self.start_ic = self.records[0]["ic"]     # the trace now starts there
 
     def _on_switch(self, _vaddr, icount):
         cur = self._begin(icount)

@@ -327,3 +327,12 @@ def test_trace_files(kernel, syms, tmp_path):
         with pytest.raises(st.TraceError, match="permission denied"):
             tr.start(str(ro / "t.json"))
     assert "trace off" in tr.status()
+
+
+def test_a_long_trace_keeps_the_newest_events(kernel, syms, monkeypatch):
+    monkeypatch.setattr(st, "MAX_RECORDS", 20)
+    m, tr = _traced_boot(kernel, syms)
+    assert len(tr.records) <= 20 and tr.discarded > 0
+    assert tr.start_ic == tr.records[0]["ic"] > 0
+    assert trace_check.problems(tr.trace()) == []
+    assert f"the oldest {tr.discarded} events were dropped" in tr.status()
