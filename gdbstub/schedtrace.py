@@ -45,7 +45,7 @@ Trace-event schema (docs/ARCHITECTURE.md, "Scheduling trace"):
   Flows (cat "kthread", name "kthread_create", id = request number, 1 for
   the first kthread_create of the trace): "s" at kthread_create in the
   requester, "t" at create_kthread in kthreadd, "f" at kthread() in the new
-  thread; all "bp": "e" (bound to the enclosing running slice).
+  thread; each bound to the enclosing running slice ("f" with "bp": "e").
 
 Requests are matched without guessing an order: the request lives on the
 requester's stack, so the `create` pointer that kthreadd receives lies just
@@ -682,8 +682,12 @@ def build_trace(records: List[dict], start: int, end: int,
         events.append(dict(name=kind, cat=cat, ph="i", s="t", **base, args=args))
         flow = {"kthread_create": "s", "create_kthread": "t", "kthread": "f"}.get(kind)
         if flow and req is not None:
-            events.append(dict(name="kthread_create", cat="kthread", ph=flow, id=req,
-                               bp="e", **base))
+            # "s" and "t" bind to the enclosing slice; "f" only with bp "e"
+            # (else to the next slice that begins on its track)
+            ev = dict(name="kthread_create", cat="kthread", ph=flow, id=req, **base)
+            if flow == "f":
+                ev["bp"] = "e"
+            events.append(ev)
     if running is not None:
         pid, comm, since = running
         slice_(pid, comm, since, end, "running")
