@@ -21,6 +21,7 @@ record.  Everything else is a pure function of the records:
                                     chrome://tracing, ui.perfetto.dev)
   tail_lines(records, n)            the last events, one line each
   handshake_events(records)         the kthread_create handshake, in order
+  record_boot(kernel)               a traced boot without gdb, to oops_test
 
 Time.  ts is the machine's virtual time, never the wall clock: the
 instruction count at 10,000,000 instructions per virtual second (the rate
@@ -779,6 +780,36 @@ def handshake_events(records: List[dict], done_offset: Optional[int] = None) -> 
             continue
         out.append(e)
     return out
+
+
+def record_boot(kernel_path, cmdline: str = "", stop_at: str = "oops_test",
+                max_insns: int = 100_000_000) -> SchedTracer:
+    """Boot `kernel_path` on a fresh machine (no gdb) with the trace on from
+    the first instruction, up to the first instruction of function `stop_at`
+    (default oops_test, which init calls right after "init: boot complete"),
+    and return the stopped tracer: .records, .trace(), .handshake_events().
+    Raises TraceError if `stop_at` is not reached within max_insns."""
+    from machine import Machine
+
+    m = Machine(str(kernel_path), cmdline=cmdline)
+    layout = trace_layout(kernel_path)
+    target = next((a for a, _size, name in layout.symbols if name == stop_at), None)
+    if target is None:
+        raise TraceError(f"the kernel has no function {stop_at}")
+    m.add_breakpoint(target)
+    tr = SchedTracer(m, kernel_path)
+    tr.start()
+    while m.icount < max_insns:
+        stop = m.cont(max_insns - m.icount)
+        if stop.reason == "breakpoint":
+            break
+        if stop.reason != "limit" or stop.detail:
+            raise TraceError(f"the boot stopped before {stop_at}: {stop.reason} at "
+                             f"0x{stop.pc:08x} {stop.detail}".rstrip())
+    else:
+        raise TraceError(f"{stop_at} not reached within {max_insns} instructions")
+    tr.stop()
+    return tr
 
 
 def tracer_for(target) -> SchedTracer:

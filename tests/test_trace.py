@@ -336,3 +336,17 @@ def test_a_long_trace_keeps_the_newest_events(kernel, syms, monkeypatch):
     assert tr.start_ic == tr.records[0]["ic"] > 0
     assert trace_check.problems(tr.trace()) == []
     assert f"the oldest {tr.discarded} events were dropped" in tr.status()
+
+
+def test_record_boot_for_diagrams(kernel):
+    tr = st.record_boot(kernel)
+    assert not tr.recording and tr.records
+    hs = tr.handshake_events()
+    creates = [e for e in hs if e["kind"] == "kthread_create"]
+    assert [e["name"] for e in creates][:2] == ["ksoftirqd/0", "events/0"]
+    assert all(e["pid"] == 1 and e["comm"] == "init" for e in creates)
+    assert [e["request"] for e in hs if e["kind"] == "create_kthread"] == \
+        [e["request"] for e in creates]
+    assert st.dumps(tr.trace()) == st.dumps(st.record_boot(kernel).trace())
+    with pytest.raises(st.TraceError, match="no function"):
+        st.record_boot(kernel, stop_at="no_such_function")
