@@ -53,7 +53,6 @@ def cmd_list(args):
     for lab in all_labs():
         print(f"{lab.number}  {lab.title}  ({lab.total_points} points)  "
               f"labs/{os.path.basename(lab.path)}/handout.md")
-    print("not yet written: lab 4's bug hunt (a boot option that injects a bug)")
     return 0
 
 

@@ -23,7 +23,7 @@ def test_list_names_every_lab_with_its_handout():
     assert "1  kthreadd: the documented session  (100 points)  labs/1-kthreadd/handout.md" in r.stdout
     assert "2  the kthread_create handshake  (100 points)  labs/2-handshake/handout.md" in r.stdout
     assert "3  the scheduler and the context switch  (100 points)  labs/3-scheduler/handout.md" in r.stdout
-    assert ("4  thread lifetime: kthread_stop, do_exit, reaping  (100 points)  "
+    assert ("4  thread lifetime: kthread_stop, do_exit, reaping; a bug hunt  (100 points)  "
             "labs/4-lifetime/handout.md") in r.stdout
 
 
