@@ -139,8 +139,8 @@ def cmd_grade(args):
 
 def cmd_mermaid(args):
     from . import mermaid
-    comms, events = mermaid.record()
-    text = mermaid.render(comms, events)
+    events = mermaid.record()
+    text = mermaid.render(events)
     if args.out:
         with open(args.out, "w") as f:
             f.write(text)
@@ -250,7 +250,7 @@ def main(argv=None):
     p.add_argument("--save", metavar="FILE", help="save the whole transcript")
     p.add_argument("-v", "--verbose", action="store_true", help="GOOD lines for passing tests too")
     p = sub.add_parser("mermaid", help="the boot's kthread_create handshakes as a Mermaid "
-                       "sequence diagram (recorded with gdb breakpoints)")
+                       "sequence diagram (from the machine's scheduling trace)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     sub.add_parser("doctor", help="check gdb, gcc, the kernel image and the target description")
     args = ap.parse_args(argv)

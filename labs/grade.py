@@ -118,12 +118,15 @@ def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3, dead
              + "echo ---- grader: kt-ps at the end ----\\n\nkt-ps\n"
              + "echo ---- grader: bt at the end ----\\n\nbt\n"
              + "echo ---- grader: guest instruction count ----\\n\nmonitor icount\n"
+             + "echo ---- grader: the last scheduling-trace events ----\\n\n"
+             + "monitor trace tail 30\n"
              + "echo ---- grader: every task's backtrace ----\\n\nmonitor tasks on\n"
              + "info threads\nthread apply all bt\n")
     t0 = time.monotonic()
     with session.Stub(kernel, lab.stub_args + ["--deadline", str(deadline)]) as stub:
         cmd = session.gdb_command(kernel, stub.address(), commands=[
             "set width 0",
+            "monitor trace on",            # in memory, for the trailer's `trace tail`
             f"source {os.path.join(ROOT, 'gdb_scripts', 'kt.py')}",
             f"source {os.path.join(ROOT, 'labs', 'kt_lab.py')}",
             f"source {lab.file('start.gdb')}"])

@@ -1,77 +1,74 @@
-"""`kthread-lab mermaid`: the kthread_create handshake of a boot as a Mermaid sequence diagram.
+"""`kthread-lab mermaid`: the kthread_create handshakes of a boot as a Mermaid sequence diagram.
 
-Recorded with gdb breakpoints that never stop (labs/handshake_events.py) on a
-fresh deterministic machine, from the reset vector to `oops_test` (right after
-"init: boot complete"); rendered here.  This is the gdb-side stand-in for the
-issue's trace: no machine hooks, no Chrome trace JSON (not done).
+The events are the machine's scheduling trace (gdbstub/schedtrace.py), the
+same ones `kthread-stub --trace` writes as Chrome trace JSON: probes on the
+kernel's kthread_create, wake_up_process, create_kthread, kthread() and
+complete(), recorded from outside the guest on a fresh deterministic boot up
+to `oops_test` (right after "init: boot complete").  Only recorded events are
+drawn: a sleep in wait_for_completion() is not probed, so it is not shown.
 """
 import os
-import re
 
 from . import ROOT
 
 
-def record(kernel=None, timeout=120.0):
-    from gdbstub import session
+def record(kernel=None, cmdline=""):
+    """The boot's handshake events (schedtrace.handshake_events), no gdb needed."""
+    from gdbstub import schedtrace
     if kernel is None:
         from machine.kbuild import ensure_kernel
         kernel = os.path.relpath(ensure_kernel(), ROOT)
-    text, _ = session.run(commands=[
-        f"source {os.path.join(ROOT, 'gdb_scripts', 'kt.py')}",
-        f"source {os.path.join(ROOT, 'labs', 'handshake_events.py')}",
-        "break oops_test", "continue", "kt-handshake-dump"],
-        kernel=kernel, timeout=timeout, batch=True)
-    comms, events = {}, []
-    for line in text.splitlines():
-        m = re.match(r"KT-COMM (\d+) (.*)$", line)
-        if m:
-            comms[int(m.group(1))] = m.group(2)
-        elif line.startswith("KT-EVENT "):
-            events.append(line.split()[1:])
-    return comms, events
+    return schedtrace.record_boot(kernel, cmdline=cmdline).handshake_events()
 
 
-def render(comms, events):
-    out = []
+def _names(events):
+    """pid -> the name to show: a created thread by the name it was asked for
+    (at its first events it still carries kthreadd's comm), others by their
+    latest comm."""
+    asked = {e["request"]: e["name"] for e in events
+             if e["kind"] == "kthread_create" and e.get("name")}
+    names = {}
+    for e in events:
+        if e.get("target_pid") is not None:
+            names.setdefault(e["target_pid"], e.get("target_comm") or "?")
+        if e.get("waiter_pid") is not None:
+            names.setdefault(e["waiter_pid"], e.get("waiter_comm") or "?")
+    for e in events:
+        names[e["pid"]] = e["comm"]
+    for e in events:
+        if e["kind"] == "kthread" and e["request"] in asked:
+            names[e["pid"]] = asked[e["request"]]
+    return names
+
+
+def render(events):
     seen = []
 
     def part(pid):
-        pid = int(pid)
         if pid not in seen:
             seen.append(pid)
         return f"P{pid}"
 
-    # a thread that exited before the end has no comm left: name it by its threadfn
+    creator = {}                  # request -> pid of the kthreadd that ran create_kthread
+    out = []
     for e in events:
-        if e[0] == "complete" and e[2] == "kthread" and comms.get(int(e[1]), "?") == "?":
-            comms[int(e[1])] = e[4]
-    forker = None
-    born = set()
-    for e in events:
-        kind, pid = e[0], e[1]
-        if kind == "create":
-            p = part(pid)
-            out.append(f"    {p}->>{p}: kthread_create({e[2]}): queue request")
-        elif kind == "wake":
-            a, b = part(pid), part(e[2])
-            out.append(f"    {a}->>{b}: wake_up_process() from {e[3]}")
-        elif kind == "wait":
-            a = part(pid)
-            out.append(f"    Note over {a}: wait_for_completion() in {e[2]}")
-        elif kind == "fork":
-            forker = pid
+        kind, me, req = e["kind"], part(e["pid"]), e["request"]
+        if kind == "kthread_create":
+            out.append(f"    {me}->>{me}: kthread_create({e.get('name') or e.get('threadfn')}): "
+                       f"queue request {req}")
+        elif kind == "wake_up_process":
+            out.append(f"    {me}->>{part(e['target_pid'])}: wake_up_process() in {e['caller']}")
+        elif kind == "create_kthread":
+            creator[req] = e["pid"]
+        elif kind == "kthread":
+            src = part(creator[req]) if req in creator else me
+            out.append(f"    {src}->>{me}: create_kthread(): kernel_thread(kthread)")
         elif kind == "complete":
-            if e[2] == "kthread" and pid not in born and forker is not None:
-                born.add(pid)
-                a, b = part(forker), part(pid)
-                out.append(f"    {a}->>{b}: create_kthread(): kernel_thread(kthread)")
-            a = part(pid)
-            waiters = [w for w in e[3].split(",") if w != "-"]
-            if waiters:
-                for w in waiters:
-                    out.append(f"    {a}->>{part(w)}: complete() in {e[2]}")
+            if e.get("waiter_pid") is not None:
+                out.append(f"    {me}->>{part(e['waiter_pid'])}: complete() in {e['caller']}")
             else:
-                out.append(f"    Note over {a}: complete() in {e[2]} (nobody waiting yet)")
-    head = ["sequenceDiagram"] + [f"    participant P{pid} as {comms.get(pid, '?')} ({pid})"
+                out.append(f"    Note over {me}: complete() in {e['caller']} (nobody waiting yet)")
+    names = _names(events)
+    head = ["sequenceDiagram"] + [f"    participant P{pid} as {names.get(pid, '?')} ({pid})"
                                    for pid in seen]
     return "\n".join(head + out) + "\n"

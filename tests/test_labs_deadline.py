@@ -26,6 +26,8 @@ def test_a_continue_that_never_stops_ends_at_the_deadline_every_time(kernel, gdb
     t = r.replay.transcript
     assert "ksoftirqd/0" in t.split(KT_PS)[-1]
     assert re.search(r"Thread \d+ \(Thread \d+ \"kthreadd\"", t.split(KT_PS)[-1])
+    trace = t.split("---- grader: the last scheduling-trace events ----")[-1]
+    assert re.search(r"^ *\d+ +[\d.]+ ms +\S+\[\d+\] +(switch|wake_up_process|complete)", trace, re.M), trace[:2000]
     port = re.compile(r"127\.0\.0\.1:\d+")
     assert port.sub("", runs[1].replay.transcript) == port.sub("", t)
 
