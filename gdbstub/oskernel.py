@@ -62,15 +62,21 @@ class KernelLayout:
     @classmethod
     def from_elf(cls, path) -> "KernelLayout":
         """The layout of the kernel at `path`, read once per ELF version."""
-        st = os.stat(path)
-        key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
-        hit = _LAYOUTS.get(key)
-        if hit is None:
-            hit = _LAYOUTS[key] = _read_layout(path)
-        return hit
+        return per_elf(_LAYOUTS, path, _read_layout)
 
 
 _LAYOUTS: Dict[tuple, KernelLayout] = {}  # (realpath, size, mtime) -> layout
+
+
+def per_elf(cache: dict, path, read):
+    """read(path), cached in `cache` per version of the file (a rebuilt
+    kernel has another size or mtime, so it is read again)."""
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache[key] = read(path)
+    return hit
 
 
 def _name(die) -> Optional[str]:

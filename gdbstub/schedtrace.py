@@ -122,12 +122,8 @@ _TLAYOUTS: Dict[tuple, TraceLayout] = {}
 
 
 def trace_layout(path) -> TraceLayout:
-    st = os.stat(path)
-    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
-    hit = _TLAYOUTS.get(key)
-    if hit is None:
-        hit = _TLAYOUTS[key] = _read_trace_layout(path)
-    return hit
+    from .oskernel import per_elf
+    return per_elf(_TLAYOUTS, path, _read_trace_layout)
 
 
 def _regparm(cu) -> int:
