@@ -107,14 +107,36 @@ def gdb_command(kernel, address, script=None, commands=(), trace=True, batch=Fal
     return cmd
 
 
+# gdb runs a reverse command as its forward twin (reverse.c: "continue " plus
+# the arguments), which trace-commands echoes as if it had been typed.
+_REVERSE = {"reverse-continue": "continue", "rc": "continue", "reverse-step": "step",
+            "rs": "step", "reverse-next": "next", "rn": "next", "reverse-stepi": "stepi",
+            "rsi": "stepi", "reverse-nexti": "nexti", "rni": "nexti",
+            "reverse-finish": "finish"}
+
+
+def is_reverse_echo(previous: str, command: str) -> bool:
+    """True if `command` is gdb's internal run of reverse command `previous`."""
+    words = previous.split(None, 1)
+    if not words or words[0] not in _REVERSE:
+        return False
+    return command == _REVERSE[words[0]] + " " + (words[1] if len(words) > 1 else "")
+
+
 def prettify(output):
-    """Turn gdb's `+command` trace lines into `(gdb) command` prompt lines."""
+    """Turn gdb's `+command` trace lines into `(gdb) command` prompt lines
+    (dropping the echo of a reverse command's internal forward twin)."""
     out = []
+    previous = ""
     for line in output.splitlines():
         if line.startswith("(gdb) +quit") or line == "(gdb) quit":
             break   # end of input: gdb's last prompt, then its own quit and detach messages
         if line.startswith("+"):
-            line = "(gdb) " + line.lstrip("+")
+            command = line.lstrip("+")
+            if is_reverse_echo(previous, command):
+                continue
+            previous = command
+            line = "(gdb) " + command
         out.append(line)
     return "\n".join(out) + "\n"
 

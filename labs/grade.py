@@ -77,11 +77,16 @@ class Replay:
 
 
 def _prettify(output):
+    from gdbstub.session import is_reverse_echo
     out = []
+    previous = ""
     for line in output.splitlines():
         # trace-commands prints `+cmd` (after the prompt when the command came from stdin)
         m = re.match(r"^(?:\(gdb\) )*\++(.*)$", line)
         if m:
+            if is_reverse_echo(previous, m.group(1)):
+                continue
+            previous = m.group(1)
             line = "(gdb) " + m.group(1)
         out.append(line)
     return "\n".join(out) + "\n"

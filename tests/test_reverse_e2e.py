@@ -31,6 +31,12 @@ def states(text):
     return out
 
 
+def test_prettify_drops_the_echo_of_a_reverse_commands_forward_twin():
+    raw = "+reverse-continue\n+continue \nContinuing.\n+rs 2\n+step 2\n+continue \nContinuing.\n"
+    assert session.prettify(raw).splitlines() == [
+        "(gdb) reverse-continue", "Continuing.", "(gdb) rs 2", "(gdb) continue ", "Continuing."]
+
+
 def run_gdb(kernel, commands, stub_args=()):
     text, _ = session.run(commands=list(commands), kernel=kernel, stub_args=list(stub_args))
     return text
@@ -47,6 +53,10 @@ def test_reverse_continue_to_the_previous_breakpoint(kernel, gdb):
         "Breakpoint 1, create_kthread (create=0x........) at kernel/kthread.c:85",
         "#0  create_kthread (create=0x........) at kernel/kthread.c:85",
     ], text)
+    # gdb runs reverse-continue as "continue " internally; the transcript shows
+    # only what was typed
+    after = text[text.index("(gdb) reverse-continue"):].splitlines()
+    assert after[1] == "Continuing."
     s = states(text)
     assert s["back"] == s["first"] != s["second"]
     assert s["again"] == s["second"]          # forward again: the same future
