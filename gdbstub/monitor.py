@@ -105,8 +105,14 @@ class Monitor:
     def tasks(self, args) -> str:
         threads = self._kernel()
         if args and args[0] in ("on", "off"):
-            threads.set_enabled(args[0] == "on")
-            self.ctx.general_thread = self.ctx.continue_thread = 0
+            on = args[0] == "on"
+            threads.set_enabled(on)
+            if not on:
+                self.ctx.general_thread = self.ctx.continue_thread = 0   # the one CPU thread
+            elif self.ctx.general_thread in (0, -1):
+                # gdb took the last stop's thread, 1, as selected (Hg): from now
+                # on thread 1 is swapper (pid 0), so its registers are swapper's
+                self.ctx.general_thread = 1
         elif args:
             raise MonitorError("say on or off")
         state = "on" if threads.enabled else "off"
@@ -114,6 +120,13 @@ class Monitor:
         if args:
             text += ("gdb sees the new thread list at its next stop or 'info threads' "
                      "(run 'maintenance flush register-cache' to re-read registers now)\n")
+            cur = threads.running_tid() if threads.enabled else None
+            if cur is not None and cur != 1:
+                # gdb stays on its thread 1, which is now swapper (pid 0), not the CPU
+                task = threads.task(cur)
+                text += (f"gdb's current thread 1 is now swapper (pid 0); the CPU runs "
+                         f"{task.comm} (pid {task.pid}), Thread {cur}: "
+                         f"'thread find Thread {cur}' gives its gdb number\n")
         return text
 
     def trace(self, args) -> str:

@@ -209,3 +209,22 @@ def test_registers_after_a_stop_are_the_stopped_threads(kernel, gdb):
         r"re:#0  complete \(x=0x........\) at kernel/completion.c:\d+",
         "$1 = 1",
     ], tail)
+
+
+def test_tasks_turned_on_mid_session_thread_1_becomes_swapper(kernel, gdb):
+    """gdb stays on its thread 1, which with tasks on is swapper: after the
+    flush the monitor message asks for, its registers are swapper's (not the
+    CPU's), and the message names the running task's thread."""
+    text = run_gdb(kernel, "break kthreadd", "continue", "monitor tasks on",
+                   "maintenance flush register-cache", "bt 1", "thread find Thread 3",
+                   "thread 3", "bt 1", stub_args=())
+    match_in_order([
+        "kernel tasks as threads: on",
+        "gdb's current thread 1 is now swapper (pid 0); the CPU runs swapper (pid 2), "
+        "Thread 3: 'thread find Thread 3' gives its gdb number",
+        "(gdb) bt 1",
+        r"re:#0  0x........ in schedule \(\) at kernel/sched.c:\d+",
+        "Thread 3 has target id 'Thread 3'",
+        "(gdb) bt 1",
+        "#0  kthreadd (unused=0x0) at kernel/kthread.c:192",
+    ], text)
