@@ -56,15 +56,16 @@ def cmd_list(args):
     return 0
 
 
-def start_command(lab, kernel, batch_commands=None):
-    """The gdb command line of `kthread-lab start`: helpers loaded, stub on a pipe."""
+def start_command(lab, kernel, batch_commands=None, trace=None):
+    """The gdb command line of `kthread-lab start`: helpers loaded, stub on a pipe
+    (recording the scheduling trace to `trace` if given)."""
     gdb = shutil.which("gdb")
     if gdb is None:
         raise LabError("gdb not found: install it (Debian: apt-get install gdb); "
                        "`kthread-lab doctor` checks everything")
     stub = " ".join(shlex.quote(a) for a in
                     [sys.executable, "-m", "gdbstub", "--stdio", "--kernel", kernel,
-                     *lab.stub_args])
+                     *lab.stub_args, *(["--trace", os.path.abspath(trace)] if trace else [])])
     cmd = [gdb, "-q", "-iex", f"add-auto-load-safe-path {ROOT}",
            "-iex", "set pagination off", "-iex", "set confirm off"]
     if batch_commands:
@@ -90,7 +91,7 @@ def cmd_start(args):
     kernel = ensure_kernel()
     if args.batch_commands and not os.path.exists(args.batch_commands):
         raise LabError(f"no such file: {args.batch_commands}")
-    cmd = start_command(lab, kernel, args.batch_commands)
+    cmd = start_command(lab, kernel, args.batch_commands, args.trace)
     print(f"kthread-lab: lab {lab.number}: {lab.title}; handout: {lab.file('handout.md')}",
           file=sys.stderr)
     pidfile = _pidfile()
@@ -237,6 +238,9 @@ def main(argv=None):
     p.add_argument("--batch-commands", metavar="FILE",
                    help="run FILE in gdb -batch after start.gdb instead of an interactive session")
     p.add_argument("--force", action="store_true", help="start even if one is running")
+    p.add_argument("--trace", metavar="FILE.json",
+                   help="record the machine's scheduling trace (Chrome trace JSON, for "
+                        "Perfetto) to FILE.json; written when gdb quits")
     p = sub.add_parser("grade", help="replay a gdb command file on a fresh machine and grade it")
     p.add_argument("lab")
     p.add_argument("file", nargs="?")

@@ -160,3 +160,19 @@ def test_start_4_stops_in_do_exit_of_kthread_demo(kernel, gdb, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "Breakpoint 1, do_exit (code=42) at kernel/exit.c:64" in r.stdout
     assert "$1 = 6" in r.stdout
+
+
+def test_start_with_a_trace_writes_chrome_trace_json_when_gdb_quits(kernel, gdb, tmp_path):
+    import trace_check
+
+    cmds = tmp_path / "cmds.gdb"
+    cmds.write_text("break oops_test\ncontinue\n")
+    out = tmp_path / "lab1.json"
+    r = run_lab("start", "1", "--batch-commands", str(cmds), "--trace", str(out),
+                env_extra={"KTHREAD_LAB_RUNDIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    trace = trace_check.load(out)
+    assert trace_check.problems(trace) == []
+    names = {e["args"]["name"] for e in trace["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert {"init (pid 1)", "kthreadd (pid 2)", "kthread_demo (pid 6)"} <= names, names
