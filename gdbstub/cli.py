@@ -216,19 +216,6 @@ def _start_trace(target, path):
         raise UsageError(f"--trace: {e}") from None
 
 
-def _close_trace(target, messages) -> None:
-    """Stop a trace still recording and write its file (stub exit)."""
-    tracer = getattr(target, "tracer", None)
-    if tracer is None:
-        return
-    from .schedtrace import TraceError
-
-    try:
-        tracer.close()
-    except TraceError as e:
-        messages.write(f"kthread-stub: trace not saved: {e}\n")
-
-
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     messages = sys.stderr
@@ -282,7 +269,10 @@ def main(argv=None) -> int:
         messages.write("kthread-stub: interrupted\n")
         return 130
     finally:
-        _close_trace(target, messages)
+        if target is not None:
+            from .schedtrace import flush_trace
+
+            flush_trace(target, lambda text: messages.write(f"kthread-stub: {text}\n"), close=True)
         if log_stream not in (None, sys.stderr):
             log_stream.close()
 

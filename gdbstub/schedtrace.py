@@ -820,14 +820,15 @@ def tracer_for(target) -> SchedTracer:
     return tr
 
 
-def flush_trace(target, say) -> None:
-    """gdb left or killed the program: write the trace so far, if the target
-    records one to a file.  Errors are reported with `say`, never raised (a
-    full disk must not take the stub down)."""
+def flush_trace(target, say, close: bool = False) -> None:
+    """gdb left or killed the program (or, close=True, the stub exits: stop
+    recording too): write the trace so far, if the target records one to a
+    file.  Errors are reported with `say`, never raised (a full disk must not
+    take the stub down)."""
     tracer = getattr(target, "tracer", None)
     if tracer is None:
         return
     try:
-        tracer.flush()
+        tracer.close() if close else tracer.flush()
     except Exception as e:
         say(f"trace not saved: {e}")
