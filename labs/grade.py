@@ -32,21 +32,17 @@ import signal
 import subprocess
 import time
 
+from gdbstub.transcript import find_in_order
+
 from . import ROOT, LabError
 
 BEGIN = "==== kthread-lab: student commands begin ===="
 END = "==== kthread-lab: student commands end ===="
-ADDRESS = re.compile(r"0x[0-9a-f]{5,}")
 QUESTION = re.compile(r"^\s*(Q\d+)\s*[:.)]\s?(.*)$", re.I)
 # Every lab's reference ends before 1.6 M instructions (the boot completes at
 # ~1.54 M); idle time after that is cheap (the machine skips to timer ticks).
 DEFAULT_DEADLINE = 100_000_000
 SIGXCPU_LINE = "Program received signal SIGXCPU"
-
-
-def mask(line):
-    """Addresses (five or more hex digits) change with kernel edits: mask them."""
-    return ADDRESS.sub("0x........", line.rstrip())
 
 
 def parse_answers(text):
@@ -165,31 +161,17 @@ def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3, dead
                   stub.stderr.decode(errors="replace"), time.monotonic() - t0, deadline)
 
 
-def _line_matches(expected, actual):
-    if expected.startswith("re:"):
-        return re.fullmatch(expected[3:], actual) is not None
-    return mask(expected) == actual
-
-
 def check_transcript(test, text, context=2):
     """-> (ok, report lines) for a transcript test."""
-    got = [mask(l) for l in text.splitlines()]
-    report = []
-    pos = 0
-    for exp in test.get("transcript", []):
-        for j in range(pos, len(got)):
-            if _line_matches(exp, got[j]):
-                report.append(f"GOOD    {got[j]}")
-                pos = j + 1
-                break
-        else:
-            report = report[-context:]
-            report.append(f"MISSING {exp}")
-            near = got[max(0, pos - 1):pos + context + 1]
-            if near:
-                report.append("  after the GOOD lines, gdb printed:")
-                report += [f"        {n}" for n in near]
-            return False, report
+    report, missing, pos, got = find_in_order(test.get("transcript", []), text)
+    if missing is not None:
+        report = report[-context:]
+        report.append(f"MISSING {missing}")
+        near = got[max(0, pos - 1):pos + context + 1]
+        if near:
+            report.append("  after the GOOD lines, gdb printed:")
+            report += [f"        {n}" for n in near]
+        return False, report
     for bad in test.get("absent", []):
         for g in got:
             if re.search(bad, g):

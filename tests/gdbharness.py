@@ -8,25 +8,12 @@ GOOD lines (matched), BAD lines (the actual line that differed, with what was
 expected) and MISSING lines (expected, never seen), with context around them.
 """
 
-import re
-
-# Addresses are five or more hex digits: code and stack addresses change with
-# every kernel edit, small values (`unused=0x0`, flags) do not and stay exact.
-ADDRESS = re.compile(r"0x[0-9a-f]{5,}")
-
-
-def mask(line):
-    return ADDRESS.sub("0x........", line.rstrip())
+from gdbstub.transcript import find_in_order, mask
+from gdbstub.transcript import line_matches as _line_matches
 
 
 class TranscriptMismatch(AssertionError):
     pass
-
-
-def _line_matches(expected, actual):
-    if expected.startswith("re:"):
-        return re.fullmatch(expected[3:], actual) is not None
-    return mask(expected) == actual
 
 
 def match_lines(expected, actual, context=3):
@@ -67,24 +54,14 @@ def match_lines(expected, actual, context=3):
 
 def match_in_order(expected, actual, context=3):
     """Assert every expected line appears in `actual`, in order (others may lie between)."""
-    if isinstance(actual, str):
-        actual = actual.splitlines()
-    got = [mask(a) for a in actual]
-    pos = 0
-    report = []
-    for exp in expected:
-        for j in range(pos, len(got)):
-            if _line_matches(exp, got[j]):
-                report.append(f"GOOD    {got[j]}")
-                pos = j + 1
-                break
-        else:
-            report.append(f"MISSING {exp}")
-            tail = got[max(0, pos - context):pos + context]
-            raise TranscriptMismatch(
-                "expected line not found after the lines before it:\n"
-                + "\n".join(report[-(context + 1):])
-                + "\n  near:\n" + "\n".join(f"        {t}" for t in tail))
+    report, missing, pos, got = find_in_order(expected, actual)
+    if missing is not None:
+        report.append(f"MISSING {missing}")
+        tail = got[max(0, pos - context):pos + context]
+        raise TranscriptMismatch(
+            "expected line not found after the lines before it:\n"
+            + "\n".join(report[-(context + 1):])
+            + "\n  near:\n" + "\n".join(f"        {t}" for t in tail))
 
 
 def load_golden(path):
