@@ -123,6 +123,11 @@ def is_reverse_echo(previous: str, command: str) -> bool:
     return command == _REVERSE[words[0]] + " " + (words[1] if len(words) > 1 else "")
 
 
+# trace-commands prints `+command`; after a prompt when gdb reads its
+# commands from a pipe (`(gdb) +command`)
+_TRACED = re.compile(r"^(?:\(gdb\) )*\++(.*)$")
+
+
 def prettify(output):
     """Turn gdb's `+command` trace lines into `(gdb) command` prompt lines
     (dropping the echo of a reverse command's internal forward twin)."""
@@ -131,8 +136,9 @@ def prettify(output):
     for line in output.splitlines():
         if line.startswith("(gdb) +quit") or line == "(gdb) quit":
             break   # end of input: gdb's last prompt, then its own quit and detach messages
-        if line.startswith("+"):
-            command = line.lstrip("+")
+        m = _TRACED.match(line)
+        if m:
+            command = m.group(1)
             if is_reverse_echo(previous, command):
                 continue
             previous = command

@@ -32,6 +32,7 @@ import signal
 import subprocess
 import time
 
+from gdbstub.session import prettify
 from gdbstub.transcript import find_in_order
 
 from . import ROOT, LabError
@@ -70,22 +71,6 @@ class Replay:
         self.deadline_hit = SIGXCPU_LINE in student
         self.stub_stderr = stub_stderr
         self.seconds = seconds
-
-
-def _prettify(output):
-    from gdbstub.session import is_reverse_echo
-    out = []
-    previous = ""
-    for line in output.splitlines():
-        # trace-commands prints `+cmd` (after the prompt when the command came from stdin)
-        m = re.match(r"^(?:\(gdb\) )*\++(.*)$", line)
-        if m:
-            if is_reverse_echo(previous, m.group(1)):
-                continue
-            previous = m.group(1)
-            line = "(gdb) " + m.group(1)
-        out.append(line)
-    return "\n".join(out) + "\n"
 
 
 def _student_part(transcript):
@@ -156,7 +141,7 @@ def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3, dead
                     break
                 interrupts += 1
                 proc.send_signal(signal.SIGINT)
-    transcript = _prettify("".join(out_parts))
+    transcript = prettify("".join(out_parts))
     return Replay(transcript, _student_part(transcript), timed_out, interrupts,
                   stub.stderr.decode(errors="replace"), time.monotonic() - t0, deadline)
 
