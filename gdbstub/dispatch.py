@@ -48,9 +48,13 @@ class Resume:
     # breakpoint they hit while we wait for T is not reported.
     others_run: bool = True
     signal: int = 0  # C/S/vCont;C sig: deliver the caught exception first (0: don't)
-    # run the target now with this (range step, reverse step/continue);
+    # run the target now with this (range step, reverse step);
     # it returns the StopEvent to report
     run: Optional[Callable[[], StopEvent]] = None
+    # run the target with this instead of cont() until it returns a stop that
+    # is not a slice's end (reverse continue): the session polls for Ctrl-C
+    # between calls, as between slices of a forward continue
+    slices: Optional[Callable[[], StopEvent]] = None
 
 
 @dataclass

@@ -38,6 +38,7 @@ class Session:
         self._wait_pc: Optional[int] = None
         self._internal_bp: Optional[int] = None
         self._others_run = True  # while waiting: report other tasks' breakpoints
+        self._slices: Optional[Callable[[], StopEvent]] = None  # instead of cont()
         ctx.new_session()
         ctx.start_no_ack = self._request_no_ack
 
@@ -52,6 +53,7 @@ class Session:
 
     def _stopped(self, stop: StopEvent) -> bytes:
         self.running = False
+        self._slices = None
         self._end_wait()
         if stop.reason in ("fault", "triple_fault", "deadline"):
             self.notify(f"machine stopped: {stop.reason} at eip=0x{stop.pc:08x} "
@@ -96,6 +98,10 @@ class Session:
         if isinstance(result, Resume):
             if result.run is not None:
                 return self._stopped(self._guard(result.run))
+            if result.slices is not None:
+                self._slices = result.slices
+                self.running = True
+                return b""
             if result.signal and hasattr(self.ctx.target, "deliver_signal"):
                 # Deliver the caught exception; a step then stops at the handler.
                 stop = self._guard(lambda: self.ctx.target.deliver_signal(result.signal, result.step))
@@ -110,6 +116,7 @@ class Session:
         if isinstance(result, EndSession):
             self.ended = result.why
             self.running = False
+            self._slices = None
             return self._send(result.reply) if result.reply is not None else b""
         raise TypeError(f"handler returned {result!r}")
 
@@ -163,7 +170,7 @@ class Session:
         """Run one slice of virtual time; return a stop reply if it stopped."""
         if not self.running:
             return b""
-        stop = self._guard(lambda: self.ctx.target.cont(self.slice_insns))
+        stop = self._guard(self._slices or (lambda: self.ctx.target.cont(self.slice_insns)))
         if stop.slice_expired:
             return b""
         if self.wait_thread is not None and stop.reason == "breakpoint" and stop.pc == self._wait_pc:
@@ -181,6 +188,7 @@ class Session:
         """The connection is gone: drop the stub's own breakpoint, if any."""
         self._end_wait()
         self.running = False
+        self._slices = None
 
     def _guard(self, run) -> StopEvent:
         """Run the target; an exception from it becomes a SIGABRT stop, not a dead server."""

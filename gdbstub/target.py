@@ -311,8 +311,10 @@ class MachineTarget:
     def reverse_step(self) -> StopEvent:
         return self._run("reverse_step")
 
-    def reverse_cont(self) -> StopEvent:
-        return self._run("reverse_cont")
+    def reverse_cont(self, max_segments: Optional[int] = None) -> StopEvent:
+        """A 'limit' stop (max_segments scanned, nothing found yet) means
+        still running backwards: call again (the session does, between polls)."""
+        return self._run("reverse_cont", max_segments)
 
     def range_step(self, start: int, end: int) -> StopEvent:
         left = self._remaining()

@@ -427,10 +427,17 @@ class TimeMachine:
             self._goto(self._prev_instruction(h))
         return HStop("step", m.read_register("eip"))
 
-    def reverse_cont(self):
+    def reverse_cont(self, max_segments=None):
+        """Back to the last breakpoint or watchpoint hit before now, or to
+        the beginning of history.  With max_segments, give up after scanning
+        that many snapshot segments: the machine is left at the start of the
+        last one scanned (a real past state) and the stop is "limit"; calling
+        again goes on from there (a debugger polls for Ctrl-C in between)."""
         now = self.position
         bounds = [s.icount for s in self.snaps]
         i = bisect.bisect_right(bounds, now[0]) - 1
+        if i > 0 and now == (bounds[i], False):
+            i -= 1          # at a snapshot (where a sliced call left off): nothing after it to scan
         end = now
         while i >= 0:
             start = self.snaps[i].icount
@@ -446,6 +453,11 @@ class TimeMachine:
                 return HStop("watchpoint", pc, watch=(what, data))
             end = (start, False)
             i -= 1
+            if max_segments is not None and i >= 0:
+                max_segments -= 1
+                if max_segments <= 0:
+                    self._goto(end)
+                    return HStop("limit", self.m.read_register("eip"))
         self._goto(self.history_begin)
         return self._history_stop()
 

@@ -193,3 +193,48 @@ def test_reverse_across_a_caught_exception_delivery(kernel, gdb):
     assert s["fault_again"] == s["fault"]
     assert s["handler_again"] == s["handler"]
     assert "Program received signal SIGSEGV" in text[text.rindex("@@handler_back"):]
+
+
+def test_ctrl_c_stops_a_long_reverse_continue(kernel, gdb):
+    """reverse-continue runs in slices like continue, so Ctrl-C (gdb's SIGINT,
+    sent to the stub as 0x03) stops it at a past point; a second
+    reverse-continue goes on from there to the watchpoint's last writer.
+    (The interrupt is asynchronous: only where it lands varies, not what.)"""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    commands = ["continue", "monitor icount", "watch -l kthreadd_task->pid",
+                "reverse-continue", "echo @@interrupted\\n", "monitor icount",
+                "reverse-continue", "bt 1"]
+    with session.Stub(kernel, ["--deadline", "200M"]) as stub:
+        cmd = session.gdb_command(kernel, stub.address())
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, cwd=session.ROOT, text=True,
+                                start_new_session=True)
+        proc.stdin.write("\n".join(commands) + "\n")
+        proc.stdin.flush()
+        seen = []
+        for line in proc.stdout:                 # until gdb runs reverse-continue
+            seen.append(line)
+            if "+reverse-continue" in line:
+                break
+        time.sleep(0.5)                          # well inside the ~3 s scan back
+        t0 = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        rest, _ = proc.communicate(timeout=120)     # closes stdin: gdb quits after the rest
+    text = session.prettify("".join(seen) + rest)
+    after = text[text.index("(gdb) reverse-continue"):]
+    match_in_order([
+        "Program received signal SIGINT, Interrupt.",
+        "@@interrupted",
+        r"re:icount \d+",
+        "(gdb) reverse-continue",
+        "Old value = 2",
+        "New value = 0",
+        r"re:#0  0x........ in copy_process \(.*",
+    ], after)
+    icount = int(re.search(r"@@interrupted\n(?:.*\n)*?icount (\d+)", after).group(1))
+    assert 449_000 < icount < 200_000_000
+    assert time.monotonic() - t0 < 60

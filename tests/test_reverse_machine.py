@@ -131,3 +131,34 @@ def test_restart_clears_history(kernel, syms):
     tm.restart()
     assert tm.icount == 0 and len(tm.snaps) == 1 and not tm.log
     assert tm.reverse_step().history == "begin"
+
+
+@pytest.mark.parametrize("watch", [False, True])
+def test_reverse_cont_in_slices_ends_where_one_call_ends(kernel, syms, watch):
+    """reverse_cont(max_segments=1) scans one snapshot segment per call and
+    reports "limit" at a snapshot boundary until it finds what one call finds
+    (the stub runs it in slices so that Ctrl-C can stop it)."""
+    def run(sliced):
+        tm = TimeMachine(Machine(kernel))
+        tm.add_breakpoint(syms["create_kthread"])
+        for _ in range(4):
+            tm.cont(None)                              # the boot's last request
+        tm.remove_breakpoint(syms["create_kthread"])
+        tm.cont(12_000_000)                            # 6 snapshot segments later
+        if watch:
+            tm.add_watchpoint("watch", syms["kthreadd_task"], 4)   # written once, early
+        else:
+            tm.add_breakpoint(syms["create_kthread"])
+        limits = []
+        while True:
+            s = tm.reverse_cont(max_segments=1) if sliced else tm.reverse_cont()
+            if s.reason != "limit":
+                return (s.reason, s.pc, tm.icount, s.watch), limits
+            limits.append(tm.icount)
+            assert tm.icount in {snap.icount for snap in tm.snaps}
+
+    whole, none = run(False)
+    sliced, limits = run(True)
+    assert none == [] and sliced == whole
+    assert whole[0] in ("breakpoint", "watchpoint")
+    assert len(limits) >= 5 and limits == sorted(limits, reverse=True)
