@@ -38,9 +38,6 @@ class _Clocked(FakeTarget):
     def read_register(self, name):
         return self.regs[name]
 
-    def cont(self, max_insns=None):
-        return super().cont(max_insns)
-
 
 def test_cont_is_clamped_and_every_later_resume_stops():
     t = MachineTarget(_Clocked(), memory_fault=KeyError)

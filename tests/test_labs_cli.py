@@ -17,6 +17,16 @@ def run_lab(*args, input=None, env_extra=None, timeout=120):
                           cwd=ROOT, env=env, timeout=timeout)
 
 
+def start_batch(tmp_path, lab, commands, *args):
+    """`kthread-lab start LAB --batch-commands` with `commands`; it must succeed."""
+    cmds = tmp_path / "cmds.gdb"
+    cmds.write_text(commands)
+    r = run_lab("start", str(lab), "--batch-commands", str(cmds), *args,
+                env_extra={"KTHREAD_LAB_RUNDIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    return r
+
+
 def test_list_names_every_lab_with_its_handout():
     r = run_lab("list")
     assert r.returncode == 0, r.stderr
@@ -66,11 +76,7 @@ def test_unknown_lab_is_one_line():
 
 
 def test_start_1_stops_in_start_kernel_batch(kernel, gdb, tmp_path):
-    cmds = tmp_path / "cmds.gdb"
-    cmds.write_text("bt 1\nkt-ps\n")
-    r = run_lab("start", "1", "--batch-commands", str(cmds),
-                env_extra={"KTHREAD_LAB_RUNDIR": str(tmp_path)})
-    assert r.returncode == 0, r.stderr
+    r = start_batch(tmp_path, 1, "bt 1\nkt-ps\n")
     out = r.stdout
     assert "Breakpoint 1, start_kernel () at init/main.c:109" in out
     assert "#0  start_kernel () at init/main.c:109" in out
@@ -104,11 +110,7 @@ def test_second_start_names_the_running_one(tmp_path):
 
 def test_kt_bt_helpers_in_a_lab_session(kernel, gdb, tmp_path):
     """kt-bt PID, kt-bt-all and kt-stop-hook (labs/kt_lab.py, loaded by start)."""
-    cmds = tmp_path / "cmds.gdb"
-    cmds.write_text("kt-stop-hook on\nbreak kthreadd\ncontinue\nkt-bt 1\nkt-bt-all\nbt 1\n")
-    r = run_lab("start", "1", "--batch-commands", str(cmds),
-                env_extra={"KTHREAD_LAB_RUNDIR": str(tmp_path)})
-    assert r.returncode == 0, r.stderr
+    r = start_batch(tmp_path, 1, "kt-stop-hook on\nbreak kthreadd\ncontinue\nkt-bt 1\nkt-bt-all\nbt 1\n")
     out = r.stdout.split("Breakpoint 2, kthreadd", 1)[1]
     assert '[task: pid 2 "swapper"]' in out      # kthreadd has not named itself yet
     init_bt = out.split('pid 1 "init" (uninterruptible):', 1)[1]
@@ -122,12 +124,8 @@ def test_kt_bt_helpers_in_a_lab_session(kernel, gdb, tmp_path):
 
 
 def test_kt_completions_and_the_next_stop_reads_the_right_task(kernel, gdb, tmp_path):
-    cmds = tmp_path / "cmds.gdb"
-    cmds.write_text("kt-completions\nbreak kthreadd\ncontinue\nkt-completions\n"
-                    "break complete\ncontinue\nbt 1\n")
-    r = run_lab("start", "1", "--batch-commands", str(cmds),
-                env_extra={"KTHREAD_LAB_RUNDIR": str(tmp_path)})
-    assert r.returncode == 0, r.stderr
+    r = start_batch(tmp_path, 1, "kt-completions\nbreak kthreadd\ncontinue\nkt-completions\n"
+                                 "break complete\ncontinue\nbt 1\n")
     out = r.stdout
     assert "no task waits in wait_for_completion()" in out
     assert "init (pid 1) waits on completion 0x" in out
@@ -139,11 +137,7 @@ def test_kt_completions_and_the_next_stop_reads_the_right_task(kernel, gdb, tmp_
 
 
 def test_start_3_and_kt_runq(kernel, gdb, tmp_path):
-    cmds = tmp_path / "cmds.gdb"
-    cmds.write_text("kt-runq\nbreak __switch_to\ncontinue\nkt-runq\n")
-    r = run_lab("start", "3", "--batch-commands", str(cmds),
-                env_extra={"KTHREAD_LAB_RUNDIR": str(tmp_path)})
-    assert r.returncode == 0, r.stderr
+    r = start_batch(tmp_path, 3, "kt-runq\nbreak __switch_to\ncontinue\nkt-runq\n")
     out = r.stdout
     assert "Breakpoint 1, kthreadd (unused=0x0) at kernel/kthread.c:192" in out
     assert ("run queue (1 task, head first; current: pid 2):\n"
@@ -153,11 +147,7 @@ def test_start_3_and_kt_runq(kernel, gdb, tmp_path):
 
 
 def test_start_4_stops_in_do_exit_of_kthread_demo(kernel, gdb, tmp_path):
-    cmds = tmp_path / "cmds.gdb"
-    cmds.write_text("print $kt_current()->pid\n")
-    r = run_lab("start", "4", "--batch-commands", str(cmds),
-                env_extra={"KTHREAD_LAB_RUNDIR": str(tmp_path)})
-    assert r.returncode == 0, r.stderr
+    r = start_batch(tmp_path, 4, "print $kt_current()->pid\n")
     assert "Breakpoint 1, do_exit (code=42) at kernel/exit.c:64" in r.stdout
     assert "$1 = 6" in r.stdout
 
@@ -165,12 +155,8 @@ def test_start_4_stops_in_do_exit_of_kthread_demo(kernel, gdb, tmp_path):
 def test_start_with_a_trace_writes_chrome_trace_json_when_gdb_quits(kernel, gdb, tmp_path):
     import trace_check
 
-    cmds = tmp_path / "cmds.gdb"
-    cmds.write_text("break oops_test\ncontinue\n")
     out = tmp_path / "lab1.json"
-    r = run_lab("start", "1", "--batch-commands", str(cmds), "--trace", str(out),
-                env_extra={"KTHREAD_LAB_RUNDIR": str(tmp_path)})
-    assert r.returncode == 0, r.stderr
+    r = start_batch(tmp_path, 1, "break oops_test\ncontinue\n", "--trace", str(out))
     trace = trace_check.load(out)
     assert trace_check.problems(trace) == []
     names = {e["args"]["name"] for e in trace["traceEvents"]
