@@ -2,7 +2,7 @@
 
     kthread-lab list
     kthread-lab start N [--batch-commands FILE] [--force]
-    kthread-lab grade N FILE [ANSWERS] | kthread-lab grade N --reference
+    kthread-lab grade N FILE [ANSWERS] [--key DIR] | kthread-lab grade N --reference
     kthread-lab doctor
     kthread-lab mermaid [--out FILE]
 """
@@ -117,14 +117,15 @@ def cmd_grade(args):
     from .grade import grade, read
     lab = get_lab(args.lab)
     if args.reference:
-        commands = read(lab.file("reference.gdb"))
-        answers = read(lab.file("reference-answers.txt"))
+        commands = read(lab.key_file("reference.gdb", args.key))
+        answers = read(lab.key_file("reference-answers.txt", args.key))
     else:
         if not args.file:
             raise LabError("grade needs a gdb command file (or --reference)")
         commands = read(args.file)
         answers = read(args.answers) if args.answers else ""
-    result = grade(lab, commands, answers, timeout=args.timeout, deadline=args.deadline)
+    result = grade(lab, commands, answers, timeout=args.timeout, deadline=args.deadline,
+                   key=args.key)
     print(result.report(verbose=args.verbose))
     if args.save:
         with open(args.save, "w") as f:
@@ -245,14 +246,19 @@ def main(argv=None):
     p.add_argument("lab")
     p.add_argument("file", nargs="?")
     p.add_argument("answers", nargs="?")
-    p.add_argument("--reference", action="store_true", help="grade the shipped reference solution")
+    p.add_argument("--reference", action="store_true",
+                   help="grade the key's reference solution")
+    p.add_argument("--key", metavar="DIR",
+                   help="the instructor kit: a lab's key folder, or a folder of N-name/key "
+                        "folders (default: labs/N-name/key of this clone)")
     p.add_argument("--deadline", type=_count, metavar="N",
                    help="guest instructions before the machine stops with SIGXCPU "
                         "(default: the lab's grading.json, or 100M)")
     p.add_argument("--timeout", type=float,
                    help="wall-clock backstop: seconds before gdb is interrupted")
     p.add_argument("--save", metavar="FILE", help="save the whole transcript")
-    p.add_argument("-v", "--verbose", action="store_true", help="GOOD lines for passing tests too")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="the instructor's report: what each test matched or missed (quotes the key)")
     p = sub.add_parser("mermaid", help="the boot's kthread_create handshakes as a Mermaid "
                        "sequence diagram (from the machine's scheduling trace)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")

@@ -18,13 +18,16 @@ every task's backtrace and the last scheduling-trace events.  Wall-clock
 what the machine's clock cannot bound (a loop in gdb itself): then the
 grader sends gdb SIGINT (Ctrl-C), at most `max_interrupts` times, then kills it.
 
-Tests (grading.json) are gradelib-style: each has points and either
+The tests are grading.json's (name, points, the author's hint: what a
+student sees); what each checks is in the instructor's key (key.json, never in
+a student's install):
   "transcript": lines that must appear in order in the student's part of the
                 transcript (exact after masking addresses, or `re:REGEX` for
                 a whole-line regex), "absent": regexes no line may match;
   "answer": "Qn" and "patterns": regexes (searched case-insensitively) that
                 the answer to Qn must all contain (or "any": one of them).
-A failing test prints GOOD/BAD/MISSING context.
+A failing test prints its hint; GOOD/BAD/MISSING details (which quote the key)
+only in the instructor's verbose report.
 """
 import os
 import re
@@ -197,6 +200,8 @@ class Result:
         return [t["name"] for t, ok, _ in self.tests if not ok]
 
     def report(self, verbose=False):
+        """The student's report: each test's status, the hint of each failed one.
+        verbose (the instructor's): also GOOD/BAD/MISSING details, which quote the key."""
         lines = [f"== lab {self.lab.number}: {self.lab.title} =="]
         r = self.replay
         if r.deadline_hit:
@@ -213,17 +218,23 @@ class Result:
         for test, ok, rep in self.tests:
             status = "OK" if ok else "FAIL"
             lines.append(f"{test['name']}: {status} ({test['points'] if ok else 0}/{test['points']})")
-            if not ok or verbose:
+            if not ok and test.get("hint"):
+                lines.append(f"    hint: {test['hint']}")
+            if verbose:
                 lines += ["    " + l for l in rep]
         lines.append(f"Score: {self.score}/{self.total}")
         return "\n".join(lines)
 
 
-def grade(lab, commands_text, answers_text="", kernel=None, timeout=None, deadline=None):
+def grade(lab, commands_text, answers_text="", kernel=None, timeout=None, deadline=None,
+          key=None):
+    """Grade with the lab's key (`key`: a kit folder, see Lab.key_dir)."""
+    checks = lab.load_key(key)
     r = replay(lab, commands_text, kernel=kernel, timeout=timeout, deadline=deadline)
     answers = parse_answers(answers_text or "")
     tests = []
-    for test in lab.spec["tests"]:
+    for student_test in lab.spec["tests"]:
+        test = dict(student_test, **checks[student_test["name"]])
         if "answer" in test:
             ok, rep = check_answer(test, answers)
         else:

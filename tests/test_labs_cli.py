@@ -41,9 +41,14 @@ def test_every_lab_has_its_files():
     labs = all_labs()
     assert [lab.number for lab in labs] == [1, 2, 3, 4]
     for lab in labs:
-        for name in ("handout.md", "start.gdb", "questions.md", "reference.gdb",
-                     "reference-answers.txt", "wrong.gdb", "wrong-answers.txt"):
+        for name in ("handout.md", "start.gdb", "questions.md", "grading.json"):
             assert os.path.exists(lab.file(name)), (lab, name)
+        for name in ("key.json", "reference.gdb", "reference-answers.txt", "wrong.gdb",
+                     "wrong-answers.txt"):
+            assert os.path.exists(lab.key_file(name)), (lab, name)
+        assert all(t.get("hint") for t in lab.spec["tests"]), lab
+        assert not any(k in t for t in lab.spec["tests"]
+                       for k in ("transcript", "patterns", "any", "absent")), lab
         assert lab.total_points == 100
 
 

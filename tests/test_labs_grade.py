@@ -12,7 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def read(lab, name):
-    with open(lab.file(name)) as f:
+    with open(lab.key_file(name)) as f:
         return f.read()
 
 
@@ -63,7 +63,16 @@ def test_wrong_solution_loses_the_named_points(kernel, gdb, number):
     assert r.failed() == failed, r.report()
     assert r.score == score, r.report()
     report = r.report()
-    assert "MISSING " in report and f"Score: {score}/100" in report
+    assert f"Score: {score}/100" in report
+    hints = {t["name"]: t["hint"] for t in lab.spec["tests"]}
+    for name in failed:
+        assert f"{name}: FAIL" in report and f"    hint: {hints[name]}" in report
+    # The student's report never quotes the key; the instructor's (-v) does.
+    assert "MISSING " not in report and "wanted" not in report
+    secrets = [x for c in lab.load_key().values() for k in ("transcript", "patterns", "any")
+               for x in c.get(k, []) if set(x) & set("\\|(^")]
+    assert secrets and not [x for x in secrets if x in report]
+    assert "MISSING " in r.report(verbose=True)
 
 
 def test_cli_grade_reference_exit_0(kernel, gdb):
@@ -87,3 +96,32 @@ def test_cli_grade_student_file(kernel, gdb, tmp_path):
     assert "wake-kthreadd: FAIL (0/15)" in r.stdout
     assert "Q1-who-waits: OK (10/10)" in r.stdout
     assert "Score: 45/100" in r.stdout
+
+
+def test_grade_by_folder_name_and_from_a_key_kept_elsewhere(kernel, gdb, tmp_path):
+    """`grade 1-kthreadd` (the name `list` prints) works; with the key moved out of
+    the clone, --key KIT grades and the clone's default says where the key went."""
+    import shutil
+    kit = tmp_path / "kit"
+    lab = get_lab("1-kthreadd")
+    assert lab.number == 1
+    shutil.copytree(lab.key_dir(), kit / "1-kthreadd" / "key")
+    r = subprocess.run([sys.executable, "-m", "labs", "grade", "1-kthreadd", "--reference",
+                        "--key", str(kit)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0 and r.stdout.rstrip().endswith("Score: 100/100"), r.stdout + r.stderr
+
+
+def test_a_missing_or_mismatched_key_is_one_line(tmp_path):
+    import json
+    from labs import LabError
+    lab = get_lab(1)
+    with pytest.raises(LabError, match=r"no key for lab 1 in .*: expected"):
+        lab.key_dir(str(tmp_path))
+    lab.path = str(tmp_path / "1-kthreadd")          # a student's install: no key/ folder
+    with pytest.raises(LabError, match="instructor key is not installed .* --key DIR"):
+        lab.load_key()
+    (tmp_path / "key.json").write_text(json.dumps({"checks": {"break-kthreadd": {}, "x": {}}}))
+    with pytest.raises(LabError, match="does not match lab 1's grading.json: no check for "
+                                       "backtrace-through-helper.*checks for unknown tests x"):
+        lab.load_key(str(tmp_path))

@@ -21,7 +21,13 @@ def test_build_py_copies_every_lab_file_and_the_clock_source(tmp_path):
     subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q",
                     "build_py", "--build-lib", str(tmp_path)],
                    cwd=ROOT, check=True, capture_output=True)
-    wanted = list(_data_files("labs")) + ["machine/_clock.c"]
+    files = list(_data_files("labs"))
+    key = [w for w in files if os.sep + "key" + os.sep in w]
+    wanted = [w for w in files if w not in key] + ["machine/_clock.c"]
     assert any(w.endswith("grading.json") for w in wanted)
     missing = [w for w in wanted if not (tmp_path / w).is_file()]
     assert not missing, f"not package data (setup.cfg [options.package_data]): {missing}"
+    # The instructor kits stay out of what a student installs.
+    assert any(w.endswith("reference.gdb") for w in key)
+    shipped = [w for w in key if (tmp_path / w).exists()]
+    assert not shipped, f"instructor key files in the student package: {shipped}"
