@@ -44,8 +44,8 @@ class Resume:
     # first runs until the scheduler switches to it (see rspsession.py).
     thread: Optional[int] = None
     # The other threads run too (vCont;s:T;c).  False (vCont;s:T alone, as
-    # gdb steps a thread over a breakpoint): gdb believes them stopped, so a
-    # breakpoint they hit while we wait for T is not reported.
+    # gdb steps a thread over a breakpoint): gdb believes them stopped, so
+    # they do not run (rspsession.Session._off_cpu).
     others_run: bool = True
     signal: int = 0  # C/S/vCont;C sig: deliver the caught exception first (0: don't)
     # run the target now with this (range step, reverse step);

@@ -20,6 +20,11 @@ SIGABRT = 6
 
 DEFAULT_SLICE = 200_000
 
+# A step of a task that is not on the CPU waits for the scheduler to run it;
+# after this much virtual time (5 s at 10 M instructions/s, 500 timer ticks)
+# it stops instead: the task sleeps for good (kthreadd with no requests).
+STEP_WAIT_LIMIT = 50_000_000
+
 
 class Session:
     def __init__(self, ctx: Context, dispatcher: Dispatcher, log: Optional[RspLog] = None,
@@ -33,11 +38,13 @@ class Session:
         self.running = False
         self.ended: Optional[str] = None  # why the session is over
         self._pending_no_ack = False
-        # Stepping a task that is not on the CPU: run until it is (see _wait_for).
+        # Stepping a task that is not on the CPU: run until it is (see _off_cpu).
         self.wait_thread: Optional[int] = None
         self._wait_pc: Optional[int] = None
         self._internal_bp: Optional[int] = None
+        self._wait_limit: Optional[int] = None  # icount at which the wait gives up
         self._others_run = True  # while waiting: report other tasks' breakpoints
+        self._note: Optional[str] = None  # console text (O packet) sent before the next stop
         self._slices: Optional[Callable[[], StopEvent]] = None  # instead of cont()
         ctx.new_session()
         ctx.start_no_ack = self._request_no_ack
@@ -59,7 +66,9 @@ class Session:
             self.notify(f"machine stopped: {stop.reason} at eip=0x{stop.pc:08x} "
                         f"(signal {stop.signal}){': ' + stop.detail if stop.detail else ''}")
         self.ctx.last_stop = stop
-        return self._send(stop_reply(self.ctx, stop))
+        note, self._note = self._note, None
+        out = self._send(b"O" + note.encode().hex().encode()) if note else b""
+        return out + self._send(stop_reply(self.ctx, stop))
 
     # -- input
     def receive(self, data: bytes) -> bytes:
@@ -125,32 +134,51 @@ class Session:
         if not self.running:
             return b""
         pc = self.ctx.target.read_register("eip")
-        return self._stopped(StopEvent("interrupt", pc, SIGINT))
+        # While gdb steps one task alone, only that task may report a stop.
+        alone = self.wait_thread if self.wait_thread is not None and not self._others_run else None
+        return self._stopped(StopEvent("interrupt", pc, SIGINT, thread=alone))
 
     # -- stepping threads
     def _step(self, tid: Optional[int], others_run: bool = True) -> bytes:
-        """Step `tid` (None: whoever runs).  A kernel task that is not on the
-        CPU is first run to: the machine runs until the scheduler switches to
-        it, and stops at its resume address.  If the step itself switches the
-        task off the CPU, it completes when the task runs again.  Unless
-        `others_run`, breakpoints other tasks hit meanwhile are run through."""
+        """Step `tid` (None: whoever runs).  A kernel task on the CPU steps one
+        instruction; one that is not (or that this instruction switched off
+        the CPU) is handled by _off_cpu."""
         threads = self.ctx.threads
         aware = hasattr(threads, "resume_pc")
         self._others_run = others_run
         if tid is not None and aware and tid != threads.current():
-            return self._wait_for(tid)
+            return self._off_cpu(tid)
         stop = self._guard(self.ctx.target.step)
         if (tid is not None and aware and stop.reason == "step"
                 and threads.current() != tid and threads.is_alive(tid)):
-            return self._wait_for(tid)
+            return self._off_cpu(tid)
         return self._stopped(stop)
 
-    def _wait_for(self, tid: int) -> bytes:
+    def _off_cpu(self, tid: int) -> bytes:
+        """A step of task `tid`, which is not on the CPU.
+
+        Resumed alone (``vCont;s:T``: gdb steps T over a breakpoint, or
+        scheduler-locking), the step ends at once, naming T at its resume
+        address: T cannot run without the other tasks, and gdb believes them
+        stopped, so running them would pass their breakpoints unreported (a
+        stop named for another thread makes gdb 13 fail an assertion in
+        infrun.c finish_step_over).  Exception: a gdb breakpoint at that very
+        address (gdb would take the stop for a hit, and its next step-over of
+        T would end there again): then the machine runs until T reaches it.
+
+        Resumed with the others (``vCont;s:T;c``): the machine runs until the
+        scheduler switches to T and stops at its resume address, or at any
+        breakpoint first, or after STEP_WAIT_LIMIT instructions (a task that
+        sleeps for good) with SIGINT and a message."""
         pc = self.ctx.threads.resume_pc(tid)
         if pc is None:  # gone, or running after all
             return self._stopped(self.ctx.last_stop if tid == self.ctx.threads.current()
                                  else StopEvent("step", self.ctx.target.read_register("eip")))
+        if not self._others_run and pc not in self.ctx.breakpoints:
+            return self._stopped(StopEvent("step", pc, thread=tid))
         self.wait_thread, self._wait_pc = tid, pc
+        now = getattr(self.ctx.target, "icount", None)
+        self._wait_limit = None if now is None else now + STEP_WAIT_LIMIT
         if pc not in self.ctx.breakpoints:
             self.ctx.target.add_breakpoint(pc)
             self._internal_bp = pc
@@ -163,25 +191,54 @@ class Session:
                 self.ctx.target.remove_breakpoint(self._internal_bp)
             except Exception:
                 pass
-        self.wait_thread = self._wait_pc = self._internal_bp = None
+        self.wait_thread = self._wait_pc = self._internal_bp = self._wait_limit = None
+
+    def _waited(self, stop: StopEvent) -> Optional[StopEvent]:
+        """While a step waits for its task: the stop to report, or None (run on)."""
+        tid = self.wait_thread
+        on_cpu = self.ctx.threads.current() == tid
+        ours = stop.pc not in self.ctx.breakpoints  # only the stub's breakpoint is there
+        if stop.reason == "breakpoint" and stop.pc == self._wait_pc and on_cpu:
+            return StopEvent("step", stop.pc, stop.signal) if ours else stop
+        if stop.reason == "breakpoint" and (ours or not self._others_run):
+            pass  # another task at the resume address, or gdb resumed only `tid`
+        elif not stop.slice_expired:
+            return stop
+        if self._wait_left() == 0:
+            return self._gave_up(tid)
+        return None
+
+    def _wait_left(self) -> Optional[int]:
+        if self._wait_limit is None:
+            return None
+        return max(0, self._wait_limit - self.ctx.target.icount)
+
+    def _gave_up(self, tid: int) -> StopEvent:
+        threads = self.ctx.threads
+        cur = threads.current()
+        self._note = (f"{_task_label(threads, tid)} did not run within {STEP_WAIT_LIMIT} "
+                      f"instructions, so the step ended; the CPU runs "
+                      f"{_task_label(threads, cur)}\n")
+        # Name the stepped task if gdb believes the others stopped.
+        return StopEvent("interrupt", self.ctx.target.read_register("eip"), SIGINT,
+                         thread=None if self._others_run else tid)
 
     # -- running
     def run_slice(self) -> bytes:
         """Run one slice of virtual time; return a stop reply if it stopped."""
         if not self.running:
             return b""
-        stop = self._guard(self._slices or (lambda: self.ctx.target.cont(self.slice_insns)))
-        if stop.slice_expired:
+        n = self.slice_insns
+        if self.wait_thread is not None:
+            left = self._wait_left()
+            n = n if left is None else min(n, left)
+        stop = self._guard(self._slices or (lambda: self.ctx.target.cont(n)))
+        if self.wait_thread is not None:
+            stop = self._waited(stop)
+            if stop is None:
+                return b""
+        elif stop.slice_expired:
             return b""
-        if self.wait_thread is not None and stop.reason == "breakpoint" and stop.pc == self._wait_pc:
-            if self.ctx.threads.current() == self.wait_thread:
-                if stop.pc not in self.ctx.breakpoints:
-                    stop = StopEvent("step", stop.pc, stop.signal)
-            elif stop.pc not in self.ctx.breakpoints:
-                return b""  # another task resumed there: keep running
-        if (self.wait_thread is not None and not self._others_run and stop.reason == "breakpoint"
-                and self.ctx.threads.current() != self.wait_thread):
-            return b""  # gdb resumed only wait_thread: others' breakpoints are not events
         return self._stopped(stop)
 
     def close(self) -> None:
@@ -211,6 +268,15 @@ class Session:
             if out:
                 return out
         return b""
+
+
+def _task_label(threads, tid: int) -> str:
+    """'Thread 3 "kthreadd" (pid 2, sleeping)', as gdb's info threads shows it."""
+    info = threads.extra_info(tid)
+    if info and " (" in info:
+        comm, rest = info.rsplit(" (", 1)
+        return f'Thread {tid} "{comm}" ({rest}'
+    return f"Thread {tid}" + (f" ({info})" if info else "")
 
 
 def _oneline(e: Exception) -> bytes:

@@ -52,6 +52,9 @@ class StopEvent:
     detail: str = ""
     watch: Optional[Tuple[str, int]] = None  # ('watch'|'rwatch'|'awatch', address)
     history: str = ""  # 'begin': reverse execution ran out of history
+    # The thread the stop names when it is not the one on the CPU (a step of
+    # a task that left the CPU, or that gdb resumed alone while it sleeps).
+    thread: Optional[int] = None
 
     @property
     def slice_expired(self) -> bool:
@@ -115,6 +118,10 @@ class MachineTarget:
 
     def register_names(self):
         return list(self.machine.REGISTER_NAMES)
+
+    @property
+    def icount(self) -> int:
+        return self.machine.icount
 
     def read_register(self, name: str) -> int:
         v = self._regs.get(name)

@@ -193,21 +193,23 @@ def test_registers_after_a_stop_are_the_stopped_threads(kernel, gdb):
     thread selected before (that showed `x=<unavailable>`).
 
     Tasks are turned on at kthreadd's breakpoint, so gdb still believes its
-    thread 1 (now swapper) is there and steps it over the breakpoint alone
-    (vCont;s:1).  Breakpoints other tasks hit until swapper runs are not
-    reported (gdb thinks them stopped; reporting one crashed gdb 13 in
-    infrun.c finish_step_over): ksoftirqd's, events' and khelper's complete()
-    pass, kthread_demo's is the first stop."""
+    thread 1 (now swapper, not on the CPU) is there and steps it over the
+    breakpoint alone (vCont;s:1): nothing runs, so no other task passes a
+    breakpoint unreported (reporting one made gdb 13 fail in infrun.c
+    finish_step_over): the first complete() after that, ksoftirqd's (pid 3,
+    in its kthread()), is the stop.
+    """
     text = run_gdb(kernel, "break kthreadd", "continue", "monitor tasks on",
                    "info threads", "thread 2", "bt 1", "break complete", "continue",
-                   "bt 1", "p $pc == complete", stub_args=())
+                   "bt 1", "p $pc == complete", "p current_task->pid", stub_args=())
     tail = text[text.index("(gdb) break complete"):]
     for bad in ("<unavailable>", "internal-error"):
         assert bad not in tail, tail
     match_in_order([
-        r're:Thread \d+ "kthread_demo" hit Breakpoint 2, complete \(x=0x........\)',
+        r're:Thread 4 "kthreadd" hit Breakpoint 2, complete \(x=0x........\)',
         r"re:#0  complete \(x=0x........\) at kernel/completion.c:\d+",
         "$1 = 1",
+        "$2 = 3",
     ], tail)
 
 

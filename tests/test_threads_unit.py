@@ -294,10 +294,75 @@ def test_continue_for_a_sleeping_task_only_runs_the_machine(h):
     assert h.session.running and h.session.wait_thread is None
 
 
-def test_step_with_hc_selects_the_task(h):
+def _expedited_pc(reply):
+    return struct.unpack("<I", bytes.fromhex(reply.split(b";08:")[1][:8].decode()))[0]
+
+
+def test_step_with_hc_of_a_task_off_the_cpu_ends_at_once(h):
+    """`Hc T` then `s` resumes T alone: T cannot run without the others, so
+    nothing runs and the stop names T at its resume address."""
     assert h.ask(b"Hc3") == b"OK"
-    assert h.ask(b"s") == []                    # kthreadd is not running: wait for it
+    reply = h.ask(b"s")
+    assert reply.startswith(b"T05thread:03;") and _expedited_pc(reply) == RESUME
+    assert h.target.icount == 0 and h.target.regs["eip"] == 0xC1000400
+    assert not h.session.running and h.session.wait_thread is None
+    assert RESUME not in h.target.breakpoints
+
+
+def test_vcont_step_alone_of_a_sleeping_task_runs_nothing(h):
+    """gdb's step over a breakpoint (vCont;s:T alone) for a task that is not on
+    the CPU: no other task runs, so none of their breakpoints can be passed."""
+    h.ask(b"Z0,c1000401,1")
+    reply = h.ask(b"vCont;s:3")
+    assert reply.startswith(b"T05thread:03;") and _expedited_pc(reply) == RESUME
+    assert h.target.icount == 0
+    assert h.ask(b"qC") == b"QC01"               # the CPU still runs swapper
+    assert h.ask(b"vCont;c") == []
+    assert h.run()[0].startswith(b"T05thread:01;swbreak:;")  # its breakpoint is next
+
+
+def test_vcont_step_alone_waits_if_a_breakpoint_is_at_the_resume_address(h):
+    """Reporting T at a gdb breakpoint would be taken for a hit (and the next
+    step-over would end there again): T is run to it instead."""
+    h.ask(b"Z0,%x,1" % RESUME)
+    assert h.ask(b"vCont;s:3") == []
     assert h.session.wait_thread == 3
+
+
+def test_a_step_alone_that_switches_the_task_out_ends_at_once(h):
+    """gdb steps swapper alone over its breakpoint; the instruction makes
+    kthreadd current: the step ends there, naming swapper at its resume
+    address, and the CPU stays in kthreadd (nothing else ran)."""
+    t = h.target
+    put_task(t, INIT_TASK, 0, "swapper", 0, INIT + 24, sp=0xC1001000, ip=0xC1000600)
+    real_step = t.step
+
+    def switching_step():
+        stop = real_step()
+        t.write_memory(CURRENT, struct.pack("<I", KTHREADD))
+        return stop
+
+    t.step = switching_step
+    reply = h.ask(b"vCont;s:1")
+    assert reply.startswith(b"T05thread:01;") and _expedited_pc(reply) == 0xC1000600
+    assert t.icount == 1 and t.regs["eip"] == 0xC1000401
+    assert h.ask(b"qC") == b"QC03" and not h.session.running
+
+
+def test_waiting_for_a_task_that_never_runs_gives_up_with_a_message(h, monkeypatch):
+    """kthreadd sleeps for good: the step stops after STEP_WAIT_LIMIT
+    instructions, exactly, with SIGINT for the CPU's thread and a line saying why."""
+    from gdbstub import rspsession
+    monkeypatch.setattr(rspsession, "STEP_WAIT_LIMIT", 5500)
+    assert h.ask(b"vCont;s:3;c") == []
+    out = h.run()
+    assert len(out) == 2 and out[0].startswith(b"O")
+    assert bytes.fromhex(out[0][1:].decode()).decode() == (
+        'Thread 3 "kthreadd" (pid 2, sleeping) did not run within 5500 instructions, '
+        'so the step ended; the CPU runs Thread 1 "swapper" (pid 0, running)\n')
+    assert out[1].startswith(b"T02thread:01;")
+    assert h.target.icount == 5500
+    assert RESUME not in h.target.breakpoints and h.session.wait_thread is None
 
 
 def test_step_of_an_unknown_thread_is_refused(h):
@@ -342,8 +407,10 @@ def test_a_stop_makes_the_stopped_thread_the_general_thread(h):
 
 @pytest.mark.parametrize("packet, reported", [(b"vCont;s:3", False), (b"vCont;s:3;c", True)])
 def test_others_breakpoints_while_waiting_are_events_only_if_they_run(h, packet, reported):
-    """vCont;s:T alone (gdb stepping T over a breakpoint) resumes only T: a
-    breakpoint swapper hits before kthreadd is scheduled is no event."""
+    """Waiting for kthreadd (alone: only because gdb has a breakpoint at its
+    resume address): a breakpoint swapper hits first is an event only if gdb
+    resumed the others too."""
+    assert h.ask(b"Z0,%x,1" % RESUME) == b"OK"
     assert h.ask(b"Z0,c1000404,1") == b"OK"
     assert h.ask(packet) == []
     out = h.session.run_slice()                 # swapper hits the breakpoint

@@ -11,16 +11,14 @@ Threads are kernel tasks and there is one CPU, so "resume thread T" can only
 mean "run the machine":
 
 * a step action naming a thread (``vCont;s:T[;c]``, or ``Hc T`` then ``s``)
-  steps task T.  If T is on the CPU that is one instruction; if T is not
-  running, the machine runs until the scheduler switches to T and stops at
-  T's resume address (the pc gdb already showed for T: its thread.ip), with
-  T current.  If the one instruction switches T off the CPU, the step ends
-  when T next runs, at its resume address (rspsession.py does the waiting).
-  gdb breakpoints hit by other tasks on the way are reported only if the
-  other threads were resumed too (``vCont;s:T;c``).  With ``vCont;s:T`` alone
-  (how gdb steps a thread over a breakpoint) gdb believes the others are
-  stopped; a stop reported for one of them crashes gdb 13 (infrun.c
-  finish_step_over assertion), so the machine runs on through them.
+  steps task T; rspsession.py (`Session._step`, `_off_cpu`) does it.  If T is
+  on the CPU that is one instruction.  With the other threads resumed too
+  (``vCont;s:T;c``) a T that is not running (or that the instruction
+  switched off the CPU) is waited for: the machine runs until the scheduler
+  switches to T, stopping at other tasks' breakpoints on the way, or gives
+  up after a bound of virtual time.  With ``vCont;s:T`` alone (gdb stepping
+  T over a breakpoint) no other task runs: the step ends at once, naming T
+  at its resume address.
 * continue actions only for tasks that are not running (``vCont;c:T``,
   scheduler-locking) continue the machine: T runs when the scheduler picks it.
 """

@@ -12,7 +12,7 @@ def stop_reply(ctx: Context, stop: StopEvent) -> bytes:
     (`Hg`): gdb assumes so after a stop (remote.c records the stop's thread as
     the one it last selected, as gdbserver does) and reads `g` without a new
     `Hg`, so keeping an older selection would show another task's registers."""
-    tid = ctx.threads.current()
+    tid = ctx.threads.current() if stop.thread is None else stop.thread
     ctx.general_thread = tid
     parts = [b"T%02x" % (stop.signal & 0xFF)]
     parts.append(b"thread:%02x;" % tid)
