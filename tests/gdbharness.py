@@ -81,3 +81,52 @@ def section(text, start, end):
     i = text.index(start)
     j = text.index(end, i + len(start))
     return text[i:j]
+
+
+def read_until(stream, needle, timeout=60):
+    """Read `stream` (a text pipe of another process) line by line until a line
+    contains `needle`; the lines read.  Tests act on such an event (gdb printed
+    `Continuing.`, the guest printed a console line) instead of sleeping."""
+    import threading
+
+    seen, found = [], threading.Event()
+    if isinstance(getattr(stream, "mode", ""), str) and "b" in getattr(stream, "mode", ""):
+        needle = needle.encode()
+
+    def reader():
+        for line in stream:
+            seen.append(line)
+            if needle in line:
+                found.set()
+                return
+        found.set()  # EOF: the needle never came
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    if not found.wait(timeout) or not seen or needle not in seen[-1]:
+        text = "".join(l if isinstance(l, str) else l.decode(errors="replace") for l in seen)
+        raise AssertionError(f"{needle!r} never appeared; saw:\n{text[-2000:]}")
+    return seen
+
+
+def kernel_source(path):
+    """The lines of kernel_src/`path`."""
+    import os
+    from gdbstub.session import ROOT
+
+    with open(os.path.join(ROOT, "kernel_src", path)) as f:
+        return f.read().splitlines()
+
+
+def source_line(path, text, after=None):
+    """The number of the first line of kernel_src/`path` containing `text`
+    (after the first line containing `after`, if given), and the line itself:
+    tests find source lines by searching, never by pinned numbers."""
+    lines = kernel_source(path)
+    start = 0
+    if after is not None:
+        start = next(i for i, l in enumerate(lines) if after in l) + 1
+    for i in range(start, len(lines)):
+        if text in lines[i]:
+            return i + 1, lines[i]
+    raise AssertionError(f"{text!r} not found in kernel_src/{path}")

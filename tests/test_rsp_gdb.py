@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gdbstub.packet import Decoder, Packet, encode_packet  # noqa: E402
+from gdbharness import read_until  # noqa: E402
 
 GDB = shutil.which("gdb")
 needs_gdb = pytest.mark.skipif(GDB is None, reason="gdb is not installed (Debian: apt-get install gdb)")
@@ -133,12 +133,16 @@ def test_gdb_over_stdio():
 def test_ctrl_c_from_gdb_stops_with_sigint():
     s = StubProc("--once", "--slice", "1000")
     try:
-        p = subprocess.Popen(gdb_cmd(f"target remote {s.addr}", "continue", "p $pc", "detach"),
+        # gdb's remote debug log goes to unbuffered stderr: interrupt once
+        # the resume packet is on the wire.
+        p = subprocess.Popen(gdb_cmd(f"target remote {s.addr}", "set debug remote 1",
+                                     "continue", "set debug remote 0", "p $pc", "detach"),
                              cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
-        time.sleep(1.5)  # let it run
+        seen = read_until(p.stdout, "Sending packet: $vCont;c")
         p.send_signal(signal.SIGINT)
         out, _ = p.communicate(timeout=30)
+        out = "".join(seen) + out
     finally:
         err = s.stop()
     assert "Program received signal SIGINT, Interrupt." in out
@@ -202,17 +206,21 @@ def test_ctrl_c_raw_and_second_client_refused(stub):
     assert "refused a second gdb" in err
 
 
-def test_connection_drop_while_running_keeps_server_up(stub):
-    a = RawClient(stub.port)
-    a.ask(b"Z0,7fffffff,1")
-    a.send(encode_packet(b"c"))
-    time.sleep(0.2)
-    a.close()  # vanish without detaching
-    b = RawClient(stub.port)
-    reply = b.ask(b"?")
-    assert reply.startswith(b"T05thread:01;")  # last stop before the session
-    assert b.ask(b"D") == b"OK"
-    b.close()
+def test_connection_drop_while_running_keeps_server_up():
+    stub = StubProc("--debug-rsp", "-")  # the packet log tells when `c` was taken
+    try:
+        a = RawClient(stub.port)
+        a.ask(b"Z0,7fffffff,1")
+        a.send(encode_packet(b"c"))
+        read_until(stub.proc.stderr, 'getpkt ("c")')
+        a.close()  # vanish without detaching, while the machine runs
+        b = RawClient(stub.port)
+        reply = b.ask(b"?")
+        assert reply.startswith(b"T05thread:01;")  # last stop before the session
+        assert b.ask(b"D") == b"OK"
+        b.close()
+    finally:
+        stub.stop()
 
 
 # ------------------------------------------------------ CLI errors

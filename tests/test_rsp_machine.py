@@ -10,10 +10,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from gdbharness import read_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,17 +119,23 @@ class Stub:
     def __init__(self, kernel, *args):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gdbstub", "--kernel", str(kernel), "--port", "0", *args],
-            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        line = self.proc.stderr.readline().decode()
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, errors="replace")
+        line = self.proc.stderr.readline()
         m = re.search(r"Listening on ([\d.]+):(\d+)", line)
         assert m, f"stub did not start: {line!r}"
         self.addr = f"127.0.0.1:{m.group(2)}"
+        self.console = []  # console lines already read by wait_console
+
+    def wait_console(self, needle):
+        """Block until the guest prints a console line containing `needle`."""
+        self.console += read_until(self.proc.stdout, needle)
 
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
         out, err = self.proc.communicate(timeout=20)
-        return out.decode(), err.decode()
+        return "".join(self.console) + out, err
 
 
 def gdb_cmd(kernel, addr, *commands):
@@ -170,7 +177,9 @@ def test_ctrl_c_and_reconnect_on_the_machine(tiny):
         p = subprocess.Popen(gdb_cmd(tiny, s.addr, "continue", "p counter > 100", "detach"),
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-        time.sleep(2)
+        # The guest prints before it spins; the slice it printed in runs on
+        # for many iterations of spin() before the stub reads the interrupt.
+        s.wait_console("tiny: hello")
         p.send_signal(signal.SIGINT)
         out, _ = p.communicate(timeout=60)
         assert "Program received signal SIGINT, Interrupt." in out
@@ -204,7 +213,7 @@ def test_kernel_breakpoints_before_paging_and_ctrl_c(kernel):
         p = subprocess.Popen(gdb_cmd(ROOT / kernel, s.addr, "continue", "p jiffies > 0", "detach"),
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-        time.sleep(2)
+        s.wait_console("init: boot complete")  # jiffies ticked; the kernel idles
         p.send_signal(signal.SIGINT)
         out2, _ = p.communicate(timeout=60)
         assert "Program received signal SIGINT, Interrupt." in out2
