@@ -34,7 +34,6 @@ SIGNALS = {
     "gp": ("SIGSEGV", "Segmentation fault", 13),
     "pf": ("SIGSEGV", "Segmentation fault", 14),
 }
-FAULTS_INJECTED = []
 
 
 def received(sig, text):
@@ -87,7 +86,6 @@ def test_fault_stops_with_signal_then_kernel_oops(kernel, gdb, hlt_in_do_trap, k
     assert oops, log[-2000:]
     assert int(oops.group(1)) == vector and int(oops.group(2), 16) == pc
     assert "caught before delivery" in log
-    FAULTS_INJECTED.append(kind)
 
 
 def test_signal_0_reexecutes_and_stepi_enters_the_handler(kernel, gdb):
@@ -106,7 +104,6 @@ def test_signal_0_reexecutes_and_stepi_enters_the_handler(kernel, gdb):
     pcs = re.findall(r"^\$\d+ = (0x[0-9a-f]+)", transcript, re.M)
     assert pcs[0] == pcs[1]
     assert "Oops" not in log                            # the handler has not run yet
-    FAULTS_INJECTED.append("pf (signal 0, stepi)")
 
 
 def test_stack_overflow_into_guard_page(kernel, gdb):
@@ -130,7 +127,6 @@ def test_stack_overflow_into_guard_page(kernel, gdb):
         r"re:#0  .*oops_recurse \(depth=\d+\) at kernel/oops_test\.c:\d+",
     ], transcript)
     assert "triple fault delivering #PF page fault" in log
-    FAULTS_INJECTED.append("stack overflow")
 
 
 def test_triple_fault(kernel, gdb):
@@ -147,7 +143,6 @@ def test_triple_fault(kernel, gdb):
     ], transcript)
     assert "triple fault delivering #UD invalid opcode" in log
     assert "IDT entry 0x06 at 0xfffff030 is not mapped" in log
-    FAULTS_INJECTED.append("triple fault")
 
 
 def test_no_catch_exceptions_lets_the_kernel_handle_them(kernel, gdb, hlt_in_do_trap):
@@ -162,7 +157,6 @@ def test_fault_injection_over_raw_rsp(kernel):
     """bench/soak.py's fault round: every kind, signals and delivery over RSP."""
     stats = soak.inject_faults(kernel)
     assert stats == dict(injected=6, stopped=6, oopses=4, triple_faults=2)
-    FAULTS_INJECTED.extend(f"{k} (raw RSP)" for k in soak.FAULTS)
 
 
 def test_fault_with_tasks_as_threads(kernel, gdb, hlt_in_do_trap):
@@ -177,9 +171,3 @@ def test_fault_with_tasks_as_threads(kernel, gdb, hlt_in_do_trap):
         r're:Thread 2 "init" hit Temporary breakpoint \d+, halt \(\)( at .*)?',
     ], transcript)
     assert re.search(r"Oops: page fault: vector 14 ", log)
-    FAULTS_INJECTED.append("pf (tasks as threads)")
-
-
-def test_figures():
-    print(f"guest faults injected: {len(FAULTS_INJECTED)} ({', '.join(FAULTS_INJECTED)}), "
-          "each stopped with its signal; machine and stub kept serving")
