@@ -16,8 +16,11 @@ handle them unseen (gdb still sees faults the kernel cannot take).
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -123,10 +126,11 @@ def _mem_size(text: str) -> int:
     t = text.strip().upper().rstrip("B").rstrip("I")
     try:
         n = int(float(t[:-1]) * units[t[-1]]) if t and t[-1] in units else int(t, 0)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, OverflowError):   # OverflowError: inf, 1e400
         n = 0
-    if n < (1 << 20):
-        raise argparse.ArgumentTypeError(f"bad memory size {text!r}: give e.g. 256M or 1G (at least 1M)")
+    if not (1 << 20) <= n <= (1 << 40):
+        raise argparse.ArgumentTypeError(f"bad memory size {text!r}: give e.g. 256M or 1G "
+                                         "(from 1M to 1T)")
     return n
 
 
@@ -147,7 +151,12 @@ def _cmdline(text: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kthread-stub", description=__doc__.split("\n\n")[0])
     p.add_argument("--kernel", metavar="PATH", help="kernel ELF (default: build kernel_src/vmlinux)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; any other than loopback "
+                        "needs --allow-remote)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow a --host that is not loopback: whoever reaches the port "
+                        "controls the machine")
     p.add_argument("--port", type=_port, default=1234, help="TCP port (default 1234; 0 picks one)")
     p.add_argument("--append", metavar="CMDLINE", default="", type=_cmdline,
                    help="kernel command line, as QEMU's -append (e.g. 'oops=pf')")
@@ -169,7 +178,11 @@ def _parser() -> argparse.ArgumentParser:
                         "good with SIGXCPU; every later resume stops again (default: none)")
     p.add_argument("--trace", metavar="FILE",
                    help="record scheduling from the first instruction as Chrome trace JSON "
-                        "(Perfetto, chrome://tracing); written when gdb leaves and at exit")
+                        "(Perfetto, chrome://tracing); written when gdb leaves and at exit; "
+                        "`monitor trace on` records into it again")
+    p.add_argument("--trace-dir", metavar="DIR", type=_trace_dir,
+                   help="folder where `monitor trace on` makes a new trace file of its own "
+                        "(named in its reply); without it or --trace the trace stays in memory")
     p.add_argument("--fake-target", action="store_true",
                    help="serve a fake target instead of the machine (protocol testing)")
     return p
@@ -185,7 +198,7 @@ def _make_target(args, messages):
         from machine import KernelImageError, Machine
     except ImportError as e:
         raise UsageError(f"the machine package is not available ({e})") from None
-    console_fd = messages if args.stdio else sys.stdout
+    console_fd = messages if args.stdio else _Lossy(sys.stdout)
 
     def console(data: bytes) -> None:
         console_fd.write(data.decode("latin-1"))
@@ -211,41 +224,126 @@ def _start_trace(target, path):
     from .schedtrace import TraceError, tracer_for
 
     try:
-        tracer_for(target).start(path)
+        tr = tracer_for(target)
+        tr.start(path)
     except TraceError as e:
         raise UsageError(f"--trace: {e}") from None
+    tr.home = tr.path
+
+
+def _trace_dir(text: str) -> str:
+    path = os.path.abspath(os.path.expanduser(text))
+    if not os.path.isdir(path) or not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"bad --trace-dir {text!r}: give a writable folder")
+    return path
+
+
+def _open_log(path: str):
+    """The --debug-rsp file, never through a symbolic link planted at it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        why = "it is a symbolic link" if e.errno == errno.ELOOP else (e.strerror or str(e))
+        raise UsageError(f"cannot write the packet log {path}: {why} "
+                         "(give a writable path, or - for stderr)") from None
+    return os.fdopen(fd, "w")
+
+
+def _check_host(host: str, allow_remote: bool) -> bool:
+    """Any address but loopback (0, 0.0.0.0, ::, a name...) needs --allow-remote:
+    whoever reaches the port reads and writes the machine.  Checked on the
+    address the name resolves to, which is the one bound."""
+    try:
+        infos = socket.getaddrinfo(host or None, 0, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as e:
+        raise UsageError(f"cannot listen on {host}: {getattr(e, 'strerror', None) or e} "
+                         "(check --host: an address of this machine, e.g. 127.0.0.1)") from None
+    addr = infos[0][4][0].split("%")[0]
+    remote = not ipaddress.ip_address(addr).is_loopback
+    if remote and not allow_remote:
+        raise UsageError(f"--host {host} is {addr}, not loopback: whoever reaches it controls "
+                         "the machine; add --allow-remote if that is what you want")
+    return remote
+
+
+class _Lossy:
+    """A text stream whose output is dropped once its reader is gone (a closed
+    pipe, `kthread-stub | head`), as QEMU does: neither the machine nor the
+    stub stops for it."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        try:
+            self.stream.write(text)
+        except (OSError, ValueError):
+            self._drop()
+
+    def flush(self):
+        try:
+            self.stream.flush()
+        except (OSError, ValueError):
+            self._drop()
+
+    def _drop(self):
+        try:   # later writes (and Python's own at exit) go nowhere
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+
+class _Terminated(Exception):
+    """SIGTERM or SIGHUP: leave through the same exit path as Ctrl-C."""
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    messages = sys.stderr
+    messages = _Lossy(sys.stderr)
     log_stream = None
     target = None
+    server = None
+    # SIGTERM (docker stop, systemd, harnesses) and SIGHUP take the Ctrl-C
+    # exit path: trace and packet log flushed, port released.  The handler
+    # only notes the signal (it may arrive inside a machine hook, where an
+    # exception would be lost); the server loop raises at its next poll.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    old_wakeup = signal.set_wakeup_fd(wake_w)
+    caught = []
+
+    def _on_signal(signum, frame):
+        caught.append(signum)
+
+    def _check_signals():
+        if caught:
+            raise _Terminated(caught[0])
+
+    old_handlers = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
+        remote = not args.stdio and _check_host(args.host, args.allow_remote)
         if args.debug_rsp:
-            try:
-                log_stream = sys.stderr if args.debug_rsp == "-" else open(args.debug_rsp, "w")
-            except OSError as e:
-                raise UsageError(f"cannot write the packet log {args.debug_rsp}: "
-                                 f"{e.strerror or e} (give a writable path, or - for stderr)") from None
+            log_stream = messages if args.debug_rsp == "-" else _open_log(args.debug_rsp)
         made = _make_target(args, messages)
         target, kernel = made if isinstance(made, tuple) else (made, None)
         if args.deadline is not None:
             target.deadline = args.deadline
+        target.trace_dir = args.trace_dir
         if args.trace is not None:
             _start_trace(target, args.trace)
         server = Server(target, log=RspLog(log_stream), slice_insns=args.slice, messages=messages,
                         kernel=kernel, tasks=args.tasks)
+        server.wakeup = (wake_r, _check_signals)
+        _check_signals()
         if args.stdio:
             server.serve_stdio()
             return 0
-        try:
-            if not ipaddress.ip_address(args.host).is_loopback:
-                messages.write(f"warning: listening on {args.host}, which is not loopback: "
-                               "anyone who can reach it controls the machine\n")
-        except ValueError:
-            if args.host != "localhost":
-                messages.write(f"warning: listening on {args.host}, which may not be loopback\n")
+        if remote:
+            messages.write(f"warning: listening on {args.host}: "
+                           "anyone who can reach it controls the machine\n")
         try:
             port = server.listen(args.host, args.port)
         except OSError as e:
@@ -268,13 +366,27 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         messages.write("kthread-stub: interrupted\n")
         return 130
+    except _Terminated as e:
+        name = signal.Signals(e.args[0]).name
+        messages.write(f"kthread-stub: {name}: exiting\n")
+        return 128 + e.args[0]
     finally:
+        if server is not None:
+            server.close()
         if target is not None:
             from .schedtrace import flush_trace
 
             flush_trace(target, lambda text: messages.write(f"kthread-stub: {text}\n"), close=True)
-        if log_stream not in (None, sys.stderr):
-            log_stream.close()
+        if log_stream not in (None, messages):
+            try:
+                log_stream.close()
+            except OSError:
+                pass
+        for s, h in old_handlers.items():
+            signal.signal(s, h)
+        signal.set_wakeup_fd(old_wakeup)
+        os.close(wake_r)
+        os.close(wake_w)
 
 
 if __name__ == "__main__":

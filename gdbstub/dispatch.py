@@ -24,6 +24,9 @@ from .target import StopEvent, Target, TargetError, TargetMemoryError, TargetReg
 from .threads import SingleThread, ThreadModel, ThreadNotRunning
 
 PACKET_SIZE = 0x10000
+# Most data bytes in one qXfer reply: escaping may double them, and the
+# reply must stay within the PacketSize we advertise.
+XFER_MAX = (PACKET_SIZE - 1) // 2
 
 E_SYNTAX = b"E01"  # malformed packet
 E_INVALID = b"E22"  # EINVAL, as QEMU: bad register number, unknown thread, bad annex

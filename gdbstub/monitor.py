@@ -21,8 +21,9 @@ HELP_HEAD = (
     "monitor dmesg           the kernel log buffer (log_buf)\n"
     "monitor info registers  CPU registers, control registers, gdtr, idtr\n"
     "monitor tasks on|off    show kernel tasks as gdb threads (default off: one CPU thread)\n"
-    "monitor trace on [FILE] record scheduling from now (Chrome trace JSON, for Perfetto)\n"
-    "monitor trace off       stop recording and write FILE\n"
+    "monitor trace on        record scheduling from now (Chrome trace JSON, for Perfetto)\n"
+    "                        into the stub's --trace FILE or a new file in its --trace-dir\n"
+    "monitor trace off       stop recording and write the file\n"
     "monitor trace tail [N]  the last N trace events, one a line (default 20)\n"
     "monitor trace status    whether recording, how many events, which file\n"
 )
@@ -137,12 +138,16 @@ class Monitor:
         try:
             tr = tracer_for(self.ctx.target)
             if sub == "on":
-                path = " ".join(args[1:]) or None
-                old = tr.start(path)
+                if len(args) > 1:
+                    raise MonitorError("takes no file name (a client never names a host "
+                                       "file): the stub writes its --trace FILE, or a new "
+                                       "file in its --trace-dir DIR")
+                old = tr.start_chosen()
                 text = f"trace on from icount {tr.start_ic}: "
                 text += (f"writing {tr.path} (on 'monitor trace off', when gdb detaches "
-                         "and when the stub exits)\n" if path else
-                         "in memory ('monitor trace tail'; give a FILE to save it)\n")
+                         "and when the stub exits)\n" if tr.path else
+                         "in memory ('monitor trace tail'; start the stub with --trace FILE "
+                         "or --trace-dir DIR to save it)\n")
                 return (f"previous trace written to {old}\n" if old else "") + text
             if sub == "off" and len(args) == 1:
                 if not tr.recording:
@@ -162,7 +167,7 @@ class Monitor:
                 return tr.status()
         except TraceError as e:
             raise MonitorError(str(e)) from None
-        raise MonitorError("say on [FILE], off, tail [N] or status")
+        raise MonitorError("say on, off, tail [N] or status")
 
     def dmesg(self, args) -> str:
         threads = self._kernel()

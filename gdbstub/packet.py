@@ -40,9 +40,15 @@ RLE_MIN_EXTRA = 3  # ' ' - 29
 RLE_MAX_EXTRA = 97  # '~' - 29
 RLE_FORBIDDEN_EXTRA = frozenset(ch - 29 for ch in b"#$+-")  # 6, 7, 14, 16
 
-# Longest frame body we accept before calling the input garbage.  Must be at
-# least the PacketSize we advertise in qSupported.
+# Longest frame we accept, raw body and decoded payload alike (run-length
+# counts are checked against it before anything is expanded), on every path
+# through the decoder.  Must be at least the PacketSize we advertise.
 MAX_FRAME = 0x80000
+
+
+class FrameError(ValueError):
+    """A frame that cannot be decoded: too long once expanded, or an escape
+    ``}`` with nothing after it."""
 
 
 # --------------------------------------------------------------------- events
@@ -112,6 +118,16 @@ def unescape(data: bytes) -> bytes:
     return _UNESCAPE_RE.sub(lambda m: bytes((m.group(1)[0] ^ 0x20,)), data)
 
 
+def unescape_strict(data: bytes) -> bytes:
+    """`unescape`, but a ``}`` with nothing to escape is a `FrameError`
+    (``X1000,1:}`` must not write 0x7d)."""
+    if ESCAPE not in data:
+        return data
+    if ESCAPE in _UNESCAPE_RE.sub(b"", data):
+        raise FrameError("unmatched escape '}'")
+    return unescape(data)
+
+
 # ----------------------------------------------------------- run-length coding
 #
 # gdb expands runs on the raw frame body, before it unescapes binary data, and
@@ -156,12 +172,13 @@ def rle_encode(body: bytes) -> bytes:
     return _RUN_RE.sub(_encode_run, body)
 
 
-def rle_decode(body: bytes) -> bytes:
+def rle_decode(body: bytes, limit: Optional[int] = None) -> bytes:
     """Expand ``c*n`` runs in a raw frame body, as gdb does (before unescaping).
 
     A ``*`` with nothing before it, or without a count byte, is kept literally;
     an escape pair is copied whole (its second byte is never a run marker).
-    Never raises.
+    Raises `FrameError` only if the expansion would pass `limit` bytes
+    (checked before each run is expanded).
     """
     if RLE_MARK not in body:
         return body
@@ -184,17 +201,24 @@ def rle_decode(body: bytes) -> bytes:
         if j > 0 and j + 1 < n:
             count = body[j + 1] - 29
             if count > 0:
+                if limit is not None and len(out) + count > limit:
+                    raise FrameError("frame too long once run-length expanded")
                 out += out[-1:] * count
             i = j + 2
         else:
             out.append(RLE_MARK)
             i = j + 1
+    if limit is not None and len(out) > limit:
+        raise FrameError("frame too long once run-length expanded")
     return bytes(out)
 
 
 def decode_body(body: bytes) -> bytes:
-    """Raw frame body -> payload (run-length expanded, then unescaped)."""
-    return unescape(rle_decode(body))
+    """Raw frame body -> payload (run-length expanded, then unescaped).
+    Raises `FrameError` for a payload over MAX_FRAME or an unmatched escape."""
+    if len(body) > MAX_FRAME:
+        raise FrameError("frame too long")
+    return unescape_strict(rle_decode(body, MAX_FRAME))
 
 
 # Replies up to this size get full run-length coding.  Longer ones (bulk
@@ -290,8 +314,10 @@ class Decoder:
                 m = _WHOLE_FRAME.match(data, i)
                 if m is not None:
                     body = m.group(1)
-                    if int(m.group(2), 16) == checksum(body):
-                        events.append(Packet(decode_body(body)))
+                    if len(body) > MAX_FRAME:
+                        events.append(BadPacket(body[:64], "frame too long"))
+                    elif int(m.group(2), 16) == checksum(body):
+                        events.append(_decoded(body, m.group()))
                     else:
                         events.append(BadPacket(m.group(), "checksum mismatch"))
                     i = m.end()
@@ -353,9 +379,16 @@ class Decoder:
                 elif int(self._cs, 16) != checksum(body):
                     events.append(BadPacket(raw, "checksum mismatch"))
                 else:
-                    events.append(Packet(decode_body(body)))
+                    events.append(_decoded(body, raw))
         events += self._flush_garbage()
         return events
+
+
+def _decoded(body: bytes, raw: bytes) -> Event:
+    try:
+        return Packet(decode_body(body))
+    except FrameError as e:
+        return BadPacket(raw[:64], str(e))
 
 
 # --------------------------------------------------------------- ack protocol

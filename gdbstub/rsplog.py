@@ -41,8 +41,11 @@ class RspLog:
 
     def _w(self, line: str) -> None:
         if self.stream is not None:
-            self.stream.write(line + "\n")
-            self.stream.flush()
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):   # a full disk or a closed pipe: log no more
+                self.stream = None
 
     def getpkt(self, payload: bytes, note: str = "") -> None:
         if self.stream is None:

@@ -12,9 +12,10 @@ from typing import Callable, Optional
 
 from .dispatch import Context, Dispatcher, EndSession, Frames, Reply, Resume
 from .handlers.stopreply import stop_reply
+from .monitor import output_packets
 from .packet import BadPacket, Garbage, Interrupt, Packet, PacketProtocol
 from .rsplog import RspLog
-from .target import SIGINT, StopEvent
+from .target import SIGINT, StopEvent, TargetError
 
 SIGABRT = 6
 
@@ -46,6 +47,7 @@ class Session:
         self._others_run = True  # while waiting: report other tasks' breakpoints
         self._note: Optional[str] = None  # console text (O packet) sent before the next stop
         self._slices: Optional[Callable[[], StopEvent]] = None  # instead of cont()
+        self._reported = dispatcher.__dict__.setdefault("reported_errors", set())
         ctx.new_session()
         ctx.start_no_ack = self._request_no_ack
 
@@ -90,11 +92,35 @@ class Session:
         return bytes(buf)
 
     def _handle(self, payload: bytes) -> bytes:
+        """One packet -> the bytes to send.  Whatever a handler (or the
+        resume that follows it) raises becomes an error reply, never an exit."""
         try:
-            result = self.dispatcher.dispatch(payload)
+            return self._handle_result(self.dispatcher.dispatch(payload))
         except Exception as e:  # a bug on our side or the machine's: keep serving
-            self.notify(f"internal error handling {payload[:40]!r}:\n{traceback.format_exc()}")
+            self.running = False
+            self._slices = None
+            self._end_wait()
+            self._report(payload, e)
+            if payload.startswith(b"qRcmd,"):   # gdb shows a monitor error line
+                line = f"monitor: internal error: {_oneline(e).decode()}\n"
+                return b"".join(self._send(p) for p in output_packets(line) + [b"OK"])
             return self._send(b"E." + _oneline(e))
+
+    def _report(self, payload: bytes, e: Exception) -> None:
+        """Log an internal error once: one line each time, the traceback only
+        the first time that place fails (stderr must stay small)."""
+        tb = traceback.extract_tb(e.__traceback__)
+        where = (type(e).__name__,) + tuple((f.filename, f.lineno) for f in tb[-1:])
+        if isinstance(e, TargetError):
+            self.notify(f"refused {payload[:40]!r}: {e}")
+        elif where in self._reported:
+            self.notify(f"internal error handling {payload[:40]!r}: {_oneline(e).decode()}")
+        else:
+            self._reported.add(where)
+            self.notify(f"internal error handling {payload[:40]!r} "
+                        f"(traceback shown once):\n{traceback.format_exc().rstrip()}")
+
+    def _handle_result(self, result) -> bytes:
         if isinstance(result, bytes):
             return self._send(result)
         if isinstance(result, Reply):
@@ -280,5 +306,6 @@ def _task_label(threads, tid: int) -> str:
 
 
 def _oneline(e: Exception) -> bytes:
-    text = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+    text = str(e) if isinstance(e, TargetError) else f"{type(e).__name__}: {e}"
+    text = (text.splitlines() or [""])[0][:200]
     return bytes(c for c in text.encode("ascii", "replace") if c not in b"#$}*")

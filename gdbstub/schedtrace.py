@@ -65,6 +65,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import tempfile
 import struct
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
@@ -247,6 +248,12 @@ class SchedTracer:
         self.records: List[dict] = []
         self.recording = False
         self.path: Optional[str] = None
+        # Where `monitor trace on` may write, chosen on the stub's command
+        # line (a client never names a host file): the --trace FILE, else a
+        # name made here in the --trace-dir folder, else nowhere (memory).
+        self.home: Optional[str] = None
+        self.folder: Optional[str] = None
+        self._made = 0
         self.start_ic = 0
         self.hw = -1              # icount of the last instruction recorded
         self.dropped = 0          # probe hits skipped (replays: already recorded)
@@ -278,8 +285,39 @@ class SchedTracer:
         self._attach()
         self.recording = True
         if path is not None:
-            self.write(path)
+            try:
+                self.write(path)
+            except TraceError:          # not left on with a file it cannot write
+                self._detach()
+                self.recording = False
+                self.path = None
+                raise
         return old
+
+    def start_chosen(self) -> Optional[str]:
+        """`monitor trace on`: start into the file chosen at start-up (see
+        `home`, `folder`); returns the previous trace's file, if written."""
+        if self.home is not None:
+            return self.start(self.home)
+        if self.folder is None:
+            return self.start(None)
+        return self.start(self._new_name())
+
+    def _new_name(self) -> str:
+        """A file name of our own in `folder`, reserved with O_EXCL (an
+        existing file or a planted link is never reused)."""
+        for _ in range(1000):
+            self._made += 1
+            path = os.path.join(self.folder, f"trace-{os.getpid()}-{self._made}.json")
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                                 0o644))
+                return path
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise TraceError(f"cannot write in {self.folder}: {e.strerror or e}") from None
+        raise TraceError(f"cannot make a new file name in {self.folder}")
 
     def stop(self) -> Optional[str]:
         """Stop recording; writes the file if there is one (returns its path)."""
@@ -355,18 +393,25 @@ class SchedTracer:
     def write(self, path: Optional[str] = None) -> str:
         path = path or self.path
         if path is None:
-            raise TraceError("no file: say `monitor trace on FILE`")
+            raise TraceError("no file: start the stub with --trace FILE or --trace-dir DIR")
         text = dumps(self.trace())
-        tmp = f"{path}.tmp{os.getpid()}"
+        tmp = None
         try:
-            with open(tmp, "w") as f:
+            # A fresh file (O_EXCL, so never a link someone planted) in the
+            # target's folder, then renamed over it (rename replaces a link
+            # at `path` itself, never its target).
+            fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".",
+                                       suffix=".tmp", dir=os.path.dirname(path) or ".")
+            with os.fdopen(fd, "w") as f:
                 f.write(text)
+            os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except OSError as e:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
             raise TraceError(f"cannot write {path}: {e.strerror or e}") from None
         return path
 
@@ -816,6 +861,7 @@ def tracer_for(target) -> SchedTracer:
         if machine is None or not callable(getattr(machine, "add_probe", None)):
             raise TraceError("this target has no machine probes to trace with")
         tr = SchedTracer(machine)
+        tr.folder = getattr(target, "trace_dir", None)
         target.tracer = tr
     return tr
 

@@ -127,10 +127,31 @@ class Server:
         self.messages = messages
         self.listener: Optional[socket.socket] = None
         self._refused = {}  # fd -> (deadline, socket, bytes read) of refused clients
+        # (fd, check): fd becomes readable when a signal arrives (the cli's
+        # signal.set_wakeup_fd); check() then raises to end the server
+        self.wakeup = None
 
     def say(self, text: str) -> None:
-        self.messages.write(text + "\n")
-        self.messages.flush()
+        try:
+            self.messages.write(text + "\n")
+            self.messages.flush()
+        except (OSError, ValueError):   # nobody reads our stderr any more: keep serving
+            pass
+
+    def _woken(self) -> None:
+        """A signal arrived: drain the wake-up pipe and let the cli decide."""
+        fd, check = self.wakeup
+        try:
+            os.read(fd, 512)
+        except (BlockingIOError, InterruptedError):
+            pass
+        check()
+
+    def close(self) -> None:
+        """Release the port."""
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
 
     # -- listening
     def listen(self, host: str, port: int) -> int:
@@ -150,7 +171,17 @@ class Server:
 
     def serve_forever(self, once: bool = False) -> None:
         assert self.listener is not None
+        waiting = select.poll()
+        waiting.register(self.listener.fileno(), select.POLLIN)
+        if self.wakeup is not None:
+            os.set_blocking(self.wakeup[0], False)
+            waiting.register(self.wakeup[0], select.POLLIN)
         while True:
+            ready = [fd for fd, _ in waiting.poll()]
+            if self.wakeup is not None and self.wakeup[0] in ready:
+                self._woken()
+            if self.listener.fileno() not in ready:
+                continue
             sock, peer = self.listener.accept()
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.say(f"gdb connected from {peer[0]}:{peer[1]}")
@@ -226,6 +257,11 @@ class Server:
         poller.register(cfd, select.POLLIN)
         if self.listener is not None:
             poller.register(self.listener.fileno(), select.POLLIN)
+        wake_fd = None
+        if self.wakeup is not None:
+            wake_fd = self.wakeup[0]
+            os.set_blocking(wake_fd, False)
+            poller.register(wake_fd, select.POLLIN)
         try:
             while session.ended is None:
                 try:
@@ -234,7 +270,9 @@ class Server:
                     continue
                 conn_ready = listener_ready = False
                 for fd, _ in events:
-                    if fd == cfd:
+                    if fd == wake_fd:
+                        self._woken()
+                    elif fd == cfd:
                         conn_ready = True
                     elif fd in self._refused:
                         self._answer_refused(fd, poller)

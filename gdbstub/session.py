@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,6 +52,14 @@ class Stub:
                                      stderr=subprocess.PIPE, cwd=ROOT)
         self.stderr = b""
         self._wait_listening(startup_deadline)
+        # Read the stub's stderr all along: a pipe nobody reads fills up
+        # (64 KiB) and the stub would block in write() with gdb waiting on it.
+        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+        self._drain.start()
+
+    def _read_stderr(self):
+        for chunk in iter(lambda: self.proc.stderr.read1(65536), b""):
+            self.stderr += chunk
 
     def _wait_listening(self, deadline):
         # The stub prints its "Listening on" line once the socket is bound;
@@ -79,7 +88,7 @@ class Stub:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self.stderr += self.proc.stderr.read() or b""
+        self._drain.join()
         self.proc.stderr.close()
 
     def __enter__(self):

@@ -264,8 +264,12 @@ class MachineTarget:
             if isinstance(out, (bytes, bytearray)):
                 out = bytes(out).decode("latin-1")
             return out or "(no console output yet)\n"
-        if words[0] == "translate" and len(words) == 2:
-            va = int(words[1], 0)
+        if words[0] == "translate":
+            va = parse_address(words[1]) if len(words) == 2 else None
+            if va is None:
+                return ("monitor translate: give one virtual address, e.g. "
+                        "'monitor translate 0xc1000000' (a number, not a symbol: "
+                        "'monitor translate ' followed by gdb's 'p/x &sym' value)\n")
             pa = m.translate(va)
             return f"0x{va:08x} -> " + ("unmapped\n" if pa is None else f"0x{pa:08x}\n")
         if words[0] == "deadline":
@@ -351,11 +355,25 @@ def parse_count(text: str) -> int:
     t = text.strip().upper()
     try:
         n = int(float(t[:-1]) * units[t[-1]]) if t and t[-1] in units else int(t, 0)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, OverflowError):   # OverflowError: inf, 1e400
         n = -1
-    if n <= 0:
-        raise ValueError(f"bad instruction count {text!r}: give e.g. 300000000 or 300M")
+    if not 0 < n <= MAX_COUNT:
+        raise ValueError(f"bad instruction count {text!r}: give e.g. 300000000 or 300M "
+                         f"(at most {MAX_COUNT})")
     return n
+
+
+MAX_COUNT = (1 << 63) - 1   # the machine's icount is a 64-bit counter
+
+
+def parse_address(text: str) -> Optional[int]:
+    """A 32-bit virtual address typed by a user (hex with 0x, or decimal);
+    None if it is not one."""
+    try:
+        n = int(text, 0)
+    except ValueError:
+        return None
+    return n if 0 <= n <= 0xFFFFFFFF else None
 
 
 def _fault_addr(exc, default: int) -> int:

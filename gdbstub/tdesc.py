@@ -49,7 +49,9 @@ def read_annex(annex: str, offset: int, length: int):
     fn = ANNEXES.get(annex)
     if fn is None:
         return None
+    from .dispatch import XFER_MAX
+
     doc = fn()
-    chunk = doc[offset : offset + length]
-    more = offset + length < len(doc)
+    chunk = doc[offset : offset + min(length, XFER_MAX)]
+    more = offset + len(chunk) < len(doc)
     return (b"m" if more else b"l") + chunk

@@ -105,6 +105,11 @@ def test_x86_64_elf():
     (["--append", "x" * 2000], ["kernel command line", "at most 1023"]),
     (["--debug-rsp", "/nonexistent/dir/rsp.log"], ["cannot write the packet log", "writable"]),
     (["--append", "oops=\u00e9"], ["kernel command line", "ASCII"]),
+    (["--history-mem", "infG"], ["bad memory size 'infG'"]),
+    (["--history-mem", "1e400K"], ["bad memory size"]),
+    (["--deadline", "1e400K"], ["bad instruction count '1e400K'"]),
+    (["--deadline", "infM"], ["bad instruction count"]),
+    (["--trace-dir", "/nonexistent/dir"], ["bad --trace-dir", "writable folder"]),
 ])
 def test_bad_options(kernel, args, words):
     one_line_error(stub("--kernel", kernel, *args), *words)
@@ -137,14 +142,21 @@ def _listening_address(port):
     return None
 
 
-def test_binds_loopback_by_default_and_warns_otherwise(kernel):
+@pytest.mark.parametrize("host", ["0", "0.0.0.0", "::", "", "0x0", "0.0"])
+def test_any_other_address_needs_allow_remote(kernel, host):
+    """Every spelling of 'all interfaces' (resolved as the stub binds it)."""
+    one_line_error(stub("--kernel", kernel, "--port", "0", "--host", host),
+                   "not loopback", "--allow-remote")
+
+
+def test_binds_loopback_by_default_and_warns_when_remote_is_allowed(kernel):
     with soak.StubProcess(kernel) as s:
         assert _listening_address(s.port) == "127.0.0.1"
         assert b"warning" not in s.output()
-    with soak.StubProcess(kernel, ("--host", "0.0.0.0")) as s:
+    with soak.StubProcess(kernel, ("--host", "0.0.0.0", "--allow-remote")) as s:
         assert _listening_address(s.port) == "0.0.0.0"
         out = s.output().decode()
-        assert "warning: listening on 0.0.0.0, which is not loopback" in out
+        assert "warning: listening on 0.0.0.0: anyone who can reach it controls" in out
 
 
 def test_no_vfile_live(kernel):

@@ -61,42 +61,46 @@ def test_the_trace_is_the_same_every_run_and_after_reverse_execution(kernel, gdb
 
 
 def test_monitor_trace_on_off_tail_and_errors(kernel, gdb, tmp_path):
-    path = tmp_path / "m.json"
+    """`monitor trace on` takes no file name: it writes a file of the stub's
+    own naming in --trace-dir (without one, or --trace, it stays in memory)."""
     text, _ = run(kernel, [
-        "monitor trace", "monitor trace tail", f"monitor trace on {path}"] + TO_BOOT_END + [
+        "monitor trace", "monitor trace tail", "monitor trace on"] + TO_BOOT_END + [
         "monitor trace off", "monitor trace off", "monitor trace tail 2",
         "monitor trace on", "monitor trace status",
-        f"monitor trace on {tmp_path}/no/such/dir/t.json", "monitor trace status",
-        "monitor trace tail x", "monitor trace frob"])
+        f"monitor trace on {tmp_path}/t.json", "monitor trace status",
+        "monitor trace tail x", "monitor trace frob"], ["--trace-dir", str(tmp_path)])
+    made = rf"{re.escape(str(tmp_path))}/trace-\d+-"
     match_in_order([
         "(gdb) monitor trace",
         "trace off, in memory only: 0 events, icount 0..0",
         "(gdb) monitor trace tail",
         "(no trace events)",
-        f"(gdb) monitor trace on {path}",
-        f"trace on from icount 0: writing {path} (on 'monitor trace off', "
-        "when gdb detaches and when the stub exits)",
+        "(gdb) monitor trace on",
+        rf"re:trace on from icount 0: writing ({made}1\.json) \(on 'monitor trace off', "
+        r"when gdb detaches and when the stub exits\)",
         "(gdb) monitor trace off",
-        rf"re:trace off: \d+ events written to {re.escape(str(path))}",
+        rf"re:trace off: \d+ events written to {made}1\.json",
         "(gdb) monitor trace off",
         "trace is off already",
         "(gdb) monitor trace tail 2",
         r"re:.* kthread_demo\[6\]  complete 0x\.{8} -> init\[1\] from do_exit",
         r"re:.* kthread_demo\[6\]  switch -> init\[1\] \(leaves in state Z\)",
         "(gdb) monitor trace on",
-        r"re:trace on from icount \d+: in memory \('monitor trace tail'; give a FILE to save it\)",
+        rf"re:trace on from icount \d+: writing {made}2\.json .*",
         "(gdb) monitor trace status",
-        r"re:trace on, in memory only: 0 events, icount (\d+)\.\.\1",
-        f"(gdb) monitor trace on {tmp_path}/no/such/dir/t.json",
-        f"monitor trace: cannot write {tmp_path}/no/such/dir/t.json: "
-        f"no directory {tmp_path}/no/such/dir",
-        "(gdb) monitor trace status",          # the failed `on` left the trace running
-        r"re:trace on, in memory only: 0 events, .*",
+        rf"re:trace on, file {made}2\.json: 0 events, icount (\d+)\.\.\1",
+        f"(gdb) monitor trace on {tmp_path}/t.json",
+        "monitor trace: takes no file name (a client never names a host file): the stub "
+        "writes its --trace FILE, or a new file in its --trace-dir DIR",
+        "(gdb) monitor trace status",          # the refused `on` left the trace running
+        rf"re:trace on, file {made}2\.json: 0 events, .*",
         "(gdb) monitor trace tail x",
         "monitor trace: bad count 'x': say tail N, N >= 0",
         "(gdb) monitor trace frob",
-        "monitor trace: say on [FILE], off, tail [N] or status",
+        "monitor trace: say on, off, tail [N] or status",
     ], text)
+    assert not (tmp_path / "t.json").exists()
+    path = re.search(rf"written to ({made}1\.json)", text).group(1)
     trace = trace_check.load(path)
     assert trace_check.problems(trace) == []
     assert len(trace_check.flows(trace)) >= 4

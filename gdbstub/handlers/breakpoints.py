@@ -14,6 +14,11 @@ from . import watch
 
 SUPPORTED_TYPES = (0, 1)
 
+# The machine's breakpoint table holds 128 addresses; one is kept for the
+# stub's own (stepping a task that is not on the CPU, rspsession.py).
+MAX_BREAKPOINTS = 127
+LIMIT_REPLY = b"E.breakpoint limit reached: at most %d breakpoints" % MAX_BREAKPOINTS
+
 
 class BreakpointOps(Capability):
     features = ("swbreak+", "hwbreak+")
@@ -33,6 +38,8 @@ class BreakpointOps(Capability):
         bps = self.ctx.breakpoints
         if cmd.insert:
             if addr not in bps:
+                if len(bps) >= MAX_BREAKPOINTS:
+                    return LIMIT_REPLY
                 self.ctx.target.add_breakpoint(addr)
                 bps[addr] = set()
             bps[addr].add(cmd.type)

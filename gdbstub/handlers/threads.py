@@ -6,7 +6,7 @@ from __future__ import annotations
 from xml.sax.saxutils import escape, quoteattr
 
 from .. import commands as C
-from ..dispatch import E_INVALID, Capability, Context, Reply
+from ..dispatch import E_INVALID, XFER_MAX, Capability, Context, Reply
 
 
 class ThreadOps(Capability):
@@ -97,6 +97,6 @@ class ThreadOps(Capability):
             return E_INVALID
         if offset == 0:
             self._xml = self.threads_xml()
-        chunk = self._xml[offset : offset + length]
+        chunk = self._xml[offset : offset + min(length, XFER_MAX)]
         more = offset + len(chunk) < len(self._xml)
         return Reply((b"m" if more else b"l") + chunk, binary=True)

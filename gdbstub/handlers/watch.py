@@ -11,10 +11,17 @@ supported) when the target has no watchpoints.
 from __future__ import annotations
 
 from .. import commands as C
-from ..dispatch import Context
+from ..dispatch import E_INVALID, Context
 
 WATCH_TYPES = (2, 3, 4)
 KINDS = {2: "watch", 3: "rwatch", 4: "awatch"}
+
+# Stated limits (README, Security): each watchpoint is translated page by
+# page at insertion and after every run slice, so its cost must be bounded.
+# x86 debug registers watch 1, 2 or 4 bytes, four at a time; we allow more
+# (gdb sends one Z2 for a whole struct) but not a 256 MiB range.
+MAX_WATCH_LEN = 4096
+MAX_WATCHPOINTS = 32
 
 
 def watchpoint(ctx: Context, cmd: C.Breakpoint):
@@ -28,9 +35,12 @@ def watchpoint(ctx: Context, cmd: C.Breakpoint):
     table = ctx.__dict__.setdefault("watchpoints", {})
     key = (kind, addr, length)
     if cmd.insert:
-        if key not in table:
-            target.add_watchpoint(kind, addr, length)
-            table[key] = True
+        if key in table:
+            return b"OK"
+        if length > MAX_WATCH_LEN or addr + length > 1 << 32 or len(table) >= MAX_WATCHPOINTS:
+            return E_INVALID    # as gdbserver and QEMU beyond their debug registers
+        target.add_watchpoint(kind, addr, length)
+        table[key] = True
     elif table.pop(key, None):
         target.remove_watchpoint(kind, addr, length)
     return b"OK"
