@@ -254,7 +254,7 @@ def test_bad_elf_is_a_one_line_error(tmp_path):
 
 def test_non_loopback_host_warns():
     p = subprocess.Popen([sys.executable, "-m", "gdbstub", "--fake-target", "--host", "0.0.0.0",
-                          "--port", "0"], cwd=ROOT, stdin=subprocess.DEVNULL,
+                          "--allow-remote", "--port", "0"], cwd=ROOT, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         first = p.stderr.readline()
@@ -263,5 +263,5 @@ def test_non_loopback_host_warns():
         p.terminate()
         p.wait(timeout=10)
         p.stderr.close()
-    assert "not loopback" in first
+    assert "warning: listening on 0.0.0.0: anyone who can reach it controls" in first
     assert "Listening on 0.0.0.0:" in second
