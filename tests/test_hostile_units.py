@@ -125,9 +125,9 @@ def test_an_exception_while_resuming_is_an_error_reply():
     def full(addr):
         raise TargetError("too many breakpoints (max 128)")
     ctx.target.add_breakpoint = full
-    assert _replies(s.receive(_frame(b"vCont;s:2"))) == [b"E.too many breakpoints (max 128)"]
+    assert _replies(s.receive(_frame(b"vCont;s:2;c"))) == [b"E.too many breakpoints (max 128)"]
     assert not s.running and s.wait_thread is None
-    assert said == ["refused b'vCont;s:2': too many breakpoints (max 128)"]
+    assert said == ["refused b'vCont;s:2;c': too many breakpoints (max 128)"]
     assert _replies(s.receive(_frame(b"?")))[0].startswith(b"T05")
 
 
