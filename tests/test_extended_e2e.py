@@ -1,5 +1,6 @@
 """target extended-remote: `run` (vRun) restarts the machine from its first
 instruction, `kill` then `run`, ten runs identical, breakpoints as gdb expects."""
+import os
 import re
 import subprocess
 
@@ -22,7 +23,23 @@ def run_extended(kernel, commands, stub_args=()):
     return r.stdout
 
 
-def test_ten_runs_identical(kernel, gdb):
+@pytest.fixture(scope="module")
+def first_fork_icount(kernel):
+    """The machine's own instruction count at create_kthread's first instruction
+    (the first fork kthreadd serves), derived without gdb: the value every `run`
+    must reproduce."""
+    from machine import Machine
+    from machine.testkit import symbols
+    path = os.path.join(session.ROOT, kernel)
+    m = Machine(path)
+    entry = symbols(path)["create_kthread"]
+    m.add_breakpoint(entry)
+    s = m.cont(200_000_000)
+    assert s.reason == "breakpoint" and s.pc == entry, s
+    return m.icount
+
+
+def test_ten_runs_identical(kernel, gdb, first_fork_icount):
     text = run_extended(kernel, ["break create_kthread"] + EACH_RUN * 10)
     runs = text.split("+run\n")[1:]
     assert len(runs) == 10, text
@@ -30,7 +47,7 @@ def test_ten_runs_identical(kernel, gdb):
         match_in_order([
             r"re:Starting program: .*vmlinux\s*",
             "Breakpoint 1, create_kthread (create=0x........) at kernel/kthread.c:85",
-            "icount 437900",
+            f"icount {first_fork_icount}",
         ], r)
 
     def observed(r):   # everything gdb printed about the state, minus the prompts
@@ -41,7 +58,7 @@ def test_ten_runs_identical(kernel, gdb):
     assert "<ksoftirqd>" in runs[0]
 
 
-def test_kill_then_run_and_breakpoints(kernel, gdb):
+def test_kill_then_run_and_breakpoints(kernel, gdb, first_fork_icount):
     text = run_extended(kernel, [
         "break create_kthread", "run", "continue", "info inferiors", "kill",
         "info breakpoints", "run", "monitor icount",
@@ -57,7 +74,7 @@ def test_kill_then_run_and_breakpoints(kernel, gdb):
         "[Inferior 1 (Remote target) killed]",
         "+run",
         "Breakpoint 1, create_kthread (create=0x........) at kernel/kthread.c:85",
-        "icount 437900",
+        f"icount {first_fork_icount}",
         "+run",
         "Breakpoint 2, kthreadd (unused=0x0) at kernel/kthread.c:192",
         "#0  kthreadd (unused=0x0) at kernel/kthread.c:192",
@@ -67,7 +84,7 @@ def test_kill_then_run_and_breakpoints(kernel, gdb):
     ], text)
     assert "create_kthread (create" not in text.split("+delete")[1], text
     counts = re.findall(r"^icount (\d+)$", text, re.M)
-    assert counts[0] == "437900" and int(counts[1]) < 437900
+    assert int(counts[0]) == first_fork_icount and int(counts[1]) < first_fork_icount
 
 
 def test_plain_remote_kill_still_ends_the_session(kernel, gdb):

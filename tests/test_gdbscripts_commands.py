@@ -164,8 +164,8 @@ def test_kt_dmesg_after_boot(booted):
         "kthread: created khelper pid 5",
         "kthread: created kthread_demo pid 6",
         "kthreadd: request list empty",
+        "release_task: pid 6 (kthread_demo) by kthread_demo",
         "kthread_stop: kthread_demo pid 6 returned 42",
-        "reaped pid 6 (kthread_demo)",
     ], lines)
     assert lines[-1] == "init: boot complete"
 
@@ -184,7 +184,7 @@ def test_convenience_functions_after_boot(booted):
 
 
 def test_errors_after_boot(booted):
-    # pid 6 (kthread_demo) was stopped and reaped before boot completed
+    # pid 6 (kthread_demo) was stopped and released itself before boot completed
     assert output(booted, "print $kt_task(6)") == ["$kt_task: no task with pid 6"]
     assert output(booted, "print $kt_task()") == ["$kt_task: usage: $kt_task(PID)"]
     assert output(booted, "kt-ps all") == ["kt-ps takes no arguments"]

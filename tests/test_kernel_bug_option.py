@@ -1,7 +1,7 @@
 """The kernel's kthread_bug= boot option (kernel_src/kernel/kthread_bug.c), on the
 machine without gdb.
 
-kthread_bug=lost_complete (lab 4's bug hunt): after init has reaped kthread_demo it
+kthread_bug=lost_complete (lab 4's bug hunt): after init has stopped kthread_demo it
 starts late/0 and late/1 and sleeps for good in wait_for_completion(&late_started),
 so "init: boot complete" never comes.  Without the option (or with an unknown bug)
 the boot is the healthy one.
@@ -36,8 +36,8 @@ kthread: created events/0 pid 4
 kthread: created khelper pid 5
 kthread: created kthread_demo pid 6
 kthreadd: request list empty
+release_task: pid 6 (kthread_demo) by kthread_demo
 kthread_stop: kthread_demo pid 6 returned 42
-reaped pid 6 (kthread_demo)
 {extra}init: boot complete
 """
 

@@ -67,15 +67,18 @@ def test_console_reaches_boot_complete(booted):
     assert len({pid for _, pid in created}) == len(created)
     assert "kthreadd: request list empty\n" in text
     stopped = re.findall(r"^kthread_stop: (\S+) pid (\d+) returned (-?\d+)$", text, re.M)
-    reaped = re.findall(r"^reaped pid (\d+) \((\S+)\)$", text, re.M)
-    assert stopped and reaped
+    released = re.findall(r"^release_task: pid (\d+) \((\S+)\) by (\S+)$", text, re.M)
+    assert stopped and released
     comm, pid, _ = stopped[0]
     assert (comm, pid) in created
-    assert (pid, comm) in reaped
+    # as in Linux: its parent kthreadd ignores SIGCHLD, so the kthread
+    # releases itself (nobody reaps it) ...
+    assert (pid, comm, comm) in released
     assert "demo" in comm
-    # order: created ... request list empty ... stop ... reaped ... complete
-    assert text.index("kthreadd: request list empty") < text.index("kthread_stop:") \
-        < text.index("reaped pid") < text.index("init: boot complete")
+    # ... before kthread_stop(), holding a reference, reads its exit code:
+    # created ... request list empty ... released ... stop ... complete
+    assert text.index("kthreadd: request list empty") < text.index("release_task:") \
+        < text.index("kthread_stop:") < text.index("init: boot complete")
 
 
 def test_two_boots_identical(vmlinux, booted):

@@ -70,8 +70,8 @@ def test_dmesg_is_the_kernel_log(transcript):
         "kthread: created ksoftirqd/0 pid 3",
         "kthread: created kthread_demo pid 6",
         "kthreadd: request list empty",
+        "release_task: pid 6 (kthread_demo) by kthread_demo",
         "kthread_stop: kthread_demo pid 6 returned 42",
-        "reaped pid 6 (kthread_demo)",
         "init: boot complete",
     ], text)
 

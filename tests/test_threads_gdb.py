@@ -5,7 +5,7 @@ from gdb).  The kernel is deterministic, so pids, comms and the order in which
 gdb discovers threads (its own thread numbers) are the same on every run.
 After boot (`init: boot complete`, then init calls oops_test()) the tasks are:
 swapper (pid 0), init (1, running), kthreadd (2), ksoftirqd/0 (3), events/0 (4),
-khelper (5); kthread_demo (6) has been stopped and reaped.
+khelper (5); kthread_demo (6) has been stopped and has released itself.
 """
 import re
 
@@ -48,7 +48,7 @@ def test_info_threads_names_every_task(after_boot):
                  r'5\s+Thread 5 "events/0" \(pid 4, sleeping\)',
                  r'6\s+Thread 6 "khelper" \(pid 5, sleeping\)'):
         assert re.search(line, mask(flat)), line
-    assert "kthread_demo" not in text         # reaped before boot completed
+    assert "kthread_demo" not in text         # released before boot completed
 
 
 def test_thread_apply_all_bt_ends_every_kthread_at_kernel_thread_helper(after_boot):

@@ -38,7 +38,7 @@ def test_stub_trace_of_a_boot(kernel, gdb, tmp_path):
         "(gdb) monitor trace tail 3",
         r"re:\s+\d+\s+[\d.]+ ms  \S+\[\d+\]  .*",
         r"re:\s+\d+\s+[\d.]+ ms  \S+\[\d+\]  .*",
-        r"re:\s+\d+\s+[\d.]+ ms  kthread_demo\[6\]  switch -> init\[1\] \(leaves in state Z\)",
+        r"re:\s+\d+\s+[\d.]+ ms  kthread_demo\[6\]  switch -> init\[1\] \(leaves in state X\)",
     ], text)
     assert "trace not saved" not in err
 
@@ -84,7 +84,7 @@ def test_monitor_trace_on_off_tail_and_errors(kernel, gdb, tmp_path):
         "trace is off already",
         "(gdb) monitor trace tail 2",
         r"re:.* kthread_demo\[6\]  complete 0x\.{8} -> init\[1\] from do_exit",
-        r"re:.* kthread_demo\[6\]  switch -> init\[1\] \(leaves in state Z\)",
+        r"re:.* kthread_demo\[6\]  switch -> init\[1\] \(leaves in state X\)",
         "(gdb) monitor trace on",
         rf"re:trace on from icount \d+: writing {made}2\.json .*",
         "(gdb) monitor trace status",

@@ -6,12 +6,19 @@
  *   rest_init()      forks init (pid 1) and kthreadd (pid 2); the boot
  *                    task becomes the idle task (pid 0, "swapper")
  *   kernel_init()    pid 1: starts the boot kthreads through kthreadd,
- *                    demonstrates kthread_stop() and reaping, then idles
+ *                    stops one with kthread_stop() (it releases itself),
+ *                    then idles
+ *
+ * The order things happen in is this kernel's: its scheduler is FIFO and
+ * never preempts (kernel/sched.c).  Linux 2.6.32 boots through the same
+ * functions, but CFS may order the tasks differently, and it runs
+ * initcalls (do_basic_setup()) and then execs /sbin/init.
  *
  * Console lines the test-suite relies on (docs/ARCHITECTURE.md):
  * "kthread: created <comm> pid <N>", "kthreadd: request list empty",
- * "kthread_stop: <comm> pid <N> returned <R>", "reaped pid <N> (<comm>)",
- * and, last, "init: boot complete".
+ * "release_task: pid <N> (<comm>) by <comm>",
+ * "kthread_stop: <comm> pid <N> returned <R>", and, last,
+ * "init: boot complete".
  */
 #include <linux/kernel.h>
 #include <linux/init.h>
@@ -22,6 +29,7 @@
 #include <linux/console.h>
 #include <linux/timer.h>
 #include <linux/delay.h>
+#include <linux/errno.h>
 #include <asm/setup.h>
 #include <asm/traps.h>
 #include <asm/timex.h>
@@ -37,7 +45,8 @@ void oops_test(void);
 
 /*
  * kthread_demo - a kthread that runs until it is stopped.  It wakes every
- * 20 ms to check, and returns @data's value to kthread_stop().
+ * 20 ms to check (kthread_stop()'s wake-up does not cut a sleep short),
+ * and returns @data's value to kthread_stop().
  */
 static int kthread_demo(void *data)
 {
@@ -48,12 +57,13 @@ static int kthread_demo(void *data)
 
 /*
  * kernel_init - pid 1.  Creates the boot kthreads (each through kthreadd),
- * stops and reaps a demo thread, then sleeps forever.
+ * stops a demo thread, then sleeps forever.  (Linux's kernel_init() runs
+ * the initcalls and execs /sbin/init instead.)
  */
 static int __init kernel_init(void *unused)
 {
 	struct task_struct *demo;
-	int ret, code;
+	int ret;
 	pid_t pid;
 
 	set_task_comm(current, "init");
@@ -73,8 +83,12 @@ static int __init kernel_init(void *unused)
 	msleep(100);			/* let the demo thread run a while */
 	pid = demo->pid;
 	ret = kthread_stop(demo);
-	if (do_wait(pid, &code) != pid || code != ret)
-		panic("init: reaping kthread_demo failed");
+	/*
+	 * kthread_demo released itself as it exited: its parent, kthreadd,
+	 * ignores SIGCHLD.  It never was our child: nothing to wait for.
+	 */
+	if (ret != KTHREAD_DEMO_RESULT || do_wait(pid, NULL) != -ECHILD)
+		panic("init: kthread_demo did not stop and release itself");
 	kthread_bug_test();		/* only with "kthread_bug=..." (lab 4) */
 	printk("init: boot complete\n");
 	oops_test();			/* only with "oops=..." on the command line */
@@ -86,9 +100,13 @@ static int __init kernel_init(void *unused)
 /*
  * rest_init - fork the first two tasks, then become the idle task.
  *
- * init must be pid 1 and kthreadd pid 2.  Neither runs before we call
- * schedule() (inside cpu_idle()): the scheduler is not preemptive, so
- * kthreadd_task is set before init can ask kthreadd for anything.
+ * init must be pid 1 and kthreadd pid 2.  In this kernel neither runs
+ * before we call schedule() (inside cpu_idle()): the scheduler never
+ * preempts, so kthreadd_task is set before init can ask kthreadd for
+ * anything, and init, queued first, runs first.  Linux 2.6.32 cannot rely
+ * on that (CFS, other CPUs): rest_init() holds the big kernel lock, taken
+ * in start_kernel(), until kthreadd_task is set, and kernel_init() starts
+ * with lock_kernel().
  */
 static void __init rest_init(void)
 {

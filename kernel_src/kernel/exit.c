@@ -1,30 +1,31 @@
 /*
- * exit.c - how tasks die and are reaped.
+ * exit.c - how tasks die and are released.
  *
  * A task dies in do_exit(): it records its exit code, completes its
- * vfork_done (kthread_stop() waits there), becomes a zombie and switches
- * away for the last time.  Its task_struct and stack stay allocated until
- * its parent reaps it in do_wait(), which frees both: a zombie is exactly
- * "dead, but its exit code not yet collected".
+ * vfork_done (kthread_stop() waits there) and, in exit_notify(), tells its
+ * parent (do_notify_parent()).  Then it switches away for the last time.
  *
- * Who reaps: the parent, unless the parent never waits (ignore_signals(),
- * i.e. kthreadd): then the child is handed to child_reaper, init.  The
- * same happens to the children of a task that dies before them.
+ * What happens to its task_struct depends on the parent, as in Linux:
+ *  - a parent that ignores SIGCHLD (kthreadd: ignore_signals()) will
+ *    never wait, so the task becomes EXIT_DEAD and calls release_task()
+ *    on itself.  Every kthread dies this way: it is never a zombie and
+ *    never anybody else's child; do_wait() for it returns -ECHILD.
+ *  - any other parent is expected to wait: the task stays a zombie
+ *    (EXIT_ZOMBIE) until the parent's do_wait() releases it.
+ * release_task() unlinks the task and drops one reference; the memory
+ * goes at the last put_task_struct() (the switch away from the dead task,
+ * or a holder such as kthread_stop(), whichever comes last).
+ *
+ * Children of a dying task go to the child reaper, init.
  */
 #include <linux/sched.h>
 #include <linux/kernel.h>
 #include <linux/errno.h>
+#include <linux/signal.h>
 #include <linux/wait.h>
 
 /* init (pid 1); set by kernel_init(). */
 struct task_struct *child_reaper;
-
-static void reparent(struct task_struct *p, struct task_struct *parent)
-{
-	list_del(&p->sibling);
-	p->parent = parent;
-	list_add_tail(&p->sibling, &parent->children);
-}
 
 /* Give all of @father's children to the child reaper. */
 static void forget_original_parent(struct task_struct *father)
@@ -32,31 +33,49 @@ static void forget_original_parent(struct task_struct *father)
 	struct task_struct *p, *n;
 
 	list_for_each_entry_safe(p, n, &father->children, sibling) {
-		reparent(p, child_reaper);
+		list_move_tail(&p->sibling, &child_reaper->children);
+		p->parent = child_reaper;
 		if (p->exit_state == EXIT_ZOMBIE)
 			wake_up_all(&child_reaper->wait_chldexit);
 	}
 }
 
+/**
+ * release_task - unlink a dead task and drop the reference for its release.
+ * @p: an EXIT_DEAD task: current itself (self-reaping) or a reaped zombie
+ *
+ * After this @p is in no list; its memory stays until the last
+ * put_task_struct().
+ */
+void release_task(struct task_struct *p)
+{
+	printk("release_task: pid %d (%s) by %s\n", p->pid, p->comm,
+	       current->comm);
+	list_del(&p->sibling);
+	list_del(&p->tasks);
+	put_task_struct(p);
+}
+
 /*
- * exit_notify - turn @tsk into a zombie and tell whoever will reap it.
+ * exit_notify - tell @tsk's parent; release @tsk if nobody will wait.
  * Called with interrupts off, by @tsk itself.
  */
 static void exit_notify(struct task_struct *tsk)
 {
-	struct task_struct *parent;
+	int signal;
 
 	forget_original_parent(tsk);
-	if (tsk->parent->ignore_sigchld && child_reaper)
-		reparent(tsk, child_reaper);
-	parent = tsk->parent;
-	tsk->exit_state = EXIT_ZOMBIE;
-	wake_up_all(&parent->wait_chldexit);
+	signal = do_notify_parent(tsk, tsk->exit_signal);
+	tsk->exit_state = signal == DEATH_REAP ? EXIT_DEAD : EXIT_ZOMBIE;
+
+	/* Nobody will wait for us: release ourselves. */
+	if (signal == DEATH_REAP)
+		release_task(tsk);
 }
 
 /**
  * do_exit - terminate the current task.
- * @code: exit code, readable by the reaper (and by kthread_stop())
+ * @code: exit code, readable by kthread_stop() (and by a reaper)
  *
  * Never returns.  The idle task and init must not exit.
  */
@@ -71,8 +90,9 @@ void do_exit(long code)
 	tsk->exit_code = code;
 
 	/*
-	 * Wake kthread_stop(), if it waits.  It cannot run before we are a
-	 * zombie: it needs the CPU, and we keep it until schedule() below.
+	 * Wake kthread_stop(), if it waits.  In this kernel it cannot run
+	 * before we have switched away: no preemption, and we keep the CPU
+	 * until schedule() below.
 	 */
 	if (tsk->vfork_done)
 		complete(tsk->vfork_done);
@@ -80,19 +100,10 @@ void do_exit(long code)
 	local_irq_disable();
 	exit_notify(tsk);
 	tsk->state = TASK_DEAD;
-	schedule();
+	schedule();	/* the next task drops our own reference */
 	BUG();		/* a dead task was scheduled again */
 	for (;;)
 		;
-}
-
-/* release_task - free a reaped zombie. */
-static void release_task(struct task_struct *p)
-{
-	p->exit_state = EXIT_DEAD;
-	list_del(&p->sibling);
-	list_del(&p->tasks);
-	put_task_struct(p);
 }
 
 static pid_t wait_task_zombie(struct task_struct *p, int *exit_code)
@@ -101,7 +112,7 @@ static pid_t wait_task_zombie(struct task_struct *p, int *exit_code)
 
 	if (exit_code)
 		*exit_code = p->exit_code;
-	printk("reaped pid %d (%s)\n", pid, p->comm);
+	p->exit_state = EXIT_DEAD;
 	release_task(p);
 	return pid;
 }
@@ -111,8 +122,9 @@ static pid_t wait_task_zombie(struct task_struct *p, int *exit_code)
  * @pid: the child to wait for, or -1 for any child
  * @exit_code: where to store its exit code (may be NULL)
  *
- * Sleeps until a matching child is a zombie, then frees it.  Returns its
- * pid, or -ECHILD if the caller has no matching child at all.
+ * Sleeps until a matching child is a zombie, then releases it.  Returns
+ * its pid, or -ECHILD if the caller has no matching child at all (a
+ * kthread is never one: it releases itself).
  */
 pid_t do_wait(pid_t pid, int *exit_code)
 {

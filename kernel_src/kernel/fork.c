@@ -18,7 +18,8 @@
 
 static pid_t last_pid;
 
-/* pids are handed out in order and never reused (we never wrap). */
+/* pids are handed out in order and never reused (this kernel never wraps;
+ * Linux's alloc_pid() wraps at pid_max and skips pids in use). */
 static pid_t alloc_pid(void)
 {
 	return ++last_pid;
@@ -69,9 +70,10 @@ static struct task_struct *copy_process(unsigned long clone_flags,
 		return ERR_PTR(-ENOMEM);
 	}
 
-	*p = *current;		/* comm, flags: inherited */
+	*p = *current;		/* comm, flags, sig_ignored: inherited */
 	p->stack = stack;
-	p->usage.counter = 1;	/* dropped by release_task() */
+	/* One for the task itself, one for whoever calls release_task(). */
+	p->usage.counter = 2;
 	p->state = TASK_UNINTERRUPTIBLE;	/* until wake_up_new_task() */
 	p->flags &= ~PF_EXITING;
 	p->preempt_count = 0;
@@ -81,7 +83,6 @@ static struct task_struct *copy_process(unsigned long clone_flags,
 	p->exit_code = 0;
 	p->exit_signal = clone_flags & CSIGNAL;
 	p->vfork_done = NULL;
-	p->ignore_sigchld = 0;
 	INIT_LIST_HEAD(&p->children);
 	init_waitqueue_head(&p->wait_chldexit);
 
@@ -108,9 +109,10 @@ static struct task_struct *copy_process(unsigned long clone_flags,
  * @parent_tidptr: unused
  * @child_tidptr: unused
  *
- * The child is runnable on return, but does not run until the caller (or
- * whoever runs next) calls schedule().  Returns the child's pid, or a
- * negative errno.
+ * The child is runnable on return.  In this kernel it does not run until
+ * the caller (or whoever runs next) calls schedule(); in Linux 2.6.32 CFS
+ * places it (task_fork_fair()) and may preempt the parent for it.
+ * Returns the child's pid, or a negative errno.
  */
 long do_fork(unsigned long clone_flags, unsigned long stack_start,
 	     struct pt_regs *regs, unsigned long stack_size,

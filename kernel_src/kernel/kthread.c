@@ -162,9 +162,9 @@ void kthread_bind(struct task_struct *k, unsigned int cpu)
  * kthread_stop - make a kthread return, and collect its result.
  * @k: a thread created by kthread_create()
  *
- * Raises @k's stop flag (kthread_should_stop() turns true in it), wakes
- * it and sleeps until it has exited.  Never stop a self-exiting thread.
- *
+ * Raises @k's stop flag, wakes it and sleeps until it has exited.  @k
+ * releases itself as it exits; our get_task_struct() keeps its memory
+ * and exit_code until put_task_struct().  Never stop a self-exiting thread.
  * Returns @k's threadfn() result, or -EINTR if @k was stopped before it
  * was ever woken (threadfn never ran).
  */

@@ -1,11 +1,18 @@
 /*
- * sched.c - the scheduler: a FIFO run queue and schedule().
+ * sched.c - this kernel's scheduler: a FIFO run queue and schedule().
  *
- * Policy: round robin among runnable tasks, the idle task when there are
- * none.  NOT preemptive: a task switches only inside schedule(), which it
- * calls itself to sleep or to yield.  The timer tick only updates jiffies
- * and runs timers, which may wake sleepers (put them on the run queue);
- * the woken tasks run when the current task next calls schedule().
+ * Policy (this kernel, not Linux): round robin among runnable tasks, in
+ * the order they became runnable, the idle task when there are none.
+ * NOT preemptive: a task switches only inside schedule(), which it calls
+ * itself to sleep or to yield.  The timer tick only updates jiffies and
+ * runs timers, which may wake sleepers (put them on the run queue); the
+ * woken tasks run when the current task next calls schedule().
+ *
+ * Linux 2.6.32 (kernel/sched.c, sched_fair.c) is CFS: runnable tasks are
+ * ordered by virtual runtime, not arrival; a wake-up may preempt the
+ * running task (check_preempt_wakeup()), and the tick ends a task's slice
+ * (scheduler_tick()).  So orders that are fixed here ("B runs right after
+ * A sleeps") are not guaranteed there.  See labs/LINUX-DIFFERENCES.md.
  *
  * Invariants:
  *  - a task is on the run queue (p->on_rq) iff it is not the idle task
@@ -82,8 +89,9 @@ int wake_up_state(struct task_struct *p, unsigned int state)
  * wake_up_process - wake a specific sleeping task.
  * @p: the task
  *
- * Makes @p runnable; it runs when the current task next calls schedule().
- * Returns 1 if @p was asleep.
+ * Makes @p runnable; in this kernel it runs when the current task next
+ * calls schedule() (Linux may preempt the waker at once).  Returns 1 if @p
+ * was asleep, 0 if it was runnable already.
  */
 int wake_up_process(struct task_struct *p)
 {
@@ -114,10 +122,14 @@ int sched_setscheduler_nocheck(struct task_struct *p)
  * schedule_tail - the second half of a task switch, run by the task that
  * was switched to: from schedule() after switch_to() returns, or from
  * ret_from_fork for a task's very first run.  @prev is the task we came
- * from.  Turns interrupts back on.
+ * from.  If @prev was dead, we drop the reference it held on itself: it
+ * could not, while running on its own stack (Linux: finish_task_switch()).
+ * Turns interrupts back on.
  */
 void schedule_tail(struct task_struct *prev)
 {
+	if (unlikely(prev->state == TASK_DEAD))
+		put_task_struct(prev);
 	local_irq_enable();
 }
 

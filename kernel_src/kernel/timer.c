@@ -8,12 +8,18 @@
  * re-add it.
  *
  * The list is touched only with interrupts off.
+ *
+ * This kernel, not Linux: 2.6.32 keeps timers in a per-CPU timer wheel
+ * (tvec_base) and runs them from the TIMER_SOFTIRQ (run_timer_softirq()),
+ * with interrupts on, after the hard interrupt has returned; here they
+ * run inside the hard interrupt.
  */
 #include <linux/timer.h>
 #include <linux/jiffies.h>
 #include <linux/sched.h>
 #include <linux/delay.h>
 #include <linux/kernel.h>
+#include <linux/signal.h>
 #include <asm/irqflags.h>
 
 volatile unsigned long jiffies;
@@ -180,14 +186,18 @@ void msleep(unsigned int msecs)
 }
 
 /**
- * msleep_interruptible - sleep up to @msecs milliseconds; a
- * wake_up_process() (kthread_stop() sends one) ends the sleep early.
+ * msleep_interruptible - sleep @msecs milliseconds unless a signal comes.
+ *
+ * As in Linux, only a pending signal ends the sleep early: any other
+ * wake-up (kthread_stop() sends one) just goes back to sleep for the rest.
+ * This kernel delivers no signals, so it always sleeps the full time.
  * Returns the milliseconds that remained.
  */
 unsigned long msleep_interruptible(unsigned int msecs)
 {
 	long timeout = msecs_to_jiffies(msecs) + 1;
 
-	timeout = schedule_timeout_interruptible(timeout);
+	while (timeout && !signal_pending(current))
+		timeout = schedule_timeout_interruptible(timeout);
 	return timeout * (1000 / HZ);
 }

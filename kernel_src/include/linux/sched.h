@@ -22,7 +22,7 @@
 
 /* Exit states (the @exit_state field). */
 #define EXIT_ZOMBIE		16	/* dead, waiting for its parent to reap it */
-#define EXIT_DEAD		32	/* reaped; memory about to be freed */
+#define EXIT_DEAD		32	/* released; freed at its last put_task_struct() */
 
 /* Per-task flags. */
 #define PF_EXITING	0x00000004	/* in do_exit() */
@@ -43,22 +43,25 @@
  * struct task_struct - a schedulable thread of control.
  * @state:       TASK_* above; written by the task itself or by a waker
  * @stack:       the task's 8 KiB thread_union (kernel stack)
- * @usage:       references; the task is freed when it drops to zero
+ * @usage:       references; the task (and its stack) is freed when it
+ *               drops to zero.  copy_process() sets 2: one dropped by
+ *               release_task(), one by the task switch away from the dead
+ *               task (schedule_tail()); kthread_stop() holds a third
  * @flags:       PF_*
  * @preempt_count: depth of spin_lock()/preempt_disable() held
  * @run_list:    link in the run queue while TASK_RUNNING (not for idle)
  * @on_rq:       @run_list is queued
  * @tasks:       link in the list of all tasks, headed by init_task
- * @exit_state:  0, EXIT_ZOMBIE or EXIT_DEAD
+ * @exit_state:  0, EXIT_ZOMBIE or EXIT_DEAD (see exit.c)
  * @exit_code:   do_exit()'s argument
  * @exit_signal: signal the parent asked for (CSIGNAL bits of clone flags)
  * @pid:         process id; 0 for the idle task
- * @parent:      who reaps us when we die
+ * @parent:      who is told when we die (do_notify_parent())
  * @children:    our children, linked through their @sibling
  * @wait_chldexit: where we sleep in do_wait() for a child to die
  * @vfork_done:  completed by do_exit(); kthread_stop() waits on it
- * @ignore_sigchld: we never wait for children (kthreadd); dead children
- *               are handed to the child reaper (init) instead
+ * @sig_ignored: signals whose disposition is SIG_IGN, sigmask() bits
+ *               (Linux: sighand->action[sig - 1]); inherited at fork
  * @comm:        name, for printk and for gdb
  * @thread:      saved sp/ip while not running
  */
@@ -85,7 +88,7 @@ struct task_struct {
 	wait_queue_head_t wait_chldexit;
 
 	struct completion *vfork_done;
-	int ignore_sigchld;
+	unsigned long sig_ignored;
 
 	char comm[TASK_COMM_LEN];
 
@@ -140,6 +143,7 @@ struct task_struct *find_task_by_pid(pid_t pid);
 /* kernel/exit.c */
 void do_exit(long code) __attribute__((noreturn));
 pid_t do_wait(pid_t pid, int *exit_code);
+void release_task(struct task_struct *p);
 
 /* arch/x86/kernel/process_32.c */
 int kernel_thread(int (*fn)(void *), void *arg, unsigned long flags);
