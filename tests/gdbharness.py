@@ -130,3 +130,12 @@ def source_line(path, text, after=None):
         if text in lines[i]:
             return i + 1, lines[i]
     raise AssertionError(f"{text!r} not found in kernel_src/{path}")
+
+
+def opening_brace_line(path, definition):
+    """Line number of the `{` that opens the function defined by the line that
+    starts with `definition` in kernel_src/`path`: where gdb reports a breakpoint
+    on that function's name."""
+    lines = kernel_source(path)
+    start = next(i for i, line in enumerate(lines) if line.startswith(definition))
+    return next(i for i in range(start, len(lines)) if lines[i] == "{") + 1

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from labs import all_labs, cli
+from gdbharness import opening_brace_line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -33,7 +34,7 @@ def test_list_names_every_lab_with_its_handout():
     assert "1  kthreadd: the documented session  (100 points)  labs/1-kthreadd/handout.md" in r.stdout
     assert "2  the kthread_create handshake  (100 points)  labs/2-handshake/handout.md" in r.stdout
     assert "3  the scheduler and the context switch  (100 points)  labs/3-scheduler/handout.md" in r.stdout
-    assert ("4  thread lifetime: kthread_stop, do_exit, reaping; a bug hunt  (100 points)  "
+    assert ("4  thread lifetime: kthread_stop, do_exit, release; a bug hunt  (100 points)  "
             "labs/4-lifetime/handout.md") in r.stdout
 
 
@@ -83,8 +84,9 @@ def test_unknown_lab_is_one_line():
 def test_start_1_stops_in_start_kernel_batch(kernel, gdb, tmp_path):
     r = start_batch(tmp_path, 1, "bt 1\nkt-ps\n")
     out = r.stdout
-    assert "Breakpoint 1, start_kernel () at init/main.c:109" in out
-    assert "#0  start_kernel () at init/main.c:109" in out
+    line = opening_brace_line("init/main.c", "void __init start_kernel(")
+    assert f"Breakpoint 1, start_kernel () at init/main.c:{line}" in out
+    assert f"#0  start_kernel () at init/main.c:{line}" in out
     # kt.py was loaded explicitly: kt-ps is defined
     assert "PID  STATE" in out
     assert "Undefined command" not in out + r.stderr
@@ -153,7 +155,8 @@ def test_start_3_and_kt_runq(kernel, gdb, tmp_path):
 
 def test_start_4_stops_in_do_exit_of_kthread_demo(kernel, gdb, tmp_path):
     r = start_batch(tmp_path, 4, "print $kt_current()->pid\n")
-    assert "Breakpoint 1, do_exit (code=42) at kernel/exit.c:64" in r.stdout
+    line = opening_brace_line("kernel/exit.c", "void do_exit(")
+    assert f"Breakpoint 1, do_exit (code=42) at kernel/exit.c:{line}" in r.stdout
     assert "$1 = 6" in r.stdout
 
 

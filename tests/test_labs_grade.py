@@ -48,8 +48,9 @@ WRONG = {
     3: (5, ["runq-at-start", "stop-in-__switch_to", "prev-and-next-pids", "prev-state",
             "tasks-as-threads", "init-sleeps-bt", "new-thread-bt",
             "Q1-who-switches", "Q2-idle-not-queued", "Q4-nr_switches"]),
-    4: (25, ["should_stop-is-set", "reverse-to-the-writer", "init-reaps-the-zombie",
-             "Q1-who-stops", "Q2-exit-code-42", "Q3-zombie-reaped", "Q4-reverse",
+    4: (25, ["should_stop-is-set", "reverse-to-the-writer", "releases-itself",
+             "init-gets-ECHILD", "Q1-who-stops", "Q2-exit-code-42", "Q3-it-releases-itself",
+             "Q4-reverse",
              "reverse-to-the-reinit", "the-lost-complete", "Q5-who-hangs",
              "Q6-the-buggy-line"]),
 }

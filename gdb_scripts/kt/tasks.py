@@ -1,7 +1,7 @@
 """Tasks: kt-ps, $kt_task(pid), $kt_current().
 
 The kernel keeps every task on the circular list headed by
-init_task.tasks (fork.c adds, exit.c removes on reaping); current_task
+init_task.tasks (fork.c adds, exit.c removes in release_task); current_task
 is the running one (only __switch_to() writes it).
 """
 import gdb

@@ -2,7 +2,7 @@
  * kthread_bug.c - a planted bug for lab 4's bug hunt (labs/4-lifetime).
  *
  * Booted with "kthread_bug=lost_complete", init calls kthread_bug_test()
- * right after it has reaped kthread_demo.  It starts a small pool of
+ * right after it has stopped kthread_demo.  It starts a small pool of
  * worker kthreads and waits until every worker has reported that it runs.
  * The code below is wrong in one line: init sleeps forever in
  * wait_for_completion() and never prints "init: boot complete".  Finding

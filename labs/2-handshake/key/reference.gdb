@@ -10,6 +10,9 @@ kt-kthreads
 continue
 print p == kthreadd_task
 print p->pid
+# has kthreadd ever run?  Is it asleep?
+kt-ps
+finish
 delete
 # init now sleeps on the request's completion ...
 break wait_for_completion

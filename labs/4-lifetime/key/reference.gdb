@@ -13,12 +13,19 @@ reverse-continue
 bt 2
 kt-ps
 delete
-# forwards again: init reaps the zombie
+# forwards again: who releases pid 6?  It does, itself (kthreadd ignores SIGCHLD)
 break release_task
 continue
 bt 3
 print p->pid
+print p == current
+print p->usage.counter
 kt-ps
+delete
+# init then asks do_wait() for pid 6: not its child
+break do_wait
+continue
+finish
 delete
 # --- Part 2: the bug hunt ---
 # "init: boot complete" never comes.  Stop in the idle loop once jiffies passes 20
