@@ -177,3 +177,32 @@ def test_cli_boot_and_errors(tmp_path):
         assert r.returncode == 2
         assert why in r.stderr and b"Traceback" not in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_stopped_kthread_is_freed_by_kthread_stops_put(vmlinux, syms):
+    """Task usage counts as in Linux: kthread_demo releases itself when it exits
+    (its parent kthreadd ignores SIGCHLD), the switch away from it drops its own
+    reference, and the last one, kthread_stop()'s get_task_struct(), goes when
+    kthread_stop() has read the exit code: the only task freed during the boot is
+    pid 6, EXIT_DEAD, by __put_task_struct() called from kthread_stop() in init."""
+    import struct
+    from elftools.elf.elffile import ELFFile
+    from gdbstub.oskernel import KernelLayout, TaskWalker
+    with open(vmlinux, "rb") as f:
+        sym = ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name("kthread_stop")[0]
+        kthread_stop = (sym["st_value"], sym["st_size"])
+    m = Machine(vmlinux, console=lambda data: BOOT_DONE in m.console_output and m.request_stop())
+    walker = TaskWalker(KernelLayout.from_elf(vmlinux), m.read_memory)
+    m.add_breakpoint(syms["__put_task_struct"])
+    freed = []
+    while BOOT_DONE not in m.console_output:
+        s = m.cont(BUDGET - m.icount)
+        assert m.icount < BUDGET
+        if s.reason != "breakpoint":
+            continue
+        ret = struct.unpack("<I", m.read_memory(m.read_register("esp"), 4))[0]
+        task = walker.read_task(m.read_register("eax"))        # regparm: t in %eax
+        me = walker.read_task(walker.current_task())
+        freed.append((task.pid, task.comm, task.exit_state, me.comm,
+                      kthread_stop[0] <= ret < kthread_stop[0] + kthread_stop[1]))
+    assert freed == [(6, "kthread_demo", 32, "init", True)]     # 32: EXIT_DEAD
