@@ -32,6 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from gdbstub import session  # noqa: E402
+from gdbharness import source_line  # noqa: E402
 
 SCRIPT = os.path.join(ROOT, "gdb_scripts", "kthreadd.gdb")
 BOOT_DONE = b"init: boot complete\r\n"
@@ -261,12 +262,14 @@ def test_qemu_sstep_defaults_are_noirq_notimer(kernel, gdb, qemu):
     assert 'received: "0x7"' in text, text
 
 
+MSLEEP_LINE = source_line("init/main.c", "msleep(100);")
+STOP_LINE = source_line("init/main.c", "ret = kthread_stop(demo);")
 STEP_COMMANDS = [
     "set width 72",
     # next over msleep(100): ten timer ticks must be delivered while gdb
     # runs to its step-resume breakpoint; the lines after it are stepped
     # instruction by instruction with ticks due (QEMU: wall-clock time ran on).
-    "break init/main.c:73", "continue", "next", "next", "info registers eip",
+    f"break init/main.c:{MSLEEP_LINE}", "continue", "next", "next", "info registers eip",
     "step", "next", "next", "finish", "bt", "info registers eip esp",
 ]
 
@@ -274,8 +277,8 @@ STEP_COMMANDS = [
 def test_step_next_finish_transcripts_identical_across_ticks(kernel, gdb, qemu):
     ours = ours_transcript(kernel, commands=STEP_COMMANDS)
     theirs = qemu_transcript(kernel, commands=STEP_COMMANDS)
-    assert "kernel_init (unused=<optimized out>) at init/main.c:73" in ours, ours
-    assert "75\t\tret = kthread_stop(demo);" in ours, ours
+    assert f"kernel_init (unused=<optimized out>) at init/main.c:{MSLEEP_LINE}" in ours, ours
+    assert f"{STOP_LINE}\t\tret = kthread_stop(demo);" in ours, ours
     assert "Value returned is $1 = 42" in ours, ours
     assert_same_but_connect(ours, theirs)
 
