@@ -131,6 +131,9 @@ class Session:
         if result is None:  # a packet with no reply (R)
             return b""
         if isinstance(result, Resume):
+            forget = getattr(self.ctx.threads, "forget_departed", None)
+            if forget is not None:
+                forget(keep=result.thread if result.step else None)
             if result.run is not None:
                 return self._stopped(self._guard(result.run))
             if result.slices is not None:
@@ -174,10 +177,15 @@ class Session:
         self._others_run = others_run
         if tid is not None and aware and tid != threads.current():
             return self._off_cpu(tid)
+        before = threads.task(tid) if tid is not None and aware else None
         stop = self._guard(self.ctx.target.step)
-        if (tid is not None and aware and stop.reason == "step"
-                and threads.current() != tid and threads.is_alive(tid)):
-            return self._off_cpu(tid)
+        if tid is not None and aware and stop.reason == "step" and threads.current() != tid:
+            if before is not None and not threads.is_alive(tid):
+                # It had released itself (EXIT_DEAD, unlinked) and this was
+                # its last switch: still gdb's thread until gdb resumes.
+                threads.keep_departed(tid, before.addr)
+            if threads.is_alive(tid):
+                return self._off_cpu(tid)
         return self._stopped(stop)
 
     def _off_cpu(self, tid: int) -> bytes:

@@ -130,6 +130,10 @@ class KernelThreads:
         self._key = object()
         self._cur = None       # (task addr, tid) of the running task, or None
         self._tasks = None     # {tid: Task} in list order, or None when not computed
+        # (tid, task addr) of a task that released itself and that a step gdb
+        # asked for switched off the CPU for good: still a thread until gdb
+        # resumes (see keep_departed).
+        self._departed = None
 
     # -- snapshots
     def invalidate(self) -> None:
@@ -188,8 +192,25 @@ class KernelThreads:
                 out.setdefault(tid_of_pid(t.pid), t)
             cur, ctid = self._cur
             out.setdefault(ctid, cur)  # the current task, even if not (or no longer) listed
+            if self._departed is not None:
+                t = self.walker.read_task(self._departed[1])
+                if t is not None:
+                    out.setdefault(self._departed[0], t)
             self._tasks = out
         return self._tasks
+
+    def keep_departed(self, tid: int, addr: int) -> None:
+        """Keep task `tid` (at `addr`) a thread though it is neither listed nor
+        running: a kthread releases itself (release_task() unlinks it) before
+        its last switch, and when that switch is the step gdb asked of it, gdb
+        needs the step to end naming it; it is dropped at the next resume."""
+        self._departed = (tid, addr)
+        self._tasks = None
+
+    def forget_departed(self, keep: Optional[int] = None) -> None:
+        if self._departed is not None and self._departed[0] != keep:
+            self._departed = None
+            self._tasks = None
 
     def kernel_mode(self) -> bool:
         """True once the kernel's task list is readable."""
