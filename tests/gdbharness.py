@@ -140,12 +140,3 @@ def opening_brace_line(path, definition):
     start = next(i for i, line in enumerate(lines) if line.startswith(definition))
     return next(i for i in range(start, len(lines)) if lines[i] == "{") + 1
 
-
-def source_line(path, text):
-    """Line number of the first line of kernel_src/`path` whose code starts with
-    `text` (leading whitespace ignored)."""
-    import os
-    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                       "kernel_src", path)
-    with open(src) as f:
-        return next(i for i, line in enumerate(f, 1) if line.lstrip().startswith(text))

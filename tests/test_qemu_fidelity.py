@@ -262,8 +262,8 @@ def test_qemu_sstep_defaults_are_noirq_notimer(kernel, gdb, qemu):
     assert 'received: "0x7"' in text, text
 
 
-MSLEEP_LINE = source_line("init/main.c", "msleep(100);")
-STOP_LINE = source_line("init/main.c", "ret = kthread_stop(demo);")
+MSLEEP_LINE = source_line("init/main.c", "msleep(100);")[0]
+STOP_LINE = source_line("init/main.c", "ret = kthread_stop(demo);")[0]
 STEP_COMMANDS = [
     "set width 72",
     # next over msleep(100): ten timer ticks must be delivered while gdb
