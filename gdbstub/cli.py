@@ -297,7 +297,7 @@ class _Lossy:
 
 
 class _Terminated(Exception):
-    """SIGTERM or SIGHUP: leave through the same exit path as Ctrl-C."""
+    """SIGINT, SIGTERM or SIGHUP: leave through the one clean exit path."""
 
 
 def main(argv=None) -> int:
@@ -306,10 +306,11 @@ def main(argv=None) -> int:
     log_stream = None
     target = None
     server = None
-    # SIGTERM (docker stop, systemd, harnesses) and SIGHUP take the Ctrl-C
-    # exit path: trace and packet log flushed, port released.  The handler
-    # only notes the signal (it may arrive inside a machine hook, where an
-    # exception would be lost); the server loop raises at its next poll.
+    # SIGINT, SIGTERM (docker stop, systemd, harnesses) and SIGHUP: one clean
+    # exit, trace and packet log flushed, port released.  The handler only
+    # notes the signal: raised inside a machine hook (a ctypes callback) an
+    # exception is lost and the stub ran on; the server loop raises at its
+    # next poll instead.
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     old_wakeup = signal.set_wakeup_fd(wake_w)
@@ -322,7 +323,8 @@ def main(argv=None) -> int:
         if caught:
             raise _Terminated(caught[0])
 
-    old_handlers = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
+    old_handlers = {s: signal.signal(s, _on_signal)
+                    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         remote = not args.stdio and _check_host(args.host, args.allow_remote)
         if args.debug_rsp:
@@ -363,12 +365,9 @@ def main(argv=None) -> int:
     except OSError as e:
         messages.write(f"kthread-stub: {e}\n")
         return 2
-    except KeyboardInterrupt:
-        messages.write("kthread-stub: interrupted\n")
-        return 130
     except _Terminated as e:
         name = signal.Signals(e.args[0]).name
-        messages.write(f"kthread-stub: {name}: exiting\n")
+        messages.write(f"kthread-stub: interrupted ({name})\n")
         return 128 + e.args[0]
     finally:
         if server is not None:

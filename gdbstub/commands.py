@@ -43,6 +43,11 @@ def _hexint(text: bytes, what: str = "number") -> int:
     return int(text, 16)
 
 
+def is_hex(text: bytes) -> bool:
+    """Plain hex digits (or nothing)."""
+    return _HEX_DIGITS.issuperset(text)
+
+
 def _id(text: bytes) -> int:
     if text == b"-1":
         return ALL_THREADS

@@ -110,3 +110,7 @@ def split_g(blob: bytes):
             break
         yield reg, blob[off : off + reg.size]
         off += reg.size
+
+
+# Lengths a G blob may have: whole registers from the first (gdb sends them all).
+G_PREFIX_SIZES = frozenset(sum(r.size for r in REGISTERS[:n]) for n in range(1, len(REGISTERS) + 1))

@@ -94,6 +94,10 @@ class Session:
     def _handle(self, payload: bytes) -> bytes:
         """One packet -> the bytes to send.  Whatever a handler (or the
         resume that follows it) raises becomes an error reply, never an exit."""
+        if self.running:
+            # gdb sends nothing but Ctrl-C while the target runs (all-stop);
+            # answering vRun or `monitor reset` now would make two stop replies
+            return self._send(b"E.the machine is running: send Ctrl-C (0x03) first")
         try:
             return self._handle_result(self.dispatcher.dispatch(payload))
         except Exception as e:  # a bug on our side or the machine's: keep serving

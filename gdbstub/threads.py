@@ -189,7 +189,8 @@ class KernelThreads:
             found = self.walker.tasks() or []
             out = {}
             for t in found:
-                out.setdefault(tid_of_pid(t.pid), t)
+                if t.pid >= 0:          # a corrupt pid (-2) must not become thread -1 or 0
+                    out.setdefault(tid_of_pid(t.pid), t)
             cur, ctid = self._cur
             out.setdefault(ctid, cur)  # the current task, even if not (or no longer) listed
             if self._departed is not None:

@@ -55,6 +55,13 @@ _memcmp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
 DEFAULT_INTERVAL = 2_000_000      # instructions between periodic snapshots
 NEAR = 100_000                    # a replay longer than this leaves a snapshot
 RANGE_STEP_MAX = 200_000          # steps per range-step request
+LOG_ENTRY = 256                   # bytes a log entry costs (tuple, ints, list slots, a step's set entry)
+LOG_SNAP_MAX = 16 << 20           # log bytes after the newest snapshot that make a new one
+
+
+def _cost(kind, data) -> int:
+    """Memory one log entry holds: a memory write keeps its payload."""
+    return LOG_ENTRY + (len(data[2]) if kind == "write" and data[0] == "mem" else 0)
 
 
 @dataclass
@@ -70,10 +77,13 @@ class HStop:
 
 
 class _Snap:
-    __slots__ = ("icount", "ids", "state", "logidx", "nbytes")
+    __slots__ = ("icount", "ids", "state", "logidx", "nbytes", "serviced")
 
-    def __init__(self, icount, ids, state, logidx):
+    def __init__(self, icount, ids, state, logidx, serviced=False):
         self.icount, self.ids, self.state, self.logidx = icount, ids, state, logidx
+        # taken after the service point of icount (debugger writes while
+        # stopped at a breakpoint); a position before it never starts here
+        self.serviced = serviced
 
 
 class TimeMachine:
@@ -113,7 +123,7 @@ class TimeMachine:
                 found.append(np.flatnonzero((r != sh).any(axis=1)) + p0)
         return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
-    def _take(self, logidx=None):
+    def _take(self, logidx=None, serviced=False):
         m = self.m
         ids = self._shadow_ids.copy()
         for i in self._dirty():
@@ -129,7 +139,7 @@ class TimeMachine:
         for pid in np.unique(ids[ids > 0]).tolist():
             self._refs[pid] = self._refs.get(pid, 0) + 1
         snap = _Snap(m.icount, ids, m.snapshot(ram=False),
-                     len(self.log) if logidx is None else logidx)
+                     len(self.log) if logidx is None else logidx, serviced)
         return snap
 
     def _release(self, snap):
@@ -157,8 +167,10 @@ class TimeMachine:
         self.watch.refresh()
 
     def memory_used(self):
-        """Bytes held by history: stored pages + per-snapshot tables."""
-        return len(self._store) * PAGE + len(self.snaps) * (self.npages * 8 + 4096)
+        """Bytes held by history: stored pages + per-snapshot tables + the
+        log (single steps, debugger writes with their payloads)."""
+        return (len(self._store) * PAGE + len(self.snaps) * (self.npages * 8 + 4096)
+                + self.log_bytes)
 
     # ---------------------------------------------------------- history
     def _new_history(self):
@@ -166,6 +178,8 @@ class TimeMachine:
             self._release(s)
         self.snaps = []
         self.log = []                 # [(icount, kind, data)]
+        self.log_bytes = 0            # what the log holds (_cost)
+        self.unsnapped = 0            # log bytes since the newest snapshot
         self.log_icounts = []
         self.steps = set()            # icounts where an instruction ran by step()
         self.serviced = False
@@ -187,33 +201,57 @@ class TimeMachine:
         self.log_icounts.append(self.m.icount)
         if kind == "step":
             self.steps.add(self.m.icount)
+        cost = _cost(kind, data)
+        self.log_bytes += cost
+        self.unsnapped += cost
+
+    def _log_bounded(self):
+        """After logging at the frontier: a snapshot once the log since the
+        newest one is big (vCont;r0,ffffffff is 200,000 steps; X writes
+        carry their payloads), so old history and its log can be dropped
+        within mem_limit, and a replay stays short."""
+        if (self.unsnapped > min(LOG_SNAP_MAX, self.mem_limit // 16)
+                or self.m.icount >= self.next_snap):
+            self._snapshot_now()
+            self.next_snap = self.m.icount + self.interval
+        else:
+            self._bound()
+
+    def _drop_log(self, start, end):
+        self.log_bytes -= sum(_cost(k, d) for _, k, d in self.log[start:end])
+        del self.log[start:end]
+        del self.log_icounts[start:end]
 
     def _snapshot_now(self):
-        snap = self._take()
+        snap = self._take(serviced=self.serviced)
         i = bisect.bisect_right([s.icount for s in self.snaps], snap.icount)
         self.snaps.insert(i, snap)
+        self.unsnapped = 0
         self._bound()
 
     def _bound(self):
+        self._cut_log()
         while len(self.snaps) > 1 and self.memory_used() > self.mem_limit:
             old = self.snaps.pop(0)
             self._release(old)
             self.dropped += 1
-        begin = self.snaps[0].icount
-        # log entries before the first snapshot are no longer needed
-        k = bisect.bisect_left(self.log_icounts, begin)
-        if k:
-            cut = min(k, self.snaps[0].logidx)
-            del self.log[:cut]
-            del self.log_icounts[:cut]
+            self._cut_log()
+
+    def _cut_log(self):
+        """Log entries before the first snapshot are never replayed again
+        (writes made while stopped included: they are in the snapshot)."""
+        cut = self.snaps[0].logidx
+        if cut:
+            self._drop_log(0, cut)
             for s in self.snaps:
                 s.logidx -= cut
+            begin = self.snaps[0].icount
             self.steps = {t for t in self.steps if t >= begin}
 
     def _truncate_future(self):
         """Going forward from here: drop history after the current position."""
         t = self.m.icount
-        keep = [s for s in self.snaps if s.icount <= t]
+        keep = [s for s in self.snaps if (s.icount, s.serviced) <= (t, self.serviced)]
         for s in self.snaps[len(keep):]:
             self._release(s)
         self.snaps = keep
@@ -221,8 +259,8 @@ class TimeMachine:
         while k and (self.log[k - 1][0] > t or (self.log[k - 1][0] == t
                                                  and self.log[k - 1][1] not in ("write", "deliver"))):
             k -= 1
-        del self.log[k:]
-        del self.log_icounts[k:]
+        self._drop_log(k, len(self.log))
+        self.unsnapped = sum(_cost(kd, d) for _, kd, d in self.log[self.snaps[-1].logidx:])
         self.steps = {s for s in self.steps if s < t}
         self.next_snap = max(self.snaps[-1].icount + self.interval, t + 1)
         self.live = True
@@ -265,6 +303,8 @@ class TimeMachine:
         i = snap_index
         if i is None:
             i = max(0, bisect.bisect_right([s.icount for s in self.snaps], t) - 1)
+            while i > 0 and self.snaps[i].serviced and (t, serviced) < (self.snaps[i].icount, True):
+                i -= 1          # taken after the service point: later than pos
         snap = self.snaps[i]
         self._restore(snap)
         saved_bps = None
@@ -381,6 +421,7 @@ class TimeMachine:
         self.serviced = False
         self.frontier = m.icount
         w = self._watch_stop()
+        self._log_bounded()
         return w if w is not None else stop
 
     def range_step(self, start, end):
@@ -466,11 +507,13 @@ class TimeMachine:
         self.m.write_memory(vaddr, data)
         self._forward()
         self._log("write", ("mem", vaddr, bytes(data)))
+        self._log_bounded()
 
     def write_register(self, name, value):
         self.m.write_register(name, value)
         self._forward()
         self._log("write", ("reg", name, value))
+        self._log_bounded()
 
     def deliver_caught_exception(self):
         """gdb continues with the signal of a caught exception: deliver it

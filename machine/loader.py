@@ -133,6 +133,12 @@ def load(path: str, ram, cmdline: str = "") -> BootInfo:
                     "%s: segment at physical 0x%x overlaps the loader's low-memory "
                     "area (0x%x-0x10000): load the kernel at or above 1 MiB"
                     % (path, paddr, GDT_ADDR))
+            for other, _, other_size in segments:
+                if paddr < other + other_size and other < paddr + memsz:
+                    raise KernelImageError(
+                        "%s: segments at physical 0x%x and 0x%x overlap: a corrupt or "
+                        "hostile ELF (QEMU refuses it too); rebuild it with make -C kernel_src"
+                        % (path, other, paddr))
             data = seg.data()
             if len(data) != filesz:
                 raise KernelImageError("%s is truncated (segment at physical 0x%x has "

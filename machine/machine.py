@@ -781,6 +781,8 @@ class Machine:
         uc = self.uc
         if name in _GPR:
             value &= _MASK.get(name, 0xFFFFFFFF)
+            if name in _SEGS:
+                self._check_selector(name, value & 0xFFFF)
             try:
                 uc.reg_write(_GPR[name], value)
             except UcError as e:
@@ -798,6 +800,26 @@ class Machine:
                          (value & 0xFFFFFFFFFFFFFFFF, (value >> 64) & 0xFFFF))
             return
         raise KeyError("unknown register %r" % (name,))
+
+    def _check_selector(self, name, sel):
+        """Before loading a segment register in protected mode: its
+        descriptor must be inside the GDT/LDT limit and readable through the
+        page tables.  Unicorn reads it through its soft MMU, and a fault
+        there (the GDT unmapped: cr3 written first) kills the process;
+        QEMU reads it with a debug read and leaves the register unchanged."""
+        uc = self.uc
+        if not uc.reg_read(X.UC_X86_REG_CR0) & 1 or not sel & 0xFFFC:
+            return                      # real mode, or a null selector: no descriptor
+        table = X.UC_X86_REG_LDTR if sel & 4 else X.UC_X86_REG_GDTR
+        _, base, limit, _ = uc.reg_read(table)
+        index = sel & 0xFFF8
+        try:
+            if index + 7 > limit:
+                raise MemoryFault(base + index)
+            self.read_memory((base + index) & 0xFFFFFFFF, 8)
+        except MemoryFault:
+            raise ValueError("cannot load %s=0x%x: its descriptor is outside the %s or "
+                             "not mapped" % (name, sel, "LDT" if sel & 4 else "GDT")) from None
 
     # ----------------------------------------------------------------- memory
     def _read32_phys_or_zero(self, paddr):

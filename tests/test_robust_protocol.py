@@ -136,6 +136,7 @@ def test_session_survives_any_byte_stream(chunks):
             return
         if s.running:
             s.run_until_stopped(max_slices=3)
+    s.receive(b"\x03")        # still running: only Ctrl-C is expected then
     out = s.receive(SYNC + _frame(b"qAttached"))
     assert b"$1#31" in out
 

@@ -80,6 +80,8 @@ class BaseOps(Capability):
     def write_registers(self, cmd: C.WriteRegisters):
         if len(cmd.data) > regs.G_PACKET_SIZE:
             raise C.ParseError("G packet too long")
+        if len(cmd.data) not in regs.G_PREFIX_SIZES:
+            raise C.ParseError("G packet ends inside a register")
         tid = self._thread()
         for reg, raw in regs.split_g(cmd.data):
             self.ctx.threads.write_register(tid, reg.machine_name, regs.decode_value(reg, raw))

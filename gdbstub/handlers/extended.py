@@ -50,7 +50,10 @@ class ExtendedOps(Capability):
         if data == b"!":
             self.ctx.extended = True
             return b"OK"
-        if data.startswith(b"vRun;"):
+        if data.startswith(b"vRun;") and self.ctx.extended:
+            # vRun;FILE[;ARG]...: hex, each (a file name is ignored: no host files)
+            if any(not C.is_hex(part) for part in data[5:].split(b";")):
+                return b"E01"
             return self._restart(reply=True)
         if data.startswith(b"R") and self.ctx.extended:
             self._restart(reply=False)
