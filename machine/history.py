@@ -251,9 +251,12 @@ class TimeMachine:
     def _truncate_future(self):
         """Going forward from here: drop history after the current position."""
         t = self.m.icount
-        keep = [s for s in self.snaps if (s.icount, s.serviced) <= (t, self.serviced)]
-        for s in self.snaps[len(keep):]:
-            self._release(s)
+        keep = []
+        for s in self.snaps:
+            if (s.icount, s.serviced) <= (t, self.serviced):
+                keep.append(s)
+            else:
+                self._release(s)
         self.snaps = keep
         k = len(self.log)
         while k and (self.log[k - 1][0] > t or (self.log[k - 1][0] == t
