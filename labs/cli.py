@@ -1,10 +1,11 @@
 """kthread-lab: list, start, grade and check the teaching labs.
 
     kthread-lab list
-    kthread-lab start N [--batch-commands FILE] [--force]
+    kthread-lab start N [--batch-commands FILE] [--force] [--trace FILE.json] [--timeline FILE.html]
     kthread-lab grade N FILE [ANSWERS] [--key DIR] | kthread-lab grade N --reference
     kthread-lab doctor
     kthread-lab mermaid [--out FILE]
+    kthread-lab timeline FILE.json [--out FILE.html|.svg|.png]... [--from N] [--to N]
 """
 import argparse
 import os
@@ -152,6 +153,35 @@ def cmd_mermaid(args):
     return 0
 
 
+def cmd_start_timeline(args):
+    """`start --timeline OUT`: record the trace (to --trace, or OUT's stem .json)
+    and draw it to OUT when gdb quits."""
+    if not args.timeline:
+        return cmd_start(args)
+    from . import timeline
+    timeline.check_format(args.timeline)
+    args.trace = args.trace or os.path.splitext(args.timeline)[0] + ".json"
+    rc = cmd_start(args)
+    if os.path.exists(args.trace):
+        tl = timeline.load(args.trace)
+        timeline.render(tl, args.timeline, args.trace)
+        print(f"kthread-lab: who ran when ({args.trace}): {args.timeline}", file=sys.stderr)
+    return rc
+
+
+def cmd_timeline(args):
+    from . import timeline
+    outs = args.out or timeline.default_outputs(args.trace)
+    for out in outs:                  # every format checked before any work
+        timeline.check_format(out)
+    tl = timeline.load(args.trace)
+    for out in outs:
+        timeline.render(tl, out, args.trace, args.start, args.end)
+    print(f"kthread-lab: who ran when: {len(tl.tasks)} tasks, {len(tl.slices)} running "
+          f"slices, icount {tl.start:,}..{tl.end:,}: {', '.join(outs)}")
+    return 0
+
+
 # ---- doctor -------------------------------------------------------------
 
 def _check_gdb():
@@ -242,6 +272,9 @@ def main(argv=None):
     p.add_argument("--trace", metavar="FILE.json",
                    help="record the machine's scheduling trace (Chrome trace JSON, for "
                         "Perfetto) to FILE.json; written when gdb quits")
+    p.add_argument("--timeline", metavar="FILE.html",
+                   help="when gdb quits, draw the trace (kthread-lab timeline) to FILE.html "
+                        "(or .svg, .png); the trace goes to --trace or FILE.json")
     p = sub.add_parser("grade", help="replay a gdb command file on a fresh machine and grade it")
     p.add_argument("lab")
     p.add_argument("file", nargs="?")
@@ -262,11 +295,22 @@ def main(argv=None):
     p = sub.add_parser("mermaid", help="the boot's kthread_create handshakes as a Mermaid "
                        "sequence diagram (from the machine's scheduling trace)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    p = sub.add_parser("timeline", help="draw a scheduling trace (start --trace, kthread-stub "
+                       "--trace) offline: who ran when, as HTML, SVG or PNG")
+    p.add_argument("trace", metavar="FILE.json")
+    p.add_argument("--out", "-o", action="append", metavar="FILE",
+                   help="FILE.html (self-contained page), FILE.svg or FILE.png; repeatable "
+                        "(default: FILE.html and FILE.svg beside the trace)")
+    p.add_argument("--from", dest="start", type=_count, metavar="ICOUNT",
+                   help="draw from this instruction count (default: the trace's start)")
+    p.add_argument("--to", dest="end", type=_count, metavar="ICOUNT",
+                   help="draw up to this instruction count (default: the trace's end)")
     sub.add_parser("doctor", help="check gdb, gcc, the kernel image and the target description")
     args = ap.parse_args(argv)
     try:
-        return {"list": cmd_list, "start": cmd_start, "grade": cmd_grade,
-                "doctor": cmd_doctor, "mermaid": cmd_mermaid}[args.cmd](args)
+        return {"list": cmd_list, "start": cmd_start_timeline, "grade": cmd_grade,
+                "doctor": cmd_doctor, "mermaid": cmd_mermaid,
+                "timeline": cmd_timeline}[args.cmd](args)
     except LabError as e:
         print(f"kthread-lab: {e}", file=sys.stderr)
         return 2
