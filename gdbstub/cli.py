@@ -296,7 +296,7 @@ class _Lossy:
             pass
 
 
-class _Terminated(Exception):
+class _Terminated(BaseException):   # not caught where a bug ends only a session
     """SIGINT, SIGTERM or SIGHUP: leave through the one clean exit path."""
 
 

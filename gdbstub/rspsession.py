@@ -104,24 +104,25 @@ class Session:
             self.running = False
             self._slices = None
             self._end_wait()
-            self._report(payload, e)
+            self._report(e, payload)
             if payload.startswith(b"qRcmd,"):   # gdb shows a monitor error line
                 line = f"monitor: internal error: {_oneline(e).decode()}\n"
                 return b"".join(self._send(p) for p in output_packets(line) + [b"OK"])
             return self._send(b"E." + _oneline(e))
 
-    def _report(self, payload: bytes, e: Exception) -> None:
+    def _report(self, e: Exception, payload: Optional[bytes] = None) -> None:
         """Log an internal error once: one line each time, the traceback only
         the first time that place fails (stderr must stay small)."""
         tb = traceback.extract_tb(e.__traceback__)
         where = (type(e).__name__,) + tuple((f.filename, f.lineno) for f in tb[-1:])
+        what = "while the machine ran" if payload is None else f"handling {payload[:40]!r}"
         if isinstance(e, TargetError):
-            self.notify(f"refused {payload[:40]!r}: {e}")
+            self.notify(f"refused {what}: {e}")
         elif where in self._reported:
-            self.notify(f"internal error handling {payload[:40]!r}: {_oneline(e).decode()}")
+            self.notify(f"internal error {what}: {_oneline(e).decode()}")
         else:
             self._reported.add(where)
-            self.notify(f"internal error handling {payload[:40]!r} "
+            self.notify(f"internal error {what} "
                         f"(traceback shown once):\n{traceback.format_exc().rstrip()}")
 
     def _handle_result(self, result) -> bytes:
@@ -290,7 +291,7 @@ class Session:
         try:
             return run()
         except Exception as e:
-            self.notify(f"the machine raised while running:\n{traceback.format_exc()}")
+            self._report(e)
             try:
                 pc = self.ctx.target.read_register("eip")
             except Exception:

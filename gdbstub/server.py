@@ -20,6 +20,7 @@ import select
 import socket
 import sys
 import time
+import traceback
 from typing import IO, Optional
 
 from .dispatch import Context, Dispatcher
@@ -130,6 +131,7 @@ class Server:
         # (fd, check): fd becomes readable when a signal arrives (the cli's
         # signal.set_wakeup_fd); check() then raises to end the server
         self.wakeup = None
+        self._loop_failed = False
 
     def say(self, text: str) -> None:
         try:
@@ -303,6 +305,14 @@ class Server:
                         break
             else:
                 why = session.ended
+        except Exception:   # a bug outside the handlers: this session ends, the stub serves on
+            why = "internal error"
+            if self._loop_failed:
+                self.say(f"internal error in the session loop: {traceback.format_exc(0).strip()}")
+            else:
+                self._loop_failed = True
+                self.say("internal error in the session loop (traceback shown once):\n"
+                         + traceback.format_exc().rstrip())
         finally:
             session.close()
             self._cleanup()

@@ -127,7 +127,7 @@ def test_an_exception_while_resuming_is_an_error_reply():
     ctx.target.add_breakpoint = full
     assert _replies(s.receive(_frame(b"vCont;s:2;c"))) == [b"E.too many breakpoints (max 128)"]
     assert not s.running and s.wait_thread is None
-    assert said == ["refused b'vCont;s:2;c': too many breakpoints (max 128)"]
+    assert said == ["refused handling b'vCont;s:2;c': too many breakpoints (max 128)"]
     assert _replies(s.receive(_frame(b"?")))[0].startswith(b"T05")
 
 
@@ -155,3 +155,49 @@ def test_qxfer_replies_stay_within_packet_size():
     d = make_dispatcher(ctx)
     r = d.dispatch(b"qXfer:features:read:target.xml:ffffffffff,ffffffff")
     assert r.payload == b"l"
+
+
+def _read_all(sock) -> bytes:
+    out = b""
+    for chunk in iter(lambda: sock.recv(4096), b""):
+        out += chunk
+    return out
+
+
+def test_a_bug_in_the_session_loop_ends_that_session_not_the_stub(monkeypatch):
+    import io
+    import socket
+    from gdbstub import server as S
+    said = io.StringIO()
+    srv = S.Server(FakeTarget(), messages=said)
+
+    def boom(self):
+        raise RuntimeError("injected into the loop")
+    monkeypatch.setattr(S.Session, "run_slice", boom)
+    for n in range(2):
+        ours, gdb = socket.socketpair()
+        gdb.sendall(_frame(b"c"))
+        assert srv.serve(S._SockConn(ours)) == "internal error"
+        assert _read_all(gdb) == b"+"                  # acked, then closed
+        gdb.close()
+    assert said.getvalue().count("Traceback") == 1 and "injected into the loop" in said.getvalue()
+    monkeypatch.undo()
+    ours, gdb = socket.socketpair()                  # the next session is served
+    gdb.sendall(_frame(b"qAttached") + _frame(b"D"))
+    assert srv.serve(S._SockConn(ours)) == "detached"
+    assert b"$1#31" in _read_all(gdb)
+
+
+def test_a_machine_exception_while_running_is_a_stop_logged_once():
+    ctx = make_context(FakeTarget())
+    said = []
+    s = Session(ctx, make_dispatcher(ctx), notify=said.append)
+
+    def broken(max_insns):
+        raise RuntimeError("injected into cont")
+    ctx.target.cont = broken
+    for _ in range(3):
+        s.receive(_frame(b"c"))
+        assert _replies(s.run_until_stopped())[0].startswith(b"T06")     # SIGABRT
+    assert sum("Traceback" in t for t in said) == 1
+    assert len([t for t in said if t.startswith("internal error while the machine ran")]) == 3
