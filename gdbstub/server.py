@@ -33,6 +33,10 @@ from .threads import make_thread_model
 
 BUSY_REPLY = b"$E.another gdb is already attached to this machine#"
 REFUSED_LINGER = 5.0  # seconds a refused client's half-closed socket is kept
+# A client that reads none of its replies for this long (they fill the
+# socket buffers and the stub would block writing: no Ctrl-C, no signal,
+# no other client) is dropped.  gdb reads every reply at once.
+SEND_TIMEOUT = 20.0
 
 
 def make_context(target: Target, kernel=None, tasks: bool = False) -> Context:
@@ -73,7 +77,7 @@ class _SockConn:
         try:
             self.sock.sendall(data)
             return True
-        except OSError:
+        except OSError:             # gone, or not reading (SEND_TIMEOUT)
             return False
 
     def close(self):
@@ -186,6 +190,7 @@ class Server:
                 continue
             sock, peer = self.listener.accept()
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(SEND_TIMEOUT)   # recv only follows poll: this bounds sendall
             self.say(f"gdb connected from {peer[0]}:{peer[1]}")
             why = self.serve(_SockConn(sock))
             self.say(f"gdb session ended ({why}); machine left at eip=0x{self._pc():08x}")

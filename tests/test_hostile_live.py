@@ -485,3 +485,24 @@ def test_history_memory_stays_within_history_mem(kernel):
         assert grown <= limit + (64 << 20), (grown >> 20, info)
         cl.ask(b"D")
         cl.close()
+
+
+def test_a_client_that_never_reads_is_dropped_and_signals_still_work(kernel):
+    """Replies nobody reads fill the socket buffers: the stub gives up on
+    that client after SEND_TIMEOUT (it would block writing: no signal, no
+    other client), serves the next one, and exits on SIGTERM."""
+    from gdbstub.server import SEND_TIMEOUT
+    with soak.StubProcess(kernel) as s:
+        stalled = soak.Client(s.address())
+        stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.send(frame(b"m0,8000") * 2000)          # 128 MiB of replies, never read
+        end = time.monotonic() + SEND_TIMEOUT + 60
+        while b"session ended (connection closed)" not in s.output():
+            assert time.monotonic() < end, s.output()[-400:]
+            time.sleep(0.2)
+        cl = soak.Client(s.address())
+        assert cl.ask(b"qAttached") == b"1"
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.proc.wait(timeout=60) == 128 + signal.SIGTERM
+        stalled.close()
+        cl.close()
