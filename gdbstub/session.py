@@ -16,6 +16,7 @@ when its input ends (a last prompt, `quit`, the detach) is dropped.  Nothing els
 import argparse
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -172,6 +173,28 @@ def run(script=None, commands=(), kernel=None, stub_args=(), timeout=120.0, batc
             raise SessionError(f"gdb did not finish within {timeout:.0f} s: {e.stdout!r}")
     # gdb's errors and warnings (stderr) stay in place among its output.
     return prettify(res.stdout), stub.stderr.decode(errors="replace")
+
+
+def stub_pipe(kernel, stub_args=(), stderr_path=os.devnull):
+    """`target remote` argument for a stub of gdb's own on a pipe (stdio
+    transport: no port); the stub's stderr (console, messages) goes to
+    `stderr_path`, not among gdb's output."""
+    cmd = [sys.executable, "-m", "gdbstub", "--stdio", "--kernel", kernel, *stub_args]
+    return f"| exec {shlex.join(cmd)} 2>>{shlex.quote(stderr_path)}"
+
+
+def run_piped(script, kernel, stub_args=(), stderr_path=os.devnull, cwd=ROOT, timeout=120.0):
+    """Run gdb on `script` against a stub it starts itself on a pipe; the transcript.
+    The stub exits when gdb does."""
+    address = stub_pipe(kernel, stub_args, stderr_path)
+    cmd = gdb_command(kernel, address, script)
+    try:
+        res = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, cwd=cwd, timeout=timeout, text=True)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout
+        raise SessionError(f"gdb did not finish within {timeout:.0f} s: {out!r}") from None
+    return prettify(res.stdout)
 
 
 def main(argv=None):

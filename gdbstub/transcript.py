@@ -1,10 +1,15 @@
 """Matching gdb transcripts, gradelib style: shared by the tests
-(tests/gdbharness.py) and the lab grader (labs/grade.py).
+(tests/gdbharness.py), the pytest plugin for gdb scripts (gdbstub/pytest_plugin.py)
+and the lab grader (labs/grade.py).
 
 A line is compared after its addresses are masked (`mask`): code and stack
 addresses move with every kernel edit, small values (`unused=0x0`) do not.
-An expected line starting with `re:` is a regular expression for the whole
-masked line.
+More patterns can be masked (`masks`: compiled regexes, each match shown as
+`<masked>`).  An expected line starting with `re:` is a regular expression
+for the whole masked line.  On a mismatch `TranscriptMismatch` carries a
+report that shows GOOD lines (matched), BAD lines (the actual line that
+differed, with what was wanted), MISSING lines (expected, never seen) and
+EXTRA lines, with context, and names the gdb command whose output differs.
 """
 
 import re
@@ -13,15 +18,62 @@ import re
 ADDRESS = re.compile(r"0x[0-9a-f]{5,}")
 
 
-def mask(line):
-    return ADDRESS.sub("0x........", line.rstrip())
+MASKED = "<masked>"
 
 
-def line_matches(expected, masked):
+def mask(line, masks=()):
+    line = ADDRESS.sub("0x........", line.rstrip())
+    for pattern in masks:
+        line = pattern.sub(MASKED, line)
+    return line
+
+
+def line_matches(expected, masked, masks=()):
     """Does `masked` (an actual line, already masked) match `expected`?"""
     if expected.startswith("re:"):
         return re.fullmatch(expected[3:], masked) is not None
-    return mask(expected) == masked
+    return mask(expected, masks) == masked
+
+
+class TranscriptMismatch(AssertionError):
+    pass
+
+
+def _command_before(lines):
+    """The last gdb command among `lines` (transcript lines `(gdb) command`)."""
+    for line in reversed(lines):
+        if line.startswith("(gdb) "):
+            return line[len("(gdb) "):]
+    return None
+
+
+def match_lines(expected, actual, context=3, masks=()):
+    """Assert `actual` (a string or lines) equals `expected` line for line."""
+    if isinstance(actual, str):
+        actual = actual.splitlines()
+    got = [mask(a, masks) for a in actual]
+    bad_at = next((i for i, exp in enumerate(expected)
+                   if i >= len(got) or not line_matches(exp, got[i], masks)), None)
+    if bad_at is None:
+        if len(got) == len(expected):
+            return
+        bad_at = len(expected)
+    report = [f"GOOD    {got[j]}" for j in range(max(0, bad_at - context), bad_at)]
+    if bad_at < len(expected) and bad_at < len(got):
+        report.append(f"BAD     {got[bad_at]}")
+        report.append(f"  wanted {expected[bad_at]}")
+        for j in range(bad_at + 1, min(len(got), bad_at + 1 + context)):
+            report.append(f"        {got[j]}")
+    elif bad_at < len(expected):
+        for exp in expected[bad_at:bad_at + context + 1]:
+            report.append(f"MISSING {exp}")
+    else:
+        for extra in got[bad_at:bad_at + context + 1]:
+            report.append(f"EXTRA   {extra}")
+    command = _command_before(got[:bad_at])
+    where = f" (output of `{command}`)" if command is not None else ""
+    raise TranscriptMismatch(
+        f"transcript differs at line {bad_at + 1}{where}:\n" + "\n".join(report))
 
 
 def find_in_order(expected, actual):

@@ -1,55 +1,11 @@
-"""Transcript matching in the style of MIT 6.828's gradelib.
+"""Transcript matching in the style of MIT 6.828's gradelib, for the tests.
 
-Expected transcripts are lists of lines.  A line is compared with the actual
-line after both have their addresses masked (`mask`); an expected line that
-starts with `re:` is a regular expression matched against the whole masked
-actual line.  On a mismatch `TranscriptMismatch` carries a report that shows
-GOOD lines (matched), BAD lines (the actual line that differed, with what was
-expected) and MISSING lines (expected, never seen), with context around them.
+The matcher itself (mask, match_lines: GOOD/BAD/MISSING reports) is
+gdbstub/transcript.py, shared with the pytest plugin and the lab grader;
+here: in-order matching, goldens and running gdb.
 """
 
-from gdbstub.transcript import find_in_order, mask
-from gdbstub.transcript import line_matches as _line_matches
-
-
-class TranscriptMismatch(AssertionError):
-    pass
-
-
-def match_lines(expected, actual, context=3):
-    """Assert `actual` (a string or lines) equals `expected` line for line."""
-    if isinstance(actual, str):
-        actual = actual.splitlines()
-    got = [mask(a) for a in actual]
-    report = []
-    bad_at = None
-    for i, exp in enumerate(expected):
-        if i >= len(got):
-            bad_at = i
-            break
-        if not _line_matches(exp, got[i]):
-            bad_at = i
-            break
-    else:
-        if len(got) == len(expected):
-            return
-        bad_at = len(expected)
-    lo = max(0, bad_at - context)
-    for j in range(lo, bad_at):
-        report.append(f"GOOD    {got[j]}")
-    if bad_at < len(expected) and bad_at < len(got):
-        report.append(f"BAD     {got[bad_at]}")
-        report.append(f"  wanted {expected[bad_at]}")
-        for j in range(bad_at + 1, min(len(got), bad_at + 1 + context)):
-            report.append(f"        {got[j]}")
-    elif bad_at < len(expected):
-        for exp in expected[bad_at:bad_at + context + 1]:
-            report.append(f"MISSING {exp}")
-    else:
-        for extra in got[bad_at:bad_at + context + 1]:
-            report.append(f"EXTRA   {extra}")
-    raise TranscriptMismatch(
-        f"transcript differs at line {bad_at + 1}:\n" + "\n".join(report))
+from gdbstub.transcript import TranscriptMismatch, find_in_order, mask, match_lines  # noqa: F401
 
 
 def match_in_order(expected, actual, context=3):
@@ -67,6 +23,15 @@ def match_in_order(expected, actual, context=3):
 def load_golden(path):
     with open(path) as f:
         return [line.rstrip("\n") for line in f]
+
+
+def from_first_command(lines):
+    """A transcript's lines from its script's first command on: the connection
+    before it reads differently on a TCP port and on the plugin's pipe."""
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    return lines[next(i for i, l in enumerate(lines)
+                      if l.startswith("(gdb) ") and not l.startswith("(gdb) target remote")):]
 
 
 def run_gdb(kernel, *commands, stub_args=()):

@@ -1,57 +1,33 @@
-"""The seed session through gdb's machine interface (pygdbmi), as regression scripts drive it.
+"""The seed session through gdb's machine interface, as regression scripts drive it:
+the pytest plugin's `gdb_session` fixture (gdbstub.mi.GdbSession, pygdbmi underneath,
+a stub of its own on a pipe).
 
 MI gives structured records, so these assertions are on fields (frame function,
-file, line, argument values) rather than on text layout.
+file, line, argument values, the stop's pc, thread, reason and icount) rather
+than on text layout.
 """
-import os
-
 import pytest
-from pygdbmi.gdbcontroller import GdbController
 
-from gdbstub import session
-
-TIMEOUT = 60
+from gdbstub.mi import GdbError
 
 
 class MI:
-    def __init__(self, gdb_path, kernel):
-        self.ctl = GdbController(command=[gdb_path, "-q", "-nx", "--interpreter=mi3", kernel],
-                                 time_to_check_for_additional_output_sec=0.05)
+    """The raw-MI spelling these tests use, over the fixture's session."""
+
+    def __init__(self, session):
+        self.s = session
 
     def run(self, command):
-        """Send one MI command; return (result record, all records up to it)."""
-        records = self.ctl.write(command, timeout_sec=TIMEOUT, raise_error_on_timeout=True)
-        while not any(r["type"] == "result" for r in records):
-            records += self.ctl.get_gdb_response(timeout_sec=TIMEOUT, raise_error_on_timeout=True)
-        result = next(r for r in records if r["type"] == "result")
-        assert result["message"] != "error", result
-        return result, records
-
-    def wait_stopped(self, records):
-        """Resume commands answer ^running; the stop comes later as *stopped."""
-        while True:
-            for r in records:
-                if r["type"] == "notify" and r["message"] == "stopped":
-                    return r["payload"]
-            records = self.ctl.get_gdb_response(timeout_sec=TIMEOUT, raise_error_on_timeout=True)
+        return {"payload": self.s.mi(command)}, None
 
     def resume(self, command):
-        _, records = self.run(command)
-        return self.wait_stopped(records)
-
-    def exit(self):
-        self.ctl.exit()
+        self.s.mi(command)
+        return self.s.stop.record
 
 
 @pytest.fixture
-def mi(kernel, gdb):
-    with session.Stub(kernel) as stub:
-        m = MI(gdb, os.path.join(session.ROOT, kernel))
-        try:
-            m.run(f"-target-select remote {stub.address()}")
-            yield m
-        finally:
-            m.exit()
+def mi(gdb_session, gdb):
+    return MI(gdb_session)
 
 
 def test_seed_session_over_mi(mi):
@@ -102,3 +78,39 @@ def test_registers_and_memory_over_mi(mi):
     result, _ = mi.run("-data-evaluate-expression &kernel_thread_helper")
     helper = int(result["payload"]["value"].split()[0], 16)
     assert helper < ret < helper + 16
+
+
+def symbol(session, name):
+    return int(session.mi(f"-data-evaluate-expression &{name}")["value"].split()[0], 16)
+
+
+def test_session_api_commands_stops_and_virtual_time(gdb_session, gdb):
+    s = gdb_session
+    s.cmd("break kthreadd")
+    s.expect(r"^Breakpoint 1 at 0x[0-9a-f]+: file kernel/kthread.c, line 192\.$")
+    s.cmd("continue")
+    s.expect(r"^192\t\{$")
+    first = s.stop
+    assert (first.reason, first.func, first.line, first.thread) == \
+        ("breakpoint-hit", "kthreadd", 192, 1)
+    assert first.pc == symbol(s, "kthreadd") and first.icount > 0
+    s.cmd("next")
+    assert s.stop.reason == "end-stepping-range" and s.stop.line > 192
+    assert s.stop.icount > first.icount
+    s.cmd("reverse-stepi")
+    s.cmd("reverse-continue")
+    assert (s.stop.pc, s.stop.icount) == (first.pc, first.icount)   # deterministic machine
+    with pytest.raises(AssertionError, match="not in gdb's output"):
+        s.expect("no such text")
+    with pytest.raises(GdbError, match="No symbol"):
+        s.cmd("print no_such_symbol")
+    assert "Linux version 2.6.32" in s.console()
+
+
+@pytest.mark.stub("--tasks")
+def test_stub_marker_passes_options_like_a_script_header(gdb_session, gdb):
+    gdb_session.cmd("break oops_test")
+    gdb_session.cmd("continue")
+    assert gdb_session.stop.func == "oops_test" and gdb_session.stop.thread == 2   # init
+    gdb_session.cmd("info threads")
+    gdb_session.expect(r'Thread 3 "kthreadd" \(pid 2, sleeping\)')

@@ -6,14 +6,16 @@ port, on the real kernel.  Two checks:
   copied from the walkthrough; only the commands between differ: the seed
   elides the `next`s that walk kthreadd's loop up to `create_kthread(create);`);
 - the whole transcript equals the golden one captured from real gdb and
-  reviewed against the seed (tests/golden/kthreadd.txt; regenerate with
-  `python tests/regen_golden.py` and review the diff).
+  reviewed against the seed (tests/golden/test_kthreadd.gdb.out, which the
+  pytest plugin also checks on its own pipe-connected stub; regenerate with
+  `python tests/regen_golden.py` and review the diff), from the script's
+  first command on (the connection lines name the TCP port here).
 """
 import os
 
 import pytest
 
-from gdbharness import load_golden, match_in_order, match_lines
+from gdbharness import from_first_command, load_golden, match_in_order, match_lines
 from gdbstub import session
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,7 +59,8 @@ def test_backtrace_ends_at_kernel_thread_helper(transcript):
 
 
 def test_golden_transcript(transcript):
-    match_lines(load_golden(os.path.join(ROOT, "tests", "golden", "kthreadd.txt")), transcript)
+    golden = load_golden(os.path.join(ROOT, "tests", "golden", "test_kthreadd.gdb.out"))
+    match_lines(from_first_command(golden), from_first_command(transcript))
 
 
 def test_batch_mode_reproduces_the_session(kernel, gdb):

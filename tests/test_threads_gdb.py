@@ -170,7 +170,7 @@ def test_seed_session_with_tasks_steps_the_same(kernel, gdb):
     words "Thread N "comm" hit Breakpoint 2, ..." once it has seen two threads
     (why tasks are off by default: the seed shows "Breakpoint 2, ...")."""
     import os
-    from gdbharness import load_golden, match_lines
+    from gdbharness import from_first_command, load_golden, match_lines
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     text, _ = session.run(os.path.join(root, "gdb_scripts", "kthreadd.gdb"), kernel=kernel,
                           stub_args=TASKS)
@@ -182,8 +182,8 @@ def test_seed_session_with_tasks_steps_the_same(kernel, gdb):
             lines[-1] += " at kernel/kthread.c:192"
             continue
         lines.append(re.sub(r'^Thread \d+ "[^"]+" hit ', "", line))
-    golden = [l for l in load_golden(os.path.join(root, "tests", "golden", "kthreadd.txt")) if l]
-    match_lines(golden, lines)
+    golden = load_golden(os.path.join(root, "tests", "golden", "test_kthreadd.gdb.out"))
+    match_lines([l for l in from_first_command(golden) if l], from_first_command(lines))
     assert 'Thread 2 "swapper" hit Breakpoint 2, kthreadd (unused=0x0)' in text  # comm not set yet
 
 

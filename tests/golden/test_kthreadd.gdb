@@ -1,0 +1,1 @@
+../../gdb_scripts/kthreadd.gdb
