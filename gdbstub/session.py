@@ -107,6 +107,7 @@ def gdb_command(kernel, address, script=None, commands=(), trace=True, batch=Fal
     cmd = [gdb, "-q", "-nx"] + (["-batch"] if batch else [])
     cmd += ["-iex", "set pagination off", "-iex", "set confirm off",
             "-iex", "set height 0"]
+    cmd += source_options()
     if trace:
         cmd += ["-iex", "set trace-commands on"]
     cmd += [kernel, "-ex", f"target remote {address}"]
@@ -115,6 +116,13 @@ def gdb_command(kernel, address, script=None, commands=(), trace=True, batch=Fal
     for c in commands:
         cmd += ["-ex", c]
     return cmd
+
+
+def source_options():
+    """gdb options to find an installed package's kernel sources (none in a checkout)."""
+    from machine.kbuild import shipped_sources
+    src = shipped_sources()
+    return [] if src is None else ["-iex", f"set directories $cdir:$cwd:{src}"]
 
 
 # gdb runs a reverse command as its forward twin (reverse.c: "continue " plus

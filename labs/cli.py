@@ -67,8 +67,9 @@ def start_command(lab, kernel, batch_commands=None, trace=None):
     stub = " ".join(shlex.quote(a) for a in
                     [sys.executable, "-m", "gdbstub", "--stdio", "--kernel", kernel,
                      *lab.stub_args, *(["--trace", os.path.abspath(trace)] if trace else [])])
+    from gdbstub.session import source_options
     cmd = [gdb, "-q", "-iex", f"add-auto-load-safe-path {ROOT}",
-           "-iex", "set pagination off", "-iex", "set confirm off"]
+           "-iex", "set pagination off", "-iex", "set confirm off", *source_options()]
     if batch_commands:
         cmd += ["-batch"]
     cmd += [kernel, "-ex", f"target remote | {stub}",
@@ -203,13 +204,25 @@ def _check_gdb():
     return res
 
 
+def _prebuilt_current():
+    """Installed from a wheel with the kernel sources as shipped: no build needed."""
+    from machine import kbuild, ksources
+    src = kbuild.shipped_sources()
+    return src is not None and ksources.digest(src) == ksources.stamped(src)
+
+
 def _check_gcc():
     ok = shutil.which("gcc") is not None
+    if not ok and _prebuilt_current():
+        return [("gcc", True, "not found (not needed: the kernel is prebuilt)", "")]
     return [("gcc", ok, shutil.which("gcc") or "not found",
              "install gcc, binutils and make (Debian: apt-get install gcc binutils make)")]
 
 
 def _check_kernel():
+    if _prebuilt_current():
+        return [("kernel image", True, "kernel_src/vmlinux prebuilt from the installed sources",
+                 "")]
     if shutil.which("make") is None:
         return [("kernel image", False, "make not found", "apt-get install make")]
     r = subprocess.run(["make", "-q", "-C", os.path.join(ROOT, "kernel_src")],

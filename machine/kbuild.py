@@ -1,8 +1,13 @@
 """Builds the guest kernel on demand.
 
 ensure_kernel(path=None) -> str
-  With no path: runs `make -C <project>/kernel_src` quietly (make itself
-  decides what is stale) and returns the path of kernel_src/vmlinux.
+  With no path: in a checkout, runs `make -C <project>/kernel_src` quietly
+  (make itself decides what is stale) and returns the path of
+  kernel_src/vmlinux.  Installed from a wheel, kernel_src/ holds the sources
+  and a vmlinux prebuilt from exactly them (machine/ksources.py stamps it):
+  that image while the sources are unchanged (no gcc needed), else a build of
+  the edited sources in a per-user cache folder (cache_dir()), with a
+  progress line on stderr.
   With a path: returns it unchanged if the file exists (a user-supplied image
   is never rebuilt).  Raises KernelImageError with one line naming the
   missing Debian package when make/gcc/ld are absent, or with the tail of
@@ -13,13 +18,16 @@ build(src_dir) -> str
   src_dir/vmlinux (kernel_src, a copy of it, a user's own), under a lock so
   parallel test workers do not build one tree at once.
 """
+import contextlib
 import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
+from . import ksources
 from .errors import KernelImageError
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,11 +42,59 @@ def ensure_kernel(path=None) -> str:
         if not os.path.exists(path):
             raise KernelImageError("kernel image %s does not exist" % path)
         return path
-    return build(KERNEL_SRC)
+    stamp = ksources.stamped(KERNEL_SRC)
+    if stamp is None:
+        return build(KERNEL_SRC)
+    digest = ksources.digest(KERNEL_SRC)
+    if digest == stamp and os.path.exists(VMLINUX):
+        return VMLINUX
+    return _build_cached(digest)
+
+
+def shipped_sources():
+    """The installed kernel sources (a wheel's kernel_src), None in a checkout.
+    gdb must be told (`set directories`): the prebuilt vmlinux names the
+    folder it was built in, which is gone."""
+    return KERNEL_SRC if ksources.stamped(KERNEL_SRC) is not None else None
+
+
+def cache_dir():
+    """Per-user folder for kernels built from edited installed sources."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "kthread-machine")
+
+
+def _build_cached(digest):
+    """Build the installed kernel_src as edited, in the cache (site-packages stays as shipped)."""
+    tree = os.path.join(cache_dir(), "kernel-" + digest[:16])
+    vmlinux = os.path.join(tree, "vmlinux")
+    os.makedirs(cache_dir(), exist_ok=True)
+    with _locked(tree):
+        if os.path.exists(vmlinux):
+            return vmlinux
+        print("kthread-machine: kernel_src differs from the prebuilt vmlinux; building it in %s"
+              % tree, file=sys.stderr, flush=True)
+        shutil.copytree(KERNEL_SRC, tree, dirs_exist_ok=True,
+                        ignore=lambda d, names: [n for n in names if n in ksources.NOT_SOURCES])
+        return _make(tree)
+
+
+@contextlib.contextmanager
+def _locked(src_dir):
+    """One build of a tree at a time (parallel test workers, two stubs starting)."""
+    key = hashlib.sha1(src_dir.encode()).hexdigest()[:12]
+    with open(os.path.join(tempfile.gettempdir(), f"kthread-kbuild-{key}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def build(src_dir) -> str:
     src_dir = os.path.abspath(src_dir)
+    with _locked(src_dir):
+        return _make(src_dir)
+
+
+def _make(src_dir):
     if not os.path.exists(os.path.join(src_dir, "Makefile")):
         raise KernelImageError("%s has no Makefile: the kernel sources are missing"
                                % src_dir)
@@ -47,11 +103,8 @@ def build(src_dir) -> str:
             raise KernelImageError("`%s` not found: install the Debian package `%s` "
                                    "to build the kernel" % (tool, pkg))
     name = os.path.basename(src_dir)
-    key = hashlib.sha1(src_dir.encode()).hexdigest()[:12]
-    with open(os.path.join(tempfile.gettempdir(), f"kthread-kbuild-{key}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        r = subprocess.run(["make", "-s", "-C", src_dir], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT)
+    r = subprocess.run(["make", "-s", "-C", src_dir], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
     if r.returncode != 0:
         tail = r.stdout.decode(errors="replace").strip().splitlines()[-15:]
         raise KernelImageError("`make -C %s` failed:\n" % name + "\n".join(tail))
