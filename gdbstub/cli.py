@@ -183,6 +183,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--trace-dir", metavar="DIR", type=_trace_dir,
                    help="folder where `monitor trace on` makes a new trace file of its own "
                         "(named in its reply); without it or --trace the trace stays in memory")
+    p.add_argument("--stop-log", metavar="FILE",
+                   help="write one JSON line per stop reported to gdb (pc, pid, icount, "
+                        "reason, registers) to FILE: evidence for the lab grader")
     p.add_argument("--fake-target", action="store_true",
                    help="serve a fake target instead of the machine (protocol testing)")
     return p
@@ -340,6 +343,13 @@ def main(argv=None) -> int:
                         kernel=kernel, tasks=args.tasks)
         server.wakeup = (wake_r, _check_signals)
         _check_signals()
+        if args.stop_log:
+            from .stoplog import StopLog
+            try:
+                server.ctx.stop_log = StopLog(args.stop_log)
+            except OSError as e:
+                raise UsageError(f"cannot write the stop log {args.stop_log}: "
+                                 f"{e.strerror or e}") from None
         if args.stdio:
             server.serve_stdio()
             return 0

@@ -89,6 +89,7 @@ class Context:
     thread_cursor: int = 0
     thread_list: List[int] = field(default_factory=list)  # snapshot for qs/qfThreadInfo
     start_no_ack: Optional[Callable[[], None]] = None
+    stop_log: Optional[object] = None   # gdbstub/stoplog.py (--stop-log): records each stop
 
     def new_session(self) -> None:
         self.gdb_features = {}

@@ -68,6 +68,8 @@ class Session:
             self.notify(f"machine stopped: {stop.reason} at eip=0x{stop.pc:08x} "
                         f"(signal {stop.signal}){': ' + stop.detail if stop.detail else ''}")
         self.ctx.last_stop = stop
+        if self.ctx.stop_log is not None:
+            self.ctx.stop_log.record(self.ctx, stop)
         note, self._note = self._note, None
         out = self._send(b"O" + note.encode().hex().encode()) if note else b""
         return out + self._send(stop_reply(self.ctx, stop))
