@@ -73,3 +73,43 @@ def test_batch_mode_reproduces_the_session(kernel, gdb):
         "90\t\tif (pid < 0) {",
         "kthreadd (unused=<optimized out>) at kernel/kthread.c:209",
     ], text)
+
+
+def _line_of(text, path=os.path.join(ROOT, "kernel_src", "kernel", "kthread.c"), after=None):
+    """Line number of the first line of kthread.c equal to `text` (stripped),
+    after the line that starts `after` if given."""
+    lines = open(path).read().splitlines()
+    start = 0
+    if after is not None:
+        start = next(i for i, s in enumerate(lines) if s.startswith(after)) + 1
+    return next(i + 1 for i in range(start, len(lines)) if lines[i].strip() == text)
+
+
+def test_seed_lines_are_breakable(kernel, gdb):
+    """Each line the seed stops on has code of its own: `break kernel/kthread.c:N`
+    lands on line N in the seed's function, and the stub stops there.  (With an
+    inline spin_lock the line had no code: gdb moved the breakpoint to line 220,
+    in kthread_create_list_empty.)"""
+    seed = [
+        (_line_of("pid = kernel_thread(kthread, create, CLONE_FS | CLONE_FILES | SIGCHLD);"),
+         "create_kthread"),
+        (_line_of("if (pid < 0) {"), "create_kthread"),
+        (_line_of("{", after="int kthreadd("), "kthreadd"),
+        (_line_of("spin_lock(&kthread_create_lock);", after="\t\tcreate_kthread(create);"),
+         "kthreadd"),
+    ]
+    assert [n for n, _ in seed][-1] > seed[-2][0]
+    commands = ["set width 0"]
+    for n, _ in seed:
+        commands += [f"info line kernel/kthread.c:{n}", f"break kernel/kthread.c:{n}"]
+    last, func = seed[-1]
+    commands += ["delete", f"break kernel/kthread.c:{last}", "continue"]
+    text, _ = session.run(commands=commands, kernel=kernel)
+    assert "contains no code" not in text, text
+    expected = []
+    for i, (n, f) in enumerate(seed):
+        expected += [f"re:Line {n} of \"kernel/kthread.c\" starts at address 0x........ <{f}(\\+\\d+)?> .*",
+                     f"Breakpoint {i + 1} at 0x........: file kernel/kthread.c, line {n}."]
+    expected += [f"Breakpoint {len(seed) + 1}, {func} (unused=<optimized out>) at kernel/kthread.c:{last}",
+                 f"{last}\t\t\tspin_lock(&kthread_create_lock);"]
+    match_in_order(expected, text)

@@ -20,6 +20,12 @@
  *
  * @locked only records the state, so that gdb can show which locks are
  * held (`print kthread_create_lock`); nothing ever spins on it.
+ *
+ * spin_lock()/spin_unlock() call out-of-line _spin_lock()/_spin_unlock()
+ * (kernel/spinlock.c), as a Linux SMP or CONFIG_DEBUG_SPINLOCK build does:
+ * an inline body would be attributed to this header's lines, leaving a
+ * `spin_lock(...)` source line with no code of its own, so that
+ * `break kernel/kthread.c:<line>` would land in another function.
  */
 typedef struct {
 	volatile unsigned int locked;
@@ -39,19 +45,10 @@ void sub_preempt_count(int val);
 #define preempt_disable()	add_preempt_count(1)
 #define preempt_enable()	sub_preempt_count(1)
 
-static inline void spin_lock(spinlock_t *lock)
-{
-	preempt_disable();
-	lock->locked = 1;
-	barrier();
-}
-
-static inline void spin_unlock(spinlock_t *lock)
-{
-	barrier();
-	lock->locked = 0;
-	preempt_enable();
-}
+void _spin_lock(spinlock_t *lock);
+void _spin_unlock(spinlock_t *lock);
+#define spin_lock(lock)		_spin_lock(lock)
+#define spin_unlock(lock)	_spin_unlock(lock)
 
 #define spin_lock_irqsave(lock, flags)			\
 	do {						\
