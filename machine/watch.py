@@ -5,6 +5,16 @@ is translated through the guest page tables into physical ranges and one
 hook per range is installed.  Hooks exist only while at least one watchpoint
 does: any memory hook slows the whole machine by ~60% (../shared/DESIGN.md).
 
+Any access that overlaps a watched range is a hit, whatever its width and
+alignment.  unicorn calls a memory hook only when the access's START address
+lies in the hooked range, so each range is hooked from MAX_ACCESS - 1 bytes
+below it (a 4-byte write at jiffies changes the byte at jiffies + 1), and the
+callback checks the overlap itself.  An access that crosses a page is
+reported once, at the physical address of its first byte: when a watched
+range starts within MAX_ACCESS - 1 bytes of a page start, the end of the
+physical page that the previous virtual page maps to is hooked too.  Hooks
+are physical, so a write through another mapping of the same page is a hit.
+
 A virtual address that is not mapped yet (gdb connected at the reset vector,
 paging still off) is hooked at its kernel linear-map alias (vaddr -
 PAGE_OFFSET); every hit is confirmed against the page tables of the moment,
@@ -21,6 +31,10 @@ counts an instruction before it runs).
 from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
 
 PAGE_OFFSET = 0xC0000000
+PAGE = 0x1000
+# Widest single access unicorn reports on i386 (cmpxchg8b, fild/fistp qword;
+# wider ones, e.g. fxsave, are split into 8-byte accesses).
+MAX_ACCESS = 8
 
 WRITE, READ, ACCESS = "watch", "rwatch", "awatch"   # gdb's stop-reply names
 KIND_BY_Z = {2: WRITE, 3: READ, 4: ACCESS}
@@ -59,20 +73,31 @@ class Watchpoints:
         self.install()
 
     # ------------------------------------------------------------- hooks
+    def _phys(self, va):
+        pa = self.m.translate(va)
+        if pa is None and va >= PAGE_OFFSET:
+            pa = va - PAGE_OFFSET
+        return pa
+
     def _phys_ranges(self):
-        """[(pstart, pend_inclusive, write?, read?)] for all watchpoints."""
+        """[(hook start, hook end inclusive, write?, read?)] for all watchpoints:
+        each physical piece widened to catch accesses that start below it."""
         out = set()
         for kind, va, length in self.points:
             w = kind in (WRITE, ACCESS)
             r = kind in (READ, ACCESS)
             a, end = va, va + length
             while a < end:
-                n = min(end - a, 0x1000 - (a & 0xFFF))
-                pa = self.m.translate(a)
-                if pa is None and a >= PAGE_OFFSET:
-                    pa = a - PAGE_OFFSET
+                n = min(end - a, PAGE - (a & (PAGE - 1)))
+                pa = self._phys(a)
                 if pa is not None:
-                    out.add((pa, pa + n - 1, w, r))
+                    lo = pa - (MAX_ACCESS - 1)
+                    if (pa & (PAGE - 1)) < MAX_ACCESS - 1:
+                        lo = pa & ~(PAGE - 1)
+                        prev = self._phys((a & ~(PAGE - 1)) - 1)
+                        if prev is not None:    # accesses crossing into this page
+                            out.add((prev - (MAX_ACCESS - 2), prev, w, r))
+                    out.add((max(0, lo), pa + n - 1, w, r))
                 a += n
         return tuple(sorted(out))
 
@@ -109,12 +134,30 @@ class Watchpoints:
         for kind, va, length in self.points:
             if is_write and kind == READ or not is_write and kind == WRITE:
                 continue
-            # confirm through the page tables of the moment (cheap: hits only)
-            for off in range(length):
-                pa = self.m.translate(va + off)
-                if pa is not None and paddr <= pa < paddr + size:
-                    self._hit(kind, va)
-                    return
+            if self._overlaps(va, length, paddr, size):
+                self._hit(kind, va)
+                return
+
+    def _overlaps(self, va, length, paddr, size):
+        """Does the access [paddr, paddr + size) touch [va, va + length)?
+        Checked through the page tables of the moment (cheap: only accesses
+        near a watched range get here).  The part of an access past the end
+        of its first physical page lies in the page the next virtual page
+        maps to."""
+        first_end = min(paddr + size, (paddr | (PAGE - 1)) + 1)
+        tail = paddr + size - first_end          # bytes in the next page
+        a, end = va, va + length
+        while a < end:
+            n = min(end - a, PAGE - (a & (PAGE - 1)))
+            pa = self.m.translate(a)
+            if pa is not None:
+                if pa < first_end and paddr < pa + n:
+                    return True
+                if tail and (pa & (PAGE - 1)) < tail \
+                        and self.m.translate((a & ~(PAGE - 1)) - 1) == first_end - 1:
+                    return True
+            a += n
+        return False
 
     def _hit(self, kind, va):
         c = self.m._clock

@@ -92,3 +92,25 @@ def test_memory_hooks_only_while_a_watchpoint_exists(kernel):
     other = TimeMachine(Machine(kernel))
     other.cont(icount)
     assert other.read_registers(["eip", "esp", "eax"]) == regs
+
+
+def test_sub_word_and_unaligned_watchpoints_fire(kernel, gdb):
+    """Byte and unaligned watchpoints inside jiffies, which do_timer writes 4
+    bytes at a time: the stub reports every write that overlaps them, gdb
+    stops where the value changes (as QEMU does)."""
+    text = run_gdb(kernel, "break kthreadd", "continue", "delete",
+                   "watch *(unsigned char *)((char *)&jiffies + 1)", "continue",
+                   "print jiffies", "delete",
+                   "rwatch *(char *)((char *)&jiffies + 1)", "continue", "delete",
+                   "awatch *(short *)((char *)&jiffies + 2)", "continue", "delete")
+    match_in_order([
+        "Hardware watchpoint 2: *(unsigned char *)((char *)&jiffies + 1)",
+        "Old value = 0 '\\000'",
+        "New value = 1 '\\001'",
+        r"re:0x........ in do_timer \(ticks=1\) at kernel/timer.c:\d+",
+        "$1 = 256",
+        "Hardware read watchpoint 3: *(char *)((char *)&jiffies + 1)",
+        "Value = 1 '\\001'",
+        "Hardware access (read/write) watchpoint 4: *(short *)((char *)&jiffies + 2)",
+        "Value = 0",
+    ], text)
