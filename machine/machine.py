@@ -169,6 +169,7 @@ class Machine:
         boot = loader.load(self.kernel_path, self._ram, self.cmdline)
         self.boot = boot
         self.console_output = bytearray()
+        self._console_passed = bytearray()  # what console() has been given
 
         if self.uc is not None:
             self.uc = None          # drops hooks and TBs with the old engine
@@ -229,9 +230,24 @@ class Machine:
         self._notify("reset", 0)
 
     def _console(self, data: bytes):
+        at = len(self.console_output)
         self.console_output += data
-        if self._console_cb is not None:
-            self._console_cb(data)
+        if self._console_cb is None:
+            return
+        # restore() truncates console_output and the replay that follows
+        # (reverse execution) prints the same bytes again: the user has seen
+        # them.  Pass on only what differs from what was passed on at that
+        # position of the stream (a past changed by the debugger prints anew).
+        passed = self._console_passed
+        seen = passed[at:at + len(data)]
+        same = 0
+        while same < len(seen) and seen[same] == data[same]:
+            same += 1
+        if same == len(data):
+            return
+        del passed[at + same:]
+        passed += data[same:]
+        self._console_cb(bytes(data[same:]))
 
     @property
     def icount(self) -> int:

@@ -238,3 +238,37 @@ def test_ctrl_c_stops_a_long_reverse_continue(kernel, gdb):
     icount = int(re.search(r"@@interrupted\n(?:.*\n)*?icount (\d+)", after).group(1))
     assert 449_000 < icount < 200_000_000
     assert time.monotonic() - t0 < 60
+
+
+def _stdio_session(kernel, commands):
+    """gdb -batch on `target remote | kthread-stub --stdio`: the stub's console
+    output reaches gdb's stderr, as a user on a terminal sees it."""
+    import subprocess
+    import sys
+    cmd = ["gdb", "-q", "-nx", "-batch", kernel,
+           "-ex", f"target remote | {sys.executable} -m gdbstub --stdio --kernel {kernel}"]
+    for c in commands:
+        cmd += ["-ex", c]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                       stdin=subprocess.DEVNULL, cwd=session.ROOT)
+    return r.stdout, r.stderr
+
+
+def test_reverse_execution_never_prints_the_console_again(kernel, gdb):
+    """Going back replays the past, console output included: the user must
+    not see it again.  reverse-continue, reverse-step, reverse-finish and
+    reverse-stepi, then forward to the end of the boot: the console stream is
+    the one a forward-only session prints, each line once."""
+    end = ["delete", "break oops_test", "continue"]
+    out, console = _stdio_session(kernel, [
+        "break kthread_stop", "continue", "break create_kthread", "reverse-continue",
+        "reverse-step", "reverse-finish", "reverse-stepi", *end])
+    match_in_order([
+        r"re:Breakpoint 1, kthread_stop \(k=0x........\) at kernel/kthread.c:\d+",
+        "Breakpoint 2, create_kthread (create=0x........) at kernel/kthread.c:85",
+        "kthreadd (unused=<optimized out>) at kernel/kthread.c:208",
+        r"re:Breakpoint 3, oops_test \(\) at kernel/oops_test.c:\d+",
+    ], out)
+    _, forward = _stdio_session(kernel, end)
+    assert "init: boot complete" in forward, forward
+    assert console == forward
