@@ -219,6 +219,7 @@
 #include <asm/ptrace.h>
 #include <asm/thread_info.h>
 #include <asm/processor-flags.h>
+#include <asm/dwarf2.h>
 
 /*
  * SAVE_ALL - push the registers that complete a struct pt_regs.
@@ -235,17 +236,17 @@
  */
 .macro SAVE_ALL
 	cld
-	pushl %gs
-	pushl %fs
-	pushl %es
-	pushl %ds
-	pushl %eax
-	pushl %ebp
-	pushl %edi
-	pushl %esi
-	pushl %edx
-	pushl %ecx
-	pushl %ebx
+	pushl_cfi %gs
+	pushl_cfi %fs
+	pushl_cfi %es
+	pushl_cfi %ds
+	pushl_cfi_reg eax
+	pushl_cfi_reg ebp
+	pushl_cfi_reg edi
+	pushl_cfi_reg esi
+	pushl_cfi_reg edx
+	pushl_cfi_reg ecx
+	pushl_cfi_reg ebx
 	movl $(__USER_DS), %edx
 	movl %edx, %ds
 	movl %edx, %es
@@ -266,17 +267,17 @@
  * therefore fill these fields with real selectors.
  */
 .macro RESTORE_REGS
-	popl %ebx
-	popl %ecx
-	popl %edx
-	popl %esi
-	popl %edi
-	popl %ebp
-	popl %eax
-	popl %ds
-	popl %es
-	popl %fs
-	popl %gs
+	popl_cfi_reg ebx
+	popl_cfi_reg ecx
+	popl_cfi_reg edx
+	popl_cfi_reg esi
+	popl_cfi_reg edi
+	popl_cfi_reg ebp
+	popl_cfi_reg eax
+	popl_cfi %ds
+	popl_cfi %es
+	popl_cfi %fs
+	popl_cfi %gs
 .endm
 
 /*
@@ -290,7 +291,53 @@
 .macro RESTORE_ALL
 	RESTORE_REGS
 	addl $4, %esp			/* drop orig_ax */
+	CFI_ADJUST_CFA_OFFSET -4
 	iret
+.endm
+
+/*
+ * Frame macros: CFI (asm/dwarf2.h) so that a backtrace from a handler,
+ * e.g. do_timer() under a tick, unwinds through the entry code into the
+ * interrupted code (eip in the hardware frame, registers in pt_regs):
+ *   RING0_INT_FRAME     the CPU pushed flags, cs, ip: CFA = %esp + 12;
+ *   RING0_EC_FRAME      plus an error code or an IRQ stub's orig_ax;
+ *   RING0_PTREGS_FRAME  %esp points at a complete struct pt_regs.
+ * SAVE_ALL/RESTORE_ALL track pushes and pops.  PTREGS_CALL calls a C
+ * handler from a signal frame: the saved eip is where to resume, not a
+ * return address, so gdb shows the interrupted line itself (below
+ * `<signal handler called>`); a stop in a stub still names the stub.
+ */
+.macro RING0_INT_FRAME
+	CFI_STARTPROC simple
+	CFI_DEF_CFA esp, 3*4
+	CFI_OFFSET eip, -3*4
+.endm
+
+.macro RING0_EC_FRAME
+	RING0_INT_FRAME
+	CFI_ADJUST_CFA_OFFSET 4
+.endm
+
+.macro RING0_PTREGS_FRAME signal=0
+	CFI_STARTPROC simple
+	.if \signal
+	CFI_SIGNAL_FRAME
+	.endif
+	CFI_DEF_CFA esp, PT_OLDESP
+	CFI_OFFSET eip, PT_EIP - PT_OLDESP
+	CFI_REL_OFFSET eax, PT_EAX
+	CFI_REL_OFFSET ebp, PT_EBP
+	CFI_REL_OFFSET edi, PT_EDI
+	CFI_REL_OFFSET esi, PT_ESI
+	CFI_REL_OFFSET edx, PT_EDX
+	CFI_REL_OFFSET ecx, PT_ECX
+	CFI_REL_OFFSET ebx, PT_EBX
+.endm
+
+.macro PTREGS_CALL func
+	CFI_ENDPROC
+	RING0_PTREGS_FRAME signal=1
+	call \func
 .endm
 
 	.text
@@ -315,7 +362,9 @@
  * handlers can run in between, and they are short and never sleep.
  */
 ENTRY(restore_all)
+	RING0_PTREGS_FRAME
 	RESTORE_ALL
+	CFI_ENDPROC
 ENDPROC(restore_all)
 
 /*
@@ -329,18 +378,20 @@ ENDPROC(restore_all)
  *   %esp  the child's struct pt_regs
  *   IF    clear: schedule() disabled interrupts for the switch
  *
- * schedule_tail(prev) finishes the switch that schedule() began (it is
- * the same tail that schedule() runs after its own switch_to() returns)
- * and turns interrupts back on.  Then RESTORE_ALL loads the child's
- * registers from the frame and irets to frame->ip: for a kernel thread
- * that is kernel_thread_helper, with fn in %ebx and arg in %edx.
- *
- * The child's %eax after the iret is frame->ax, which copy_thread()
- * zeroed: the fork "returns 0" in the child, as fork() does in userland.
+ * schedule_tail(prev) finishes the switch that schedule() began (the
+ * same tail schedule() runs after its own switch_to() returns) and turns
+ * interrupts back on.  RESTORE_ALL then irets to frame->ip: for a kernel
+ * thread, kernel_thread_helper with fn in %ebx and arg in %edx; %eax is
+ * frame->ax, which copy_thread() zeroed: the fork "returns 0" in the
+ * child, as fork() does in userland.  Nothing called ret_from_fork: its
+ * CFI says so, and the backtrace of a task that has never run ends here.
  */
 ENTRY(ret_from_fork)
+	CFI_STARTPROC
+	CFI_UNDEFINED eip		/* a new task: nobody called this */
 	call schedule_tail		/* schedule_tail(prev): prev in %eax */
 	jmp restore_all
+	CFI_ENDPROC
 ENDPROC(ret_from_fork)
 
 /*
@@ -372,10 +423,12 @@ ENDPROC(ret_from_fork)
  * nobody sets it again before the iret.  Handlers therefore never nest.
  */
 ENTRY(common_interrupt)
+	RING0_EC_FRAME			/* the IRQ stub pushed orig_ax */
 	SAVE_ALL
 	movl %esp, %eax			/* do_IRQ(regs) */
-	call do_IRQ
+	PTREGS_CALL do_IRQ
 	jmp restore_all
+	CFI_ENDPROC
 ENDPROC(common_interrupt)
 
 /*
@@ -386,42 +439,30 @@ ENDPROC(common_interrupt)
  * do_IRQ() reports an unexpected IRQ.
  */
 .macro IRQ_STUB irq
-	pushl $~(0x20 + \irq)
+	ALIGN
+irq\irq:
+	RING0_INT_FRAME
+	pushl_cfi $~(0x20 + \irq)
 	jmp common_interrupt
+	CFI_ENDPROC
 .endm
 
-	ALIGN
-irq0:	IRQ_STUB 0		/* 8253 PIT channel 0: the HZ tick */
-	ALIGN
-irq1:	IRQ_STUB 1		/* i8042 keyboard controller */
-	ALIGN
-irq2:	IRQ_STUB 2		/* cascade from the slave PIC (never raised) */
-	ALIGN
-irq3:	IRQ_STUB 3		/* COM2 */
-	ALIGN
-irq4:	IRQ_STUB 4		/* COM1 (we poll it, its IRQ stays masked) */
-	ALIGN
-irq5:	IRQ_STUB 5		/* LPT2 / sound */
-	ALIGN
-irq6:	IRQ_STUB 6		/* floppy controller */
-	ALIGN
-irq7:	IRQ_STUB 7		/* LPT1; also the master's spurious IRQ */
-	ALIGN
-irq8:	IRQ_STUB 8		/* CMOS real-time clock */
-	ALIGN
-irq9:	IRQ_STUB 9		/* ACPI / free */
-	ALIGN
-irq10:	IRQ_STUB 10		/* free */
-	ALIGN
-irq11:	IRQ_STUB 11		/* free */
-	ALIGN
-irq12:	IRQ_STUB 12		/* PS/2 mouse */
-	ALIGN
-irq13:	IRQ_STUB 13		/* FPU error (legacy) */
-	ALIGN
-irq14:	IRQ_STUB 14		/* primary ATA */
-	ALIGN
-irq15:	IRQ_STUB 15		/* secondary ATA; also the slave's spurious IRQ */
+	IRQ_STUB 0		/* 8253 PIT channel 0: the HZ tick */
+	IRQ_STUB 1		/* i8042 keyboard controller */
+	IRQ_STUB 2		/* cascade from the slave PIC (never raised) */
+	IRQ_STUB 3		/* COM2 */
+	IRQ_STUB 4		/* COM1 (we poll it, its IRQ stays masked) */
+	IRQ_STUB 5		/* LPT2 / sound */
+	IRQ_STUB 6		/* floppy controller */
+	IRQ_STUB 7		/* LPT1; also the master's spurious IRQ */
+	IRQ_STUB 8		/* CMOS real-time clock */
+	IRQ_STUB 9		/* ACPI / free */
+	IRQ_STUB 10		/* free */
+	IRQ_STUB 11		/* free */
+	IRQ_STUB 12		/* PS/2 mouse */
+	IRQ_STUB 13		/* FPU error (legacy) */
+	IRQ_STUB 14		/* primary ATA */
+	IRQ_STUB 15		/* secondary ATA; also the slave's spurious IRQ */
 END(irq0)
 
 /*
@@ -441,15 +482,10 @@ END(interrupt)
  * Exceptions: vectors 0..31
  * ------------------------------------------------------------------------
  *
- * Every exception stub below has the same shape:
- *
- *     pushl $0              only if the CPU pushes no error code, so that
- *                           the frame always has an orig_ax slot
- *     SAVE_ALL
- *     movl $vector, %edx    second argument of do_trap()
- *     jmp exception_common
- *
- * and exception_common calls do_trap(regs, vector) (traps.c) with the
+ * Every exception stub below is TRAP_STUB vector (the CPU pushes no
+ * error code: the stub pushes 0, so the frame always has an orig_ax
+ * slot) or TRAP_STUB_EC vector: SAVE_ALL, the vector into %edx, and a
+ * jump to exception_common, which calls do_trap(regs, vector) (traps.c) with the
  * frame in %eax.  None of the exceptions are recoverable in this kernel:
  * there is no user mode to send a signal to, no demand paging to fill a
  * missing page, no fixup table to resume a faulting access.  So do_trap()
@@ -510,10 +546,30 @@ END(interrupt)
  * followed by a register dump and the name of the running task.
  */
 
+.macro TRAP_STUB vector
+	RING0_INT_FRAME
+	pushl_cfi $0			/* orig_ax: no error code */
+	TRAP_STUB_BODY \vector
+.endm
+
+.macro TRAP_STUB_EC vector
+	RING0_EC_FRAME			/* orig_ax: the CPU's error code */
+	TRAP_STUB_BODY \vector
+.endm
+
+.macro TRAP_STUB_BODY vector
+	SAVE_ALL
+	movl $\vector, %edx		/* do_trap()'s second argument */
+	jmp exception_common
+	CFI_ENDPROC
+.endm
+
 ENTRY(exception_common)
+	RING0_PTREGS_FRAME
 	movl %esp, %eax			/* do_trap(regs, vector) */
-	call do_trap
+	PTREGS_CALL do_trap
 	jmp restore_all
+	CFI_ENDPROC
 ENDPROC(exception_common)
 
 /*
@@ -522,10 +578,7 @@ ENDPROC(exception_common)
  * instruction.  No error code.
  */
 ENTRY(divide_error)
-	pushl $0
-	SAVE_ALL
-	movl $0, %edx
-	jmp exception_common
+	TRAP_STUB 0
 ENDPROC(divide_error)
 
 /*
@@ -535,10 +588,7 @@ ENDPROC(divide_error)
  * this vector would fire only if kernel code set TF or DR7 itself.
  */
 ENTRY(debug)
-	pushl $0
-	SAVE_ALL
-	movl $1, %edx
-	jmp exception_common
+	TRAP_STUB 1
 ENDPROC(debug)
 
 /*
@@ -546,10 +596,7 @@ ENDPROC(debug)
  * It ignores EFLAGS.IF.  Nothing in our machine raises it.
  */
 ENTRY(nmi)
-	pushl $0
-	SAVE_ALL
-	movl $2, %edx
-	jmp exception_common
+	TRAP_STUB 2
 ENDPROC(nmi)
 
 /*
@@ -560,10 +607,7 @@ ENDPROC(nmi)
  * see this vector either.
  */
 ENTRY(int3)
-	pushl $0
-	SAVE_ALL
-	movl $3, %edx
-	jmp exception_common
+	TRAP_STUB 3
 ENDPROC(int3)
 
 /*
@@ -571,10 +615,7 @@ ENDPROC(int3)
  * A trap.  No error code.
  */
 ENTRY(overflow)
-	pushl $0
-	SAVE_ALL
-	movl $4, %edx
-	jmp exception_common
+	TRAP_STUB 4
 ENDPROC(overflow)
 
 /*
@@ -582,10 +623,7 @@ ENDPROC(overflow)
  * index outside its limits.  A fault.  No error code.
  */
 ENTRY(bounds)
-	pushl $0
-	SAVE_ALL
-	movl $5, %edx
-	jmp exception_common
+	TRAP_STUB 5
 ENDPROC(bounds)
 
 /*
@@ -595,10 +633,7 @@ ENDPROC(bounds)
  * one, after do_exit(), which never returns.  A fault.  No error code.
  */
 ENTRY(invalid_op)
-	pushl $0
-	SAVE_ALL
-	movl $6, %edx
-	jmp exception_common
+	TRAP_STUB 6
 ENDPROC(invalid_op)
 
 /*
@@ -608,10 +643,7 @@ ENDPROC(invalid_op)
  * the kernel never executes an FPU instruction.  No error code.
  */
 ENTRY(device_not_available)
-	pushl $0
-	SAVE_ALL
-	movl $7, %edx
-	jmp exception_common
+	TRAP_STUB 7
 ENDPROC(device_not_available)
 
 /*
@@ -624,9 +656,7 @@ ENDPROC(device_not_available)
  * a double fault that was not caused by a broken stack.
  */
 ENTRY(double_fault)
-	SAVE_ALL
-	movl $8, %edx
-	jmp exception_common
+	TRAP_STUB_EC 8
 ENDPROC(double_fault)
 
 /*
@@ -634,10 +664,7 @@ ENDPROC(double_fault)
  * 387 raised it.  Kept so that every vector has an entry.  No error code.
  */
 ENTRY(coprocessor_segment_overrun)
-	pushl $0
-	SAVE_ALL
-	movl $9, %edx
-	jmp exception_common
+	TRAP_STUB 9
 ENDPROC(coprocessor_segment_overrun)
 
 /*
@@ -646,9 +673,7 @@ ENDPROC(coprocessor_segment_overrun)
  * cannot happen.  Error code: the offending selector.
  */
 ENTRY(invalid_TSS)
-	SAVE_ALL
-	movl $10, %edx
-	jmp exception_common
+	TRAP_STUB_EC 10
 ENDPROC(invalid_TSS)
 
 /*
@@ -658,9 +683,7 @@ ENDPROC(invalid_TSS)
  * the CPU rejects with #GP before it looks at P), so this cannot happen.
  */
 ENTRY(segment_not_present)
-	SAVE_ALL
-	movl $11, %edx
-	jmp exception_common
+	TRAP_STUB_EC 11
 ENDPROC(segment_not_present)
 
 /*
@@ -669,9 +692,7 @@ ENDPROC(segment_not_present)
  * the second can happen.  Error code: the selector, or 0.
  */
 ENTRY(stack_segment)
-	SAVE_ALL
-	movl $12, %edx
-	jmp exception_common
+	TRAP_STUB_EC 12
 ENDPROC(stack_segment)
 
 /*
@@ -682,9 +703,7 @@ ENDPROC(stack_segment)
  * selector involved, or 0.
  */
 ENTRY(general_protection)
-	SAVE_ALL
-	movl $13, %edx
-	jmp exception_common
+	TRAP_STUB_EC 13
 ENDPROC(general_protection)
 
 /*
@@ -703,9 +722,7 @@ ENDPROC(general_protection)
  * a freed object, or a stack overflow below the 8 KiB thread_union.
  */
 ENTRY(page_fault)
-	SAVE_ALL
-	movl $14, %edx
-	jmp exception_common
+	TRAP_STUB_EC 14
 ENDPROC(page_fault)
 
 /*
@@ -713,10 +730,7 @@ ENDPROC(page_fault)
  * spurious IRQ 7 here before the PIC was remapped, hence the name.
  */
 ENTRY(spurious_interrupt_bug)
-	pushl $0
-	SAVE_ALL
-	movl $15, %edx
-	jmp exception_common
+	TRAP_STUB 15
 ENDPROC(spurious_interrupt_bug)
 
 /*
@@ -724,10 +738,7 @@ ENDPROC(spurious_interrupt_bug)
  * code.
  */
 ENTRY(coprocessor_error)
-	pushl $0
-	SAVE_ALL
-	movl $16, %edx
-	jmp exception_common
+	TRAP_STUB 16
 ENDPROC(coprocessor_error)
 
 /*
@@ -735,9 +746,7 @@ ENDPROC(coprocessor_error)
  * CR0.AM and EFLAGS.AC are both set.  Never at ring 0.  Error code: 0.
  */
 ENTRY(alignment_check)
-	SAVE_ALL
-	movl $17, %edx
-	jmp exception_common
+	TRAP_STUB_EC 17
 ENDPROC(alignment_check)
 
 /*
@@ -745,10 +754,7 @@ ENDPROC(alignment_check)
  * Only raised when CR4.MCE is set, which we never do.  No error code.
  */
 ENTRY(machine_check)
-	pushl $0
-	SAVE_ALL
-	movl $18, %edx
-	jmp exception_common
+	TRAP_STUB 18
 ENDPROC(machine_check)
 
 /*
@@ -756,10 +762,7 @@ ENDPROC(machine_check)
  * with CR4.OSXMMEXCPT set.  We never enable SSE.  No error code.
  */
 ENTRY(simd_coprocessor_error)
-	pushl $0
-	SAVE_ALL
-	movl $19, %edx
-	jmp exception_common
+	TRAP_STUB 19
 ENDPROC(simd_coprocessor_error)
 
 /*
@@ -772,10 +775,7 @@ ENDPROC(simd_coprocessor_error)
 .macro RESERVED_EXCEPTION vector
 	ALIGN
 reserved_exception_\vector:
-	pushl $0
-	SAVE_ALL
-	movl $\vector, %edx
-	jmp exception_common
+	TRAP_STUB \vector
 .endm
 
 	RESERVED_EXCEPTION 20
