@@ -10,6 +10,10 @@
    100,001 instructions; reports guest instructions per wall second of
    Machine.cont().  Target >= 50 M/s.  (The real kernel idles in hlt after
    boot, and idle time is skipped, so it would overstate the speed.)
+3. watchpoints: the "busy" guest under TimeMachine (the stub's history
+   wrapper) with no watchpoint, `watch` on its tick counter and on the
+   counter's second byte (every overlapping write stops, as the stub
+   reports each to gdb): guest instructions per second and stops.
 Each figure is the best of --repeat runs, printed with its command line.
 """
 import argparse
@@ -64,6 +68,32 @@ def bench_free_running(insns, repeat):
           % (ROOT, insns, repeat))
 
 
+def bench_watch(insns, repeat):
+    from machine import Machine
+    from machine.history import TimeMachine
+    from machine.testkit import build_timer_os, symbols
+    with tempfile.TemporaryDirectory() as tmp:
+        path = build_timer_os(tmp, "busy", 10 ** 9)
+        ticks = symbols(path)["ticks"]
+        for label, watch in (("no watchpoint", None), ("watch ticks", (ticks, 4)),
+                             ("watch byte ticks+1", (ticks + 1, 1))):
+            best = None
+            for _ in range(repeat):
+                tm = TimeMachine(Machine(path, ram_mb=16))
+                if watch:
+                    tm.add_watchpoint("watch", *watch)
+                stops = 0
+                t = time.perf_counter()
+                while tm.icount < insns:
+                    stops += tm.cont(insns - tm.icount).reason == "watchpoint"
+                rate = tm.icount / (time.perf_counter() - t)
+                best = rate if best is None else max(best, rate)
+            print("TimeMachine, busy loop reading `ticks`, the timer ISR writing it, %s: "
+                  "%.1f M guest instructions/s, %d watchpoint stops" % (label, best / 1e6, stops))
+    print("  command: cd %s && python bench/bench_machine.py --insns %d --repeat %d"
+          % (ROOT, insns, repeat))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--insns", type=int, default=200_000_000)
@@ -73,6 +103,7 @@ def main():
                                          " ".join("%.2f" % x for x in os.getloadavg())))
     bench_boot(args.repeat)
     bench_free_running(args.insns, args.repeat)
+    bench_watch(args.insns // 4, args.repeat)
 
 
 if __name__ == "__main__":
