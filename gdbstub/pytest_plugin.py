@@ -195,7 +195,9 @@ class GdbTranscript(pytest.Item):
         e = excinfo.value
         name = self.path.name
         if isinstance(e, TranscriptMismatch):
-            return (f"{name}: {e}\n"
+            line = self.script_line(getattr(e, "matched", []))
+            at = f"first differing command: {name}:{line[0]}: {line[1]}\n" if line else ""
+            return (f"{name}: {e}\n{at}"
                     f"(golden: {self.golden.name}; if the new output is right: "
                     f"pytest --gdb-update {name})" + self._stub_tail(errors_only=True))
         if isinstance(e, GoldenMissing):
@@ -205,6 +207,21 @@ class GdbTranscript(pytest.Item):
         if isinstance(e, (ScriptError, session.SessionError)):
             return f"{name}: {e}" + self._stub_tail()
         return super().repr_failure(excinfo)
+
+    def script_line(self, matched):
+        """(number, text) of the script line whose command's output differs, when
+        the commands gdb echoed so far are the script's own lines, one for one
+        (not so once a script defines commands or sources another)."""
+        echoed = [l[len("(gdb) "):] for l in matched if l.startswith("(gdb) ")]
+        if echoed and echoed[0].startswith("target remote"):
+            echoed = echoed[1:]     # the runner's connection, not the script's
+        script = [(n, l.strip()) for n, l in enumerate(self.path.read_text().splitlines(), 1)
+                  if l.strip() and not l.lstrip().startswith("#")]
+        if not echoed or len(echoed) > len(script):
+            return None
+        if any(e.rstrip() != s for e, (_, s) in zip(echoed, script)):
+            return None
+        return script[len(echoed) - 1]
 
     def _stub_tail(self, errors_only=False):
         """The stub's last words (the kernel console and its messages)."""

@@ -72,8 +72,10 @@ def match_lines(expected, actual, context=3, masks=()):
             report.append(f"EXTRA   {extra}")
     command = _command_before(got[:bad_at])
     where = f" (output of `{command}`)" if command is not None else ""
-    raise TranscriptMismatch(
+    e = TranscriptMismatch(
         f"transcript differs at line {bad_at + 1}{where}:\n" + "\n".join(report))
+    e.matched = got[:bad_at]    # the lines before the first difference
+    raise e
 
 
 def find_in_order(expected, actual):
