@@ -230,6 +230,12 @@ class Symbols:
             parts = line.split()
             if len(parts) == 3:
                 self.addresses.setdefault(parts[2], int(parts[0], 16))
+        # addr2line names files under the folder the kernel was built in: kernel_src in a
+        # checkout, a folder long gone for a wheel's prebuilt vmlinux
+        from elftools.elf.elffile import ELFFile
+        with open(kernel, "rb") as f:
+            top = next(ELFFile(f).get_dwarf_info().iter_CUs()).get_top_DIE()
+            self.comp_dir = top.attributes["DW_AT_comp_dir"].value.decode()
 
     @classmethod
     def of(cls, kernel):
@@ -248,7 +254,7 @@ class Symbols:
         out = subprocess.run(["addr2line", "-a", "-f", "-i", "-e", self.kernel]
                              + [hex(pc) for pc in todo],
                              stdout=subprocess.PIPE, text=True, check=True).stdout.splitlines()
-        src = os.path.join(ROOT, "kernel_src") + os.sep
+        src = self.comp_dir.rstrip(os.sep) + os.sep
         chain = None
         for line in out:
             if re.fullmatch(r"0x[0-9a-f]+", line):
