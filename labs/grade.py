@@ -246,7 +246,7 @@ class Symbols:
 
     def locate(self, pcs):
         """Fill self.lines[pc] = [(function, "dir/file.c:LINE"), ...] for `pcs`: the
-        inline chain, innermost first (a stop in an inlined spin_lock() is also
+        inline chain, innermost first (a stop in an inlined list_del_init() is also
         at its caller's line, as gdb shows it)."""
         todo = sorted({pc for pc in pcs if pc not in self.lines})
         if not todo:
