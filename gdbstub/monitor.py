@@ -16,17 +16,30 @@ from typing import Callable, Dict, List, Optional, Tuple
 O_CHUNK = 1024  # text bytes per O packet (2 KiB of hex)
 
 HELP_HEAD = (
-    "monitor help            this text\n"
-    "monitor ps              kernel tasks: pid, state, comm (* = on the CPU)\n"
-    "monitor dmesg           the kernel log buffer (log_buf)\n"
-    "monitor info registers  CPU registers, control registers, gdtr, idtr\n"
-    "monitor tasks on|off    show kernel tasks as gdb threads (default off: one CPU thread)\n"
-    "monitor trace on        record scheduling from now (Chrome trace JSON, for Perfetto)\n"
-    "                        into the stub's --trace FILE or a new file in its --trace-dir\n"
-    "monitor trace off       stop recording and write the file\n"
-    "monitor trace tail [N]  the last N trace events, one a line (default 20)\n"
-    "monitor trace status    whether recording, how many events, which file\n"
+    ("monitor help", "this text"),
+    ("monitor ps", "kernel tasks: pid, thread id, state, comm (* = on the CPU)"),
+    ("monitor dmesg", "the kernel log buffer (log_buf)"),
+    ("monitor info registers", "CPU registers, control registers, gdtr, idtr"),
+    ("monitor tasks on|off", "show kernel tasks as gdb threads (default off: one CPU thread)"),
+    ("monitor trace on", "record scheduling from now (Chrome trace JSON, for Perfetto)\n"
+                         "into the stub's --trace FILE or a new file in its --trace-dir"),
+    ("monitor trace off", "stop recording and write the file"),
+    ("monitor trace tail [N]", "the last N trace events, one a line (default 20)"),
+    ("monitor trace status", "whether recording, how many events, which file"),
 )
+
+
+def help_text(target_help: str) -> str:
+    """Our commands and the target's (its MONITOR_HELP: `monitor CMD  what`
+    lines) with every description in one column."""
+    rows = list(HELP_HEAD)
+    for line in target_help.splitlines():
+        cmd, _, what = line.partition("  ")
+        rows.append((cmd.rstrip(), what.strip()))
+    width = max(len(cmd) for cmd, _ in rows) + 2
+    return "".join(f"{cmd:<{width}}" + what.replace("\n", "\n" + " " * width) + "\n"
+                   for cmd, what in rows)
+
 
 GENERAL = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags",
            "cs", "ss", "ds", "es", "fs", "gs")
@@ -67,6 +80,7 @@ class Monitor:
                 except MonitorError as e:
                     return f"monitor {' '.join(key)}: {e}\n"
         fn = getattr(self.ctx.target, "monitor", None)
+        pc_before = self.ctx.target.read_register("eip") if words[0] == "reset" else None
         out = fn(line.strip()) if fn else None
         if out is None:
             return (f"unknown monitor command {line.strip()!r}; "
@@ -75,13 +89,17 @@ class Monitor:
             invalidate = getattr(self.ctx.threads, "invalidate", None)
             if invalidate:
                 invalidate()
-            out += ("gdb still shows the registers it had cached: "
-                    "run 'maintenance flush register-cache' (or 'stepi') to see the new state\n")
+            # gdb keeps its register cache across a monitor command (as after
+            # `monitor tasks on`): `p $pc` would show the pc from before.
+            out += (f"gdb still has the registers from before the reset cached ($pc "
+                    f"0x{pc_before:08x}): run 'maintenance flush register-cache' to see "
+                    f"the machine at its entry point (eip 0x"
+                    f"{self.ctx.target.read_register('eip'):08x})\n")
         return out
 
     # -- commands
     def help(self, args) -> str:
-        return HELP_HEAD + getattr(self.ctx.target, "MONITOR_HELP", "")
+        return help_text(getattr(self.ctx.target, "MONITOR_HELP", ""))
 
     def _kernel(self):
         threads = self.ctx.threads
@@ -96,11 +114,15 @@ class Monitor:
             raise MonitorError("the kernel has not set up its task list yet "
                                "(current_task is not readable)")
         cur = threads.running_tid()
-        lines = ["  PID  THREAD  STATE            COMM"]
+        rows = []
         for tid, t in tasks.items():
             running = tid == cur
-            state = f"{t.state_letter(running)} ({t.state_name(running)})"
-            lines.append(f"{'*' if running else ' '}{t.pid:4d}  {tid:6d}  {state:<16} {t.comm}")
+            rows.append((running, t.pid, tid, f"{t.state_letter(running)} ({t.state_name(running)})",
+                         t.comm))
+        width = max([16] + [len(r[3]) for r in rows])   # 'D (uninterruptible)' is 19
+        lines = [f"  PID  THREAD  {'STATE':<{width}} COMM"]
+        for running, pid, tid, state, comm in rows:
+            lines.append(f"{'*' if running else ' '}{pid:4d}  {tid:6d}  {state:<{width}} {comm}")
         return "\n".join(lines) + "\n"
 
     def tasks(self, args) -> str:

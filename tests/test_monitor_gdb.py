@@ -30,6 +30,17 @@ def test_help_lists_the_commands(transcript):
         assert cmd in text, cmd
 
 
+def test_help_puts_every_description_in_one_column(transcript):
+    """Ours and the machine's commands (icount on) alike; ps names its THREAD column."""
+    text = section(transcript, "(gdb) monitor help\n", "(gdb) monitor ps")
+    rows = [line for line in text.splitlines() if line.startswith("monitor ")]
+    assert len(rows) >= 15
+    columns = {re.match(r"monitor \S+(?: \S+)*?  +", row).end() for row in rows}
+    assert len(columns) == 1, rows
+    assert any(re.fullmatch(r"monitor ps +kernel tasks: pid, thread id, state, comm .*", row)
+               for row in rows)
+
+
 def test_before_the_kernel_runs(transcript):
     text = section(transcript, "(gdb) monitor ps", "(gdb) break oops_test")
     match_in_order([
@@ -102,6 +113,9 @@ def test_reset_goes_back_to_the_first_instruction(transcript):
     match_in_order([
         "(gdb) monitor reset",
         "machine reset to the multiboot entry state",
+        "gdb still has the registers from before the reset cached ($pc 0xc1000000): run "
+        "'maintenance flush register-cache' to see the machine at its entry point "
+        "(eip 0x01000010)",
         "(gdb) monitor icount",
         "icount 0",
         "(gdb) maintenance flush register-cache",

@@ -42,6 +42,17 @@ def test_ps_marks_the_running_task():
     assert "*   2       3  R (running)      kthreadd" in monitor(h, "ps")
 
 
+def test_ps_widens_the_state_column_for_the_longest_state():
+    h = harness()
+    h.target.write_memory(0xC1000200, struct.pack("<i", 2))     # init: TASK_UNINTERRUPTIBLE
+    h.ctx.threads.invalidate()
+    assert monitor(h, "ps") == (
+        "  PID  THREAD  STATE               COMM\n"
+        "*   0       1  R (running)         swapper\n"
+        "    1       2  D (uninterruptible) init\n"
+        "    2       3  S (sleeping)        kthreadd\n")
+
+
 def test_ps_works_with_tasks_off_and_tasks_toggles_the_view():
     h = harness(enabled=False)
     assert h.ask(b"qfThreadInfo") == b"m01"
