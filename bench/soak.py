@@ -544,7 +544,8 @@ def main(argv=None):
     if kernel is None:
         from machine.kbuild import ensure_kernel
         kernel = os.path.relpath(ensure_kernel(), ROOT)
-    with StubProcess(kernel) as stub:
+    # clients end with D and expect the machine where the last one left it
+    with StubProcess(kernel, ("--halt-on-detach",)) as stub:
         fuzz(stub.address(), args.packets, args.seed)
         cycle_connections(stub.address(), args.cycles)
         alive = stub.alive()

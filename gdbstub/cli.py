@@ -166,6 +166,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="speak RSP on stdin/stdout (for: target remote | kthread-stub --stdio)")
     p.add_argument("--debug-rsp", metavar="FILE", help="log every packet to FILE ('-' for stderr)")
     p.add_argument("--once", action="store_true", help="exit when the first gdb leaves")
+    p.add_argument("--halt-on-detach", action="store_true",
+                   help="keep the machine stopped when gdb detaches (default: the guest runs "
+                        "on, as under QEMU, until the next gdb connects)")
     p.add_argument("--slice", type=_slice, default=DEFAULT_SLICE, metavar="N",
                    help="instructions run between polls for Ctrl-C (default %(default)s)")
     p.add_argument("--tasks", action="store_true",
@@ -340,7 +343,7 @@ def main(argv=None) -> int:
         if args.trace is not None:
             _start_trace(target, args.trace)
         server = Server(target, log=RspLog(log_stream), slice_insns=args.slice, messages=messages,
-                        kernel=kernel, tasks=args.tasks)
+                        kernel=kernel, tasks=args.tasks, halt_on_detach=args.halt_on_detach)
         server.wakeup = (wake_r, _check_signals)
         _check_signals()
         if args.stop_log:

@@ -5,10 +5,14 @@ Single-threaded and deterministic.  While gdb has the target running (``c``,
 connection between slices with select(timeout=0): a 0x03 byte stops the
 machine and gdb gets ``T02``.
 
-Between clients the machine stays exactly where it was (frozen, no virtual time
-passes); the next gdb finds it there.  When a session ends for any reason
-(``D``, ``k``, connection dropped) all breakpoints gdb inserted are removed,
-because the next gdb assumes none are inserted.  A second gdb connecting while
+After ``D`` (gdb's ``detach``, and its ``quit``) the guest runs on, as under
+QEMU and gdbserver: in real time (the machine's 10 M instructions a second)
+until the next gdb connects, which stops it where it is.  With
+``halt_on_detach`` (``kthread-stub --halt-on-detach``), and after ``k`` or a
+dropped connection, the machine stays exactly where it was (frozen, no virtual
+time passes) and the next gdb finds it there.  When a session ends for any
+reason all breakpoints gdb inserted are removed, because the next gdb assumes
+none are inserted.  A second gdb connecting while
 one is attached gets an ``E`` reply and is closed, and a line on stderr says so.
 """
 
@@ -122,8 +126,9 @@ def _busy_frame() -> bytes:
 class Server:
     def __init__(self, target: Target, *, log: Optional[RspLog] = None,
                  slice_insns: int = DEFAULT_SLICE, messages: IO[str] = sys.stderr,
-                 kernel=None, tasks: bool = False):
+                 kernel=None, tasks: bool = False, halt_on_detach: bool = False):
         self.target = target
+        self.halt_on_detach = halt_on_detach
         self.messages = messages
         self.ctx = make_context(target, kernel, tasks)
         self.dispatcher = make_dispatcher(self.ctx)
@@ -193,9 +198,38 @@ class Server:
             sock.settimeout(SEND_TIMEOUT)   # recv only follows poll: this bounds sendall
             self.say(f"gdb connected from {peer[0]}:{peer[1]}")
             why = self.serve(_SockConn(sock))
-            self.say(f"gdb session ended ({why}); machine left at eip=0x{self._pc():08x}")
             if once:
+                self.say(f"gdb session ended ({why}); machine left at eip=0x{self._pc():08x}")
                 return
+            rate = getattr(self.target, "insns_per_second", None)   # none: the fake target
+            if why == "detached" and not self.halt_on_detach and rate:
+                self.say(f"gdb session ended ({why}); the guest runs on from "
+                         f"eip=0x{self._pc():08x} until the next gdb connects")
+                self._run_on(rate, waiting)
+            else:
+                self.say(f"gdb session ended ({why}); machine left at eip=0x{self._pc():08x}")
+
+    def _run_on(self, rate: int, waiting) -> None:
+        """No gdb attached: run the guest in real time (`rate` instructions a
+        second), at least one slice, until a client connects (it then finds
+        the machine stopped where it is, as QEMU stops the VM for a new gdb)
+        or the machine stops on its own (a fault, the deadline).  `waiting`
+        polls the listener (and the signal wake-up pipe)."""
+        t0, ic0 = time.monotonic(), self.target.icount
+        while True:
+            stop = self.target.cont(self.slice_insns)
+            if not stop.slice_expired:
+                self.say(f"the guest stopped on its own ({stop.reason} at eip=0x{stop.pc:08x}); "
+                         "the next gdb finds it there")
+                break
+            ahead = (self.target.icount - ic0) / rate - (time.monotonic() - t0)
+            ready = [fd for fd, _ in waiting.poll(max(0, int(ahead * 1000)))]
+            if self.wakeup is not None and self.wakeup[0] in ready:
+                self._woken()
+            if self.listener.fileno() in ready:
+                stop = StopEvent("step", self._pc(), SIGTRAP)
+                break
+        self.ctx.last_stop = stop
 
     def serve_stdio(self) -> str:
         return self.serve(_StdioConn())

@@ -123,6 +123,14 @@ class MachineTarget:
     def icount(self) -> int:
         return self.machine.icount
 
+    @property
+    def insns_per_second(self) -> int:
+        """Virtual time's rate (machine/pit.py): how fast the guest runs on
+        in real time while no gdb is attached."""
+        from machine.pit import INSNS_PER_SECOND
+
+        return INSNS_PER_SECOND
+
     def read_register(self, name: str) -> int:
         v = self._regs.get(name)
         if v is None:

@@ -36,8 +36,13 @@ def run_seed_session(kernel, stub):
     return session.prettify(res.stdout)
 
 
+# These sessions end with `D` and the next client expects the machine where
+# the last one left it.
+HALT = ("--halt-on-detach",)
+
+
 def _fuzz_then_seed(kernel, n):
-    with soak.StubProcess(kernel) as stub:
+    with soak.StubProcess(kernel, HALT) as stub:
         stats = soak.fuzz(stub.address(), n_items=n, seed=7)
         assert stats["survived"] == stats["items"] == n
         assert stub.alive()
@@ -57,7 +62,7 @@ def test_fuzz_100k_packets_then_seed_session(kernel, gdb):
 
 
 def test_1000_connect_disconnect_cycles(kernel, gdb):
-    with soak.StubProcess(kernel) as stub:
+    with soak.StubProcess(kernel, HALT) as stub:
         stats = soak.cycle_connections(stub.address(), 1000)
         assert stats["cycles"] == 1000
         out = stub.output().decode(errors="replace")
@@ -68,7 +73,7 @@ def test_1000_connect_disconnect_cycles(kernel, gdb):
 
 
 def test_second_client_is_refused_and_first_unaffected(kernel, gdb):
-    with soak.StubProcess(kernel) as stub:
+    with soak.StubProcess(kernel, HALT) as stub:
         first = soak.Client(stub.address())
         regs = first.ask(b"g")
         assert first.ask(b"Z0,c1001000,1") == b"OK"
