@@ -20,6 +20,8 @@ HELP_HEAD = (
     ("monitor ps", "kernel tasks: pid, thread id, state, comm (* = on the CPU)"),
     ("monitor dmesg", "the kernel log buffer (log_buf)"),
     ("monitor info registers", "CPU registers, control registers, gdtr, idtr"),
+    ("monitor info mem", "mapped virtual ranges and their rights (QEMU's format)"),
+    ("monitor info tlb", "every mapped page: virtual, physical, flags (QEMU's format)"),
     ("monitor tasks on|off", "show kernel tasks as gdb threads (default off: one CPU thread)"),
     ("monitor trace on", "record scheduling from now (Chrome trace JSON, for Perfetto)\n"
                          "into the stub's --trace FILE or a new file in its --trace-dir"),
@@ -64,6 +66,8 @@ class Monitor:
             ("ps",): self.ps,
             ("dmesg",): self.dmesg,
             ("info", "registers"): self.info_registers,
+            ("info", "mem"): self.info_mem,
+            ("info", "tlb"): self.info_tlb,
             ("tasks",): self.tasks,
             ("trace",): self.trace,
         }
@@ -233,6 +237,25 @@ class Monitor:
         for name in ("gdtr", "idtr"):
             lines.append(self._table_line(name))
         return "\n".join(lines) + "\n"
+
+    def _paging(self, fn, args) -> str:
+        """QEMU's `info mem`/`info tlb` text (hmpinfo.py) for GEF, pwndbg..."""
+        target = self.ctx.target
+        read = getattr(target, "read_physical", None)
+        if args:
+            raise MonitorError("takes no arguments")
+        if read is None:
+            raise MonitorError("the target has no physical memory to walk")
+        cr0, cr3, cr4 = (target.read_register(r) for r in ("cr0", "cr3", "cr4"))
+        return fn(read, cr0, cr3, cr4)
+
+    def info_mem(self, args) -> str:
+        from .hmpinfo import info_mem
+        return self._paging(info_mem, args)
+
+    def info_tlb(self, args) -> str:
+        from .hmpinfo import info_tlb
+        return self._paging(info_tlb, args)
 
     def _table_line(self, name: str) -> str:
         """gdtr/idtr: from the machine if it exposes them, else from the

@@ -175,6 +175,13 @@ class MachineTarget:
                     pass
             raise TargetMemoryError(bad) from e
 
+    def read_physical(self, paddr: int, size: int) -> bytes:
+        """Guest physical memory (the page tables, for `monitor info mem`)."""
+        try:
+            return bytes(self.machine.read_phys(paddr, size))
+        except self._fault as e:
+            raise TargetMemoryError(_fault_addr(e, paddr)) from e
+
     def write_memory(self, addr: int, data: bytes) -> None:
         try:
             self.machine.write_memory(addr, bytes(data))

@@ -50,7 +50,8 @@ def hlt_in_do_trap(kernel):
 
 
 def gdb_session(kernel, append, commands, extra=()):
-    with soak.StubProcess(kernel, ("--append", append, *extra)) as stub:
+    # the log is read after gdb quits (detaches): the guest must not run on meanwhile
+    with soak.StubProcess(kernel, ("--append", append, "--halt-on-detach", *extra)) as stub:
         res = subprocess.run(session.gdb_command(kernel, stub.address(), commands=commands),
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, cwd=ROOT, timeout=120)
