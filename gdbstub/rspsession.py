@@ -46,6 +46,7 @@ class Session:
         self._wait_limit: Optional[int] = None  # icount at which the wait gives up
         self._others_run = True  # while waiting: report other tasks' breakpoints
         self._note: Optional[str] = None  # console text (O packet) sent before the next stop
+        self._stopped_at = self._cpu_pc()  # the CPU's pc when gdb last heard of a stop
         self._slices: Optional[Callable[[], StopEvent]] = None  # instead of cont()
         self._reported = dispatcher.__dict__.setdefault("reported_errors", set())
         ctx.new_session()
@@ -70,6 +71,7 @@ class Session:
         self.ctx.last_stop = stop
         if self.ctx.stop_log is not None:
             self.ctx.stop_log.record(self.ctx, stop)
+        self._stopped_at = self._cpu_pc()
         note, self._note = self._note, None
         out = self._send(b"O" + note.encode().hex().encode()) if note else b""
         return out + self._send(stop_reply(self.ctx, stop))
@@ -154,6 +156,13 @@ class Session:
                     return self._stopped(stop)
             if result.step:
                 return self._step(result.thread, result.others_run)
+            pc = self._cpu_pc()
+            if pc in self.ctx.breakpoints and pc not in (self._stopped_at, self.ctx.last_stop.pc):
+                # gdb moved the pc onto a breakpoint (jump, set $pc): it is hit
+                # before that instruction runs, as on QEMU.  (The machine runs its
+                # first instruction past a breakpoint: gdb steps over the ones it
+                # stopped at itself.)
+                return self._stopped(StopEvent("breakpoint", pc))
             self.running = True
             return b""
         if isinstance(result, Frames):
@@ -164,6 +173,12 @@ class Session:
             self._slices = None
             return self._send(result.reply) if result.reply is not None else b""
         raise TypeError(f"handler returned {result!r}")
+
+    def _cpu_pc(self) -> Optional[int]:
+        try:
+            return self.ctx.target.read_register("eip")
+        except Exception:
+            return None
 
     def interrupt(self) -> bytes:
         """Ctrl-C: stop a running target with SIGINT.  Ignored when stopped."""

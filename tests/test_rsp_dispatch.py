@@ -362,3 +362,16 @@ def test_random_packets_never_kill_the_session(prefix, tail):
     hh.session.running = False
     if hh.session.ended is None:
         assert hh.ask(b"qC") == b"QC01"
+
+
+def test_continue_at_a_breakpoint_gdb_moved_the_pc_onto_hits_it_at_once(h):
+    """gdb's `tbreak X` + `jump X` (a pc write, then c): the breakpoint at the
+    new pc is hit before its instruction runs, as on QEMU; a continue from the
+    pc of the last stop runs its instruction first (gdb steps over that one)."""
+    entry = h.target.regs["eip"]
+    assert h.ask(b"Z0,%x,1" % (entry + 8)) == b"OK"
+    assert h.ask(b"P8=%s" % (entry + 8).to_bytes(4, "little").hex().encode()) == b"OK"
+    sig, fields = parse_stop(h.ask(b"c"))
+    assert sig == 5 and "swbreak" in fields and h.target.icount == 0
+    assert h.ask(b"c") == []                          # from that stop: the machine runs
+    assert h.session.running and h.target.icount == 0

@@ -198,8 +198,9 @@ def test_ctrl_c_and_reconnect_on_the_machine(tiny):
 @pytest.mark.e2e
 def test_kernel_breakpoints_before_paging_and_ctrl_c(kernel):
     """Z0 on higher-half addresses while paging is off fires once paging maps them;
-    hbreak works; Ctrl-C stops the idle kernel with SIGINT."""
-    s = Stub(ROOT / kernel)
+    hbreak works; Ctrl-C stops the idle kernel with SIGINT (the boot ends while
+    the second gdb continues, not while no gdb is attached)."""
+    s = Stub(ROOT / kernel, "--halt-on-detach")
     try:
         out = run_gdb(ROOT / kernel, s.addr, "p $pc", "break start_kernel", "continue",
                       "hbreak kthreadd", "continue", "bt", "info threads", "delete", "detach")
