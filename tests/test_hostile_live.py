@@ -37,7 +37,8 @@ frame = soak.frame
 @pytest.fixture(scope="module")
 def stub(kernel, tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
-    with soak.StubProcess(kernel, ("--trace-dir", str(folder))) as s:
+    # every client detaches and the next expects the machine where it was
+    with soak.StubProcess(kernel, ("--trace-dir", str(folder), "--halt-on-detach")) as s:
         s.folder = folder
         yield s
 
