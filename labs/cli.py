@@ -2,7 +2,8 @@
 
     kthread-lab list
     kthread-lab start N [--batch-commands FILE] [--force] [--trace FILE.json] [--timeline FILE.html]
-    kthread-lab grade N FILE [ANSWERS] [--key DIR] | kthread-lab grade N --reference
+                        [--record FILE.gdb]
+    kthread-lab grade N FILE [ANSWERS] [--key DIR] | grade N --reference | grade N --batch DIR
     kthread-lab doctor
     kthread-lab mermaid [--out FILE]
     kthread-lab timeline FILE.json [--out FILE.html|.svg|.png]... [--from N] [--to N]
@@ -12,8 +13,10 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 
 from . import ROOT, LabError, all_labs, get_lab
 
@@ -57,9 +60,10 @@ def cmd_list(args):
     return 0
 
 
-def start_command(lab, kernel, batch_commands=None, trace=None):
+def start_command(lab, kernel, batch_commands=None, trace=None, history=None):
     """The gdb command line of `kthread-lab start`: helpers loaded, stub on a pipe
-    (recording the scheduling trace to `trace` if given)."""
+    (recording the scheduling trace to `trace` if given, the commands typed to
+    the readline history file `history`)."""
     gdb = shutil.which("gdb")
     if gdb is None:
         raise LabError("gdb not found: install it (Debian: apt-get install gdb); "
@@ -70,6 +74,10 @@ def start_command(lab, kernel, batch_commands=None, trace=None):
     from gdbstub.session import source_options
     cmd = [gdb, "-q", "-iex", f"add-auto-load-safe-path {ROOT}",
            "-iex", "set pagination off", "-iex", "set confirm off", *source_options()]
+    if history:
+        cmd += ["-iex", "set history save on", "-iex", "set history size unlimited",
+                "-iex", "set history remove-duplicates 0",
+                "-iex", f"set history filename {history}"]
     if batch_commands:
         cmd += ["-batch"]
     cmd += [kernel, "-ex", f"target remote | {stub}",
@@ -93,7 +101,15 @@ def cmd_start(args):
     kernel = ensure_kernel()
     if args.batch_commands and not os.path.exists(args.batch_commands):
         raise LabError(f"no such file: {args.batch_commands}")
-    cmd = start_command(lab, kernel, args.batch_commands, args.trace)
+    history = None
+    if args.record:
+        if args.batch_commands:
+            raise LabError("--record saves what you type: it needs an interactive session "
+                           "(no --batch-commands)")
+        _check_writable(args.record)
+        fd, history = tempfile.mkstemp(prefix="kthread-lab-history-")
+        os.close(fd)
+    cmd = start_command(lab, kernel, args.batch_commands, args.trace, history)
     print(f"kthread-lab: lab {lab.number}: {lab.title}; handout: {lab.file('handout.md')}",
           file=sys.stderr)
     pidfile = _pidfile()
@@ -106,26 +122,73 @@ def cmd_start(args):
         except OSError:
             pass
     try:
-        return subprocess.call(cmd, cwd=ROOT)
+        return _run_gdb(cmd)
     finally:
         if wrote:
             try:
                 os.unlink(pidfile)
             except OSError:
                 pass
+        if history:
+            _save_record(history, args.record, lab)
+
+
+def _run_gdb(cmd):
+    """Run gdb with the terminal to itself: Ctrl-C (SIGINT to the terminal's
+    process group) is gdb's, to interrupt the machine or a command; this
+    process ignores it while gdb runs (gdb gets the default back at exec)."""
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = subprocess.Popen(cmd, cwd=ROOT, preexec_fn=lambda: signal.signal(
+            signal.SIGINT, signal.SIG_DFL))
+        return proc.wait()
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _check_writable(path):
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise LabError(f"--record {path}: cannot write there (no such folder, or not writable)")
+
+
+def _save_record(history, path, lab):
+    """The commands typed (gdb's saved history), as a command file for `grade`."""
+    try:
+        with open(history) as f:
+            typed = [l.rstrip("\n") for l in f if not l.startswith("#")]
+    except OSError:
+        typed = []
+    finally:
+        try:
+            os.unlink(history)
+        except OSError:
+            pass
+    typed = [l for l in typed if l.strip() not in ("quit", "q", "exit")]
+    with open(path, "w") as f:
+        f.write(f"# kthread-lab start {lab.number} --record: the commands typed, after "
+                f"start.gdb.\n# Grade it: kthread-lab grade {lab.number} {path} ANSWERS\n")
+        f.write("".join(l + "\n" for l in typed))
+    print(f"kthread-lab: {len(typed)} command(s) recorded in {path}", file=sys.stderr)
 
 
 def cmd_grade(args):
-    from .grade import grade, read
+    from .grade import check_arguments, grade, read
     lab = get_lab(args.lab)
+    if args.batch:
+        if args.file or args.reference:
+            raise LabError("--batch DIR grades every submission folder of DIR: give no FILE "
+                           "and no --reference")
+        return _grade_batch(lab, args)
     if args.reference:
         commands = read(lab.key_file("reference.gdb", args.key))
         answers = read(lab.key_file("reference-answers.txt", args.key))
     else:
         if not args.file:
-            raise LabError("grade needs a gdb command file (or --reference)")
+            raise LabError("grade needs a gdb command file (or --reference, or --batch DIR)")
         commands = read(args.file)
         answers = read(args.answers) if args.answers else ""
+        check_arguments(commands, answers, args.file, args.answers or "ANSWERS")
     result = grade(lab, commands, answers, timeout=args.timeout, deadline=args.deadline,
                    key=args.key)
     print(result.report(verbose=args.verbose))
@@ -134,11 +197,33 @@ def cmd_grade(args):
             f.write(result.replay.transcript)
         print(f"transcript saved in {args.save}")
     elif result.replay.timed_out or result.replay.deadline_hit:
-        path = f"lab{lab.number}-timeout-transcript.txt"
-        with open(path, "w") as f:
+        # a name of its own: graders running side by side never overwrite each other's
+        fd, path = tempfile.mkstemp(prefix=f"lab{lab.number}-timeout-", suffix=".txt", dir=".")
+        with os.fdopen(fd, "w") as f:
             f.write(result.replay.transcript)
-        print(f"transcript (with kt-ps and every task's backtrace after the timeout) saved in {path}")
+        print(f"transcript (with kt-ps and every task's backtrace after the timeout) saved in "
+              f"{os.path.relpath(path)}")
     return 0 if result.score == result.total else 1
+
+
+def _grade_batch(lab, args):
+    from . import batch
+    folder = args.batch.rstrip(os.sep) or args.batch
+    out = args.out or f"{folder}-lab{lab.number}-grades"
+    n = [0]
+
+    def progress(rec):
+        n[0] += 1
+        print(f"[{n[0]}] {rec['id']}: {rec['score']}/{rec['total']} {rec['status']}"
+              + (f" ({rec['message']})" if rec["message"] else ""), file=sys.stderr)
+
+    records = batch.run(lab, folder, out, key=args.key, jobs=args.jobs, progress=progress)
+    bad = [r for r in records if r["status"] == "error"]
+    print(f"{len(records)} submissions graded into {out}: scores.csv, review.csv, "
+          f"ID.json and ID.transcript.txt each"
+          + (f"; the grader failed on {len(bad)}: {', '.join(r['id'] for r in bad)}"
+             if bad else ""))
+    return 1 if bad else 0
 
 
 def cmd_mermaid(args):
@@ -282,6 +367,9 @@ def main(argv=None):
     p.add_argument("--batch-commands", metavar="FILE",
                    help="run FILE in gdb -batch after start.gdb instead of an interactive session")
     p.add_argument("--force", action="store_true", help="start even if one is running")
+    p.add_argument("--record", metavar="FILE",
+                   help="save the commands you type as a command file for `grade` "
+                        "(written when gdb quits)")
     p.add_argument("--trace", metavar="FILE.json",
                    help="record the machine's scheduling trace (Chrome trace JSON, for "
                         "Perfetto) to FILE.json; written when gdb quits")
@@ -303,6 +391,13 @@ def main(argv=None):
     p.add_argument("--timeout", type=float,
                    help="wall-clock backstop: seconds before gdb is interrupted")
     p.add_argument("--save", metavar="FILE", help="save the whole transcript")
+    p.add_argument("--batch", metavar="DIR",
+                   help="grade every submission folder in DIR (one .gdb and one answers "
+                        "file each), in parallel: ID.json, ID.transcript.txt, scores.csv, "
+                        "review.csv in --out")
+    p.add_argument("--out", metavar="DIR", help="where --batch writes (default: DIR-labN-grades)")
+    p.add_argument("--jobs", type=int, metavar="J",
+                   help="submissions graded at once with --batch (default: one per core)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="the instructor's report: what each test matched or missed (quotes the key)")
     p = sub.add_parser("mermaid", help="the boot's kthread_create handshakes as a Mermaid "

@@ -49,6 +49,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 from gdbstub.session import prettify
@@ -58,25 +59,62 @@ from . import ROOT, LabError, sandbox
 
 BEGIN = "==== kthread-lab: student commands begin ===="
 END = "==== kthread-lab: student commands end ===="
-QUESTION = re.compile(r"^\s*(Q\d+)\s*[:.)]\s?(.*)$", re.I)
+# `Q1: ...`, `Q1.`, `Q1)`, `**Q1.**`, `**Q1:**`, `## Q1`; and `1.`/`1)` when no line
+# says Q (the style of questions.md itself).
+QUESTION = re.compile(r"^\s*(?:#+\s*)?(?:\*\*|__)?\s*(Q\d+)\s*[:.)]?\s*(?:\*\*|__)?\s*[:.)]?"
+                      r"(?:\s+|$)(.*)$", re.I)
+NUMBERED = re.compile(r"^\s*(?:\*\*|__)?(\d+)[.)](?:\*\*|__)?(?:\s+|$)(.*)$")
 # Every lab's reference ends before 1.6 M instructions (the boot completes at
 # ~1.54 M); idle time after that is cheap (the machine skips to timer ticks).
 DEFAULT_DEADLINE = 100_000_000
 SIGXCPU_LINE = "Program received signal SIGXCPU"
 
 
-def parse_answers(text):
-    """`Q1: ...` starts answer Q1; following lines continue it.  -> {"Q1": text}."""
-    answers = {}
+def parse_answers(text, notes=None):
+    """`Q1: ...` (or another QUESTION form) starts answer Q1; following lines
+    continue it.  -> {"Q1": text}.  A question answered twice keeps its first
+    answer; `notes` (a list) gets a line naming each duplicate."""
+    lines = text.splitlines()
+    pattern = QUESTION if any(QUESTION.match(l) for l in lines) else NUMBERED
+    answers, first = {}, {}
     current = None
-    for line in text.splitlines():
-        m = QUESTION.match(line)
+    for no, line in enumerate(lines, 1):
+        m = pattern.match(line)
         if m:
-            current = m.group(1).upper()
-            answers[current] = m.group(2)
+            q = m.group(1).upper()
+            q = q if q.startswith("Q") else "Q" + q
+            if q in answers:
+                if notes is not None:
+                    notes.append(f"{q} is answered twice (lines {first[q]} and {no}): "
+                                 f"the first answer is graded")
+                current = None
+                continue
+            current = q
+            first[q] = no
+            answers[q] = m.group(2)
         elif current is not None:
             answers[current] += "\n" + line
     return {k: v.strip() for k, v in answers.items()}
+
+
+def check_arguments(commands_text, answers_text, commands_name="FILE", answers_name="ANSWERS"):
+    """LabError if the two files look swapped (answers where the commands go)."""
+    def looks_like_answers(text):
+        return any(QUESTION.match(l) for l in text.splitlines())
+
+    def looks_like_commands(text):
+        try:
+            return bool(sandbox.parse(text))
+        except LabError:
+            return False
+    if (answers_text and looks_like_answers(commands_text)
+            and not looks_like_answers(answers_text) and looks_like_commands(answers_text)):
+        raise LabError(f"the files look swapped: {commands_name} holds answers (Q1: ...) and "
+                       f"{answers_name} gdb commands; the command file comes first: "
+                       f"kthread-lab grade N {answers_name} {commands_name}")
+    if looks_like_answers(commands_text) and not looks_like_commands(commands_text):
+        raise LabError(f"{commands_name} holds answers (Q1: ...), not gdb commands: "
+                       f"kthread-lab grade N COMMANDS.gdb ANSWERS.txt")
 
 
 class Block:
@@ -205,7 +243,8 @@ def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3, dead
             stops = [json.loads(line) for line in f if line.endswith("\n")]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    raw = prettify("".join(out_parts))
+    # the port differs from run to run; the transcript should not
+    raw = prettify("".join(out_parts)).replace(stub.address(), "127.0.0.1:PORT")
     student, blocks = _split(raw, nonce, commands)
     transcript = "\n".join(l for l in raw.splitlines() if nonce not in l) + "\n"
     return Replay(transcript, student, timed_out, interrupts,
@@ -217,12 +256,15 @@ def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3, dead
 
 class Symbols:
     """Where a pc is (function, file:line) and where a symbol is, from the kernel
-    image (binutils' addr2line and nm), cached per kernel."""
+    image (binutils' addr2line and nm), cached per kernel; shared by the threads
+    of a batch, hence the locks."""
     _cache = {}
+    _cache_lock = threading.Lock()
 
     def __init__(self, kernel):
         self.kernel = kernel
         self.lines = {}
+        self.lock = threading.Lock()
         out = subprocess.run(["nm", kernel], stdout=subprocess.PIPE, text=True,
                              check=True).stdout
         self.addresses = {}
@@ -240,19 +282,24 @@ class Symbols:
     @classmethod
     def of(cls, kernel):
         key = (kernel, os.path.getmtime(kernel))
-        if key not in cls._cache:
-            cls._cache[key] = cls(kernel)
-        return cls._cache[key]
+        with cls._cache_lock:
+            if key not in cls._cache:
+                cls._cache[key] = cls(kernel)
+            return cls._cache[key]
 
     def locate(self, pcs):
         """Fill self.lines[pc] = [(function, "dir/file.c:LINE"), ...] for `pcs`: the
         inline chain, innermost first (a stop in an inlined list_del_init() is also
         at its caller's line, as gdb shows it)."""
+        with self.lock:
+            self._locate(pcs)
+
+    def _locate(self, pcs):
         todo = sorted({pc for pc in pcs if pc not in self.lines})
         if not todo:
             return
-        out = subprocess.run(["addr2line", "-a", "-f", "-i", "-e", self.kernel]
-                             + [hex(pc) for pc in todo],
+        out = subprocess.run(["addr2line", "-a", "-f", "-i", "-e", self.kernel],
+                             input="".join(f"{pc:#x}\n" for pc in todo),   # any number of them
                              stdout=subprocess.PIPE, text=True, check=True).stdout.splitlines()
         src = self.comp_dir.rstrip(os.sep) + os.sep
         chain = None
@@ -417,8 +464,9 @@ def run_check(test, replay, answers, symbols):
 
 
 class Result:
-    def __init__(self, lab, tests, replay, answers=None):
+    def __init__(self, lab, tests, replay, answers=None, notes=()):
         self.lab = lab
+        self.notes = list(notes)      # about the answers file: duplicates
         self.tests = tests            # [(test, status, report)]: status True/False/"review"
         self.replay = replay
         self.answers = answers or {}
@@ -455,6 +503,7 @@ class Result:
                          f"grader interrupted it {r.interrupts} time(s) (SIGINT, as Ctrl-C). "
                          "A gdb command looped without running the machine? "
                          "kt-ps at the end is in the saved transcript.")
+        lines += [f"NOTE: {n}" for n in self.notes]
         for test, ok, rep in self.tests:
             p = test["points"]
             if ok == "review":
@@ -473,18 +522,20 @@ def grade(lab, commands_text, answers_text="", kernel=None, timeout=None, deadli
           key=None):
     """Grade with the lab's key (`key`: a kit folder, see Lab.key_dir)."""
     checks = lab.load_key(key)
+    check_arguments(commands_text, answers_text)
     if kernel is None:
         from machine.kbuild import ensure_kernel
         kernel = ensure_kernel()
     r = replay(lab, commands_text, kernel=kernel, timeout=timeout, deadline=deadline)
     symbols = Symbols.of(os.path.join(ROOT, kernel) if not os.path.isabs(kernel) else kernel)
-    answers = parse_answers(answers_text or "")
+    notes = []
+    answers = parse_answers(answers_text or "", notes)
     tests = []
     for student_test in lab.spec["tests"]:
         test = dict(student_test, **checks[student_test["name"]])
         ok, rep = run_check(test, r, answers, symbols)
         tests.append((test, ok, rep))
-    return Result(lab, tests, r, answers)
+    return Result(lab, tests, r, answers, notes)
 
 
 def read(path):
