@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set
 
 from . import commands as C
-from .target import StopEvent, Target, TargetError, TargetMemoryError, TargetRegisterError
+from .target import (Refused, StopEvent, Target, TargetError, TargetMemoryError,
+                     TargetRegisterError)
 from .threads import SingleThread, ThreadModel, ThreadNotRunning
 
 PACKET_SIZE = 0x10000
@@ -136,7 +137,9 @@ class Dispatcher:
         return ";".join(self.supported_features()).encode()
 
     def dispatch(self, payload: bytes):
-        """Payload -> handler result.  Never raises for protocol-level problems."""
+        """Payload -> handler result.  Never raises for protocol-level problems;
+        a `Refused` (a stated limit) goes to the session, which replies
+        ``E.<message>`` and says it on stderr."""
         try:
             cmd = C.parse(payload)
         except C.ParseError:
@@ -155,5 +158,7 @@ class Dispatcher:
             return E_FAULT
         except TargetRegisterError:
             return E_INVALID
+        except Refused:
+            raise           # the session replies E.<message> and logs it
         except TargetError:
             return E_INVALID

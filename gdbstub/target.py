@@ -36,6 +36,11 @@ class TargetRegisterError(TargetError):
     """The register cannot be read or written."""
 
 
+class Refused(TargetError):
+    """A stated limit was reached: the reply is ``E.<message>`` and the stub
+    says it on stderr (gdb shows some E replies only as a generic error)."""
+
+
 @dataclass(frozen=True)
 class StopEvent:
     """Why the target stopped.

@@ -135,10 +135,16 @@ def test_an_exception_while_resuming_is_an_error_reply():
 
 def test_breakpoint_limit_is_stated_not_a_memory_error():
     from gdbstub.handlers.breakpoints import MAX_BREAKPOINTS
-    d = make_dispatcher(make_context(FakeTarget()))
+    ctx = make_context(FakeTarget())
+    d = make_dispatcher(ctx)
+    said = []
+    s = Session(ctx, d, notify=said.append)
     for i in range(MAX_BREAKPOINTS):
         assert d.dispatch(b"Z0,%x,1" % (0x1000 + i)) == b"OK"
-    assert d.dispatch(b"Z0,%x,1" % 0x9000) == b"E.breakpoint limit reached: at most 127 breakpoints"
+    assert _replies(s.receive(_frame(b"Z0,9000,1"))) == [
+        b"E.breakpoint limit reached: at most 127 breakpoints"]
+    assert said == ["refused handling b'Z0,9000,1': breakpoint limit reached: "
+                    "at most 127 breakpoints"]          # on the stub's stderr too
     assert d.dispatch(b"Z1,1000,1") == b"OK"          # one already there: no new slot
     assert d.dispatch(b"z0,1001,1") == b"OK" and d.dispatch(b"Z0,9000,1") == b"OK"
 

@@ -2,8 +2,8 @@
 
 Every mistake a user can make on the command line gets one line on stderr
 saying what is wrong and what to do, exit status 2, never a traceback.  The
-stub listens on 127.0.0.1 unless --host says otherwise (then with a warning),
-and gdb gets no host file access through it (no vFile).
+stub listens on 127.0.0.1; any other --host needs --allow-remote (then with a
+warning), and gdb gets no host file access through it (no vFile).
 """
 import os
 import shutil

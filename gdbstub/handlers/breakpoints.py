@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .. import commands as C
 from ..dispatch import Capability, Context
+from ..target import Refused
 from . import watch
 
 SUPPORTED_TYPES = (0, 1)
@@ -17,7 +18,6 @@ SUPPORTED_TYPES = (0, 1)
 # The machine's breakpoint table holds 128 addresses; one is kept for the
 # stub's own (stepping a task that is not on the CPU, rspsession.py).
 MAX_BREAKPOINTS = 127
-LIMIT_REPLY = b"E.breakpoint limit reached: at most %d breakpoints" % MAX_BREAKPOINTS
 
 
 class BreakpointOps(Capability):
@@ -39,7 +39,9 @@ class BreakpointOps(Capability):
         if cmd.insert:
             if addr not in bps:
                 if len(bps) >= MAX_BREAKPOINTS:
-                    return LIMIT_REPLY
+                    # gdb 13 shows this as "Cannot access memory": say it here too
+                    raise Refused(f"breakpoint limit reached: at most {MAX_BREAKPOINTS} "
+                                  "breakpoints")
                 self.ctx.target.add_breakpoint(addr)
                 bps[addr] = set()
             bps[addr].add(cmd.type)
