@@ -195,7 +195,7 @@ def test_reverse_across_a_caught_exception_delivery(kernel, gdb):
     assert "Program received signal SIGSEGV" in text[text.rindex("@@handler_back"):]
 
 
-def test_ctrl_c_stops_a_long_reverse_continue(kernel, gdb):
+def test_ctrl_c_stops_a_long_reverse_continue(kernel, gdb, tmp_path):
     """reverse-continue runs in slices like continue, so Ctrl-C (gdb's SIGINT,
     sent to the stub as 0x03) stops it at a past point; a second
     reverse-continue goes on from there to the watchpoint's last writer.
@@ -208,7 +208,8 @@ def test_ctrl_c_stops_a_long_reverse_continue(kernel, gdb):
     commands = ["continue", "monitor icount", "watch -l kthreadd_task->pid",
                 "reverse-continue", "echo @@interrupted\\n", "monitor icount",
                 "reverse-continue", "bt 1"]
-    with session.Stub(kernel, ["--deadline", "200M"]) as stub:
+    log = tmp_path / "rsp.log"
+    with session.Stub(kernel, ["--deadline", "200M", "--debug-rsp", str(log)]) as stub:
         cmd = session.gdb_command(kernel, stub.address())
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, cwd=session.ROOT, text=True,
@@ -220,7 +221,10 @@ def test_ctrl_c_stops_a_long_reverse_continue(kernel, gdb):
             seen.append(line)
             if "+reverse-continue" in line:
                 break
-        time.sleep(0.5)                          # well inside the ~3 s scan back
+        end = time.monotonic() + 60              # until the stub takes its bc
+        while 'getpkt ("bc")' not in log.read_text():
+            assert time.monotonic() < end and proc.poll() is None, "no bc packet"
+            time.sleep(0.02)
         t0 = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)
         rest, _ = proc.communicate(timeout=120)     # closes stdin: gdb quits after the rest

@@ -175,20 +175,31 @@ BUSY = {
     # a stream of 32 KiB m packets: killed in the middle of one, most likely
     "dump": ["dump binary memory /dev/null 0 0x7ff0000"] * 20,
 }
+# gdb is killed once the stub's packet log shows it busy: (packet prefix, count)
+BUSY_SEEN = {"continue": ('getpkt ("vCont;c', 2), "step": ('getpkt ("vCont;s', 200),
+             "dump": ('getpkt ("m', 8)}
+
+
+def _wait_packets(log, prefix, count, deadline=60):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        with open(log) as f:
+            if f.read().count(prefix) >= count:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the stub never took {count} packets starting {prefix!r}")
 
 
 @pytest.mark.parametrize("how", sorted(BUSY))
-def test_gdb_killed_while_running(kernel, gdb, how):
+def test_gdb_killed_while_running(kernel, gdb, how, tmp_path):
     """SIGKILL gdb during `continue`, a long `stepi`, a bulk memory read: the
     stub stops the machine, keeps it where it was, and the next gdb finds it
     there and works."""
-    with soak.StubProcess(kernel) as stub:
+    log = tmp_path / "rsp.log"
+    with soak.StubProcess(kernel, ["--debug-rsp", str(log)]) as stub:
         busy = BUSY[how]
         g = _gdb_proc(kernel, stub, busy)
-        end = time.monotonic() + 60
-        while b"gdb connected" not in stub.output() and time.monotonic() < end:
-            time.sleep(0.05)
-        time.sleep(1.5)                  # let it run/step for a while
+        _wait_packets(log, *BUSY_SEEN[how])
         assert g.poll() is None, g.stdout.read()
         g.send_signal(signal.SIGKILL)
         g.wait()
