@@ -173,8 +173,12 @@ def _draw(ax, tl: Timeline, lo: int, hi: int, colors, rows, labels: bool) -> Non
 def figure(tl: Timeline, start: Optional[int] = None, end: Optional[int] = None):
     """The matplotlib Figure: the whole trace (or [start, end]) and, when the
     trace has handshakes and no window was asked for, a zoom on them."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
+    try:
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter
+    except ImportError:
+        raise LabError("matplotlib is not installed: run `make setup` "
+                       "(or pip install -e .)") from None
 
     lo = tl.start if start is None else start
     hi = tl.end if end is None else end

@@ -21,8 +21,8 @@ void init_completion(struct completion *x)
 /**
  * complete - signal @x: release one waiter, now or in the future.
  *
- * May be called from interrupt handlers.  The woken waiter runs when the
- * caller next schedules.
+ * May be called from interrupt handlers.  In this kernel (no preemption)
+ * the woken waiter runs when the caller next schedules.
  */
 void complete(struct completion *x)
 {
