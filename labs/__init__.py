@@ -10,6 +10,9 @@ has none of it; `kthread-lab grade --key DIR` grades from a kit kept elsewhere):
   key.json              what each test checks (labs/README.md, "The key")
   reference.gdb, reference-answers.txt  the reference solution (full marks)
   wrong.gdb, wrong-answers.txt          a deliberately wrong solution (the tests grade it)
+A lab whose hand-in is C code (grading.json "kind": "code", lab 5) has check.gdb
+(the grader's own session) instead, and its key holds the reference and a wrong
+version of that file (labs/codegrade.py).
 """
 import json
 import os

@@ -175,6 +175,11 @@ def _save_record(history, path, lab):
 def cmd_grade(args):
     from .grade import check_arguments, grade, read
     lab = get_lab(args.lab)
+    if lab.spec.get("kind") == "code":
+        if args.batch:
+            raise LabError(f"lab {lab.number} grades C files one at a time (kthread-lab grade "
+                           f"{lab.number} FILE.c): --batch is for the gdb labs")
+        return cmd_grade_code(lab, args)
     if args.batch:
         if args.file or args.reference:
             raise LabError("--batch DIR grades every submission folder of DIR: give no FILE "
@@ -206,6 +211,11 @@ def cmd_grade(args):
     return 0 if result.score == result.total else 1
 
 
+    if lab.spec.get("kind") == "code":
+        if args.batch:
+            raise LabError(f"lab {lab.number} grades C files one at a time (kthread-lab grade "
+                           f"{lab.number} FILE.c): --batch is for the gdb labs")
+        return cmd_grade_code(lab, args)
 def _grade_batch(lab, args):
     from . import batch
     folder = args.batch.rstrip(os.sep) or args.batch

@@ -34,19 +34,25 @@ def test_list_names_every_lab_with_its_handout():
     assert "1  kthreadd: the documented session  (100 points)  labs/1-kthreadd/handout.md" in r.stdout
     assert "2  the kthread_create handshake  (100 points)  labs/2-handshake/handout.md" in r.stdout
     assert "3  the scheduler and the context switch  (100 points)  labs/3-scheduler/handout.md" in r.stdout
+    assert ("5  kthreads of your own: a producer and a consumer  (100 points)  "
+            "labs/5-producer-consumer/handout.md") in r.stdout
     assert ("4  thread lifetime: kthread_stop, do_exit, release; a bug hunt  (100 points)  "
             "labs/4-lifetime/handout.md") in r.stdout
 
 
 def test_every_lab_has_its_files():
     labs = all_labs()
-    assert [lab.number for lab in labs] == [1, 2, 3, 4]
+    assert [lab.number for lab in labs] == [1, 2, 3, 4, 5]
     for lab in labs:
         for name in ("handout.md", "start.gdb", "questions.md", "grading.json"):
             assert os.path.exists(lab.file(name)), (lab, name)
-        for name in ("key.json", "reference.gdb", "reference-answers.txt", "wrong.gdb",
-                     "wrong-answers.txt"):
+        code = lab.spec.get("kind") == "code"      # lab 5: C hand-in, the grader's check.gdb
+        kit = (("key.json", "lab5.c", "wrong-lab5.c") if code else
+               ("key.json", "reference.gdb", "reference-answers.txt", "wrong.gdb",
+                "wrong-answers.txt"))
+        for name in kit:
             assert os.path.exists(lab.key_file(name)), (lab, name)
+        assert not code or os.path.exists(lab.file("check.gdb"))
         assert all(t.get("hint") for t in lab.spec["tests"]), lab
         assert not any(k in t for t in lab.spec["tests"]
                        for k in ("transcript", "patterns", "any", "absent")), lab
@@ -78,7 +84,7 @@ def test_doctor_names_the_fix_and_fails(monkeypatch, capsys):
 def test_unknown_lab_is_one_line():
     r = run_lab("start", "9")
     assert r.returncode == 2
-    assert r.stderr.strip() == "kthread-lab: no lab 9 (labs: 1, 2, 3, 4; see `kthread-lab list`)"
+    assert r.stderr.strip() == "kthread-lab: no lab 9 (labs: 1, 2, 3, 4, 5; see `kthread-lab list`)"
 
 
 def test_start_1_stops_in_start_kernel_batch(kernel, gdb, tmp_path):

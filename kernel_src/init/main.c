@@ -90,6 +90,7 @@ static int __init kernel_init(void *unused)
 	if (ret != KTHREAD_DEMO_RESULT || do_wait(pid, NULL) != -ECHILD)
 		panic("init: kthread_demo did not stop and release itself");
 	kthread_bug_test();		/* only with "kthread_bug=..." (lab 4) */
+	lab5_test();			/* only with "lab5=run" (lab 5) */
 	printk("init: boot complete\n");
 	oops_test();			/* only with "oops=..." on the command line */
 	for (;;)

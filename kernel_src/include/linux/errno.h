@@ -9,5 +9,6 @@
 #define ENOMEM	12
 #define EINVAL	22
 #define ECHILD	10
+#define ENOSYS	38
 
 #endif
