@@ -74,6 +74,28 @@ def read_source(path) -> str:
         raise LabError(f"{path} is not a text file") from None
 
 
+_INCLUDE = re.compile(r"^\s*#\s*include\s*<(linux|asm)/[A-Za-z0-9_]+\.h>\s*(/\*.*\*/\s*)?$")
+_DIRECTIVE = re.compile(r"^\s*#\s*(\w*)")
+_ALLOWED = {"include", "define", "undef", "if", "ifdef", "ifndef", "elif", "else", "endif"}
+_FORBIDDEN = ("incbin", ".include", "__has_include", "include_next")
+
+
+def screen(source: str, path: str) -> None:
+    """Refuse, before any build, a hand-in that could make the compiler read
+    host files (the instructor's key among them): only `#include <linux/X.h>`
+    or `<asm/X.h>` (the kernel's own headers), no other directive that names a
+    file, no `.incbin` in asm.  LabError names the line."""
+    for n, line in enumerate(source.splitlines(), 1):
+        m = _DIRECTIVE.match(line)
+        if m and (m.group(1) not in _ALLOWED
+                  or (m.group(1) == "include" and not _INCLUDE.match(line))):
+            raise LabError(f"{path}:{n}: `{line.strip()[:60]}` is not allowed in a hand-in "
+                           f"(only #include <linux/...h> or <asm/...h>, #define, #if...)")
+        for word in _FORBIDDEN:
+            if word in line:
+                raise LabError(f"{path}:{n}: `{word}` is not allowed in a hand-in")
+
+
 def build(lab, source: str, workdir: str) -> Tuple[bool, str, str]:
     """Build the kernel with `source` as the lab's file in a copy under
     `workdir`.  Returns (ok, log, vmlinux path)."""
@@ -106,6 +128,7 @@ def _session(lab, vmlinux, trace, deadline, timeout):
 
 def grade_code(lab, source_path, deadline=None, timeout=None) -> CodeResult:
     source = read_source(source_path)
+    screen(source, source_path)
     res = CodeResult(lab)
     with tempfile.TemporaryDirectory(prefix=f"kthread-lab{lab.number}-") as d:
         res.built, res.build_log, vmlinux = build(lab, source, d)

@@ -107,3 +107,24 @@ def test_start_5_stops_in_the_students_lab5_start(kernel, gdb, tmp_path):
     r = start_batch(tmp_path, 5, "bt 2\nkt-ps\n")
     assert "Breakpoint 1, lab5_start () at kernel/lab5.c:" in r.stdout, r.stdout
     assert "in lab5_test () at kernel/lab5_test.c:" in r.stdout
+
+
+@pytest.mark.parametrize("line", [
+    '#include "../../labs/5-producer-consumer/key/lab5.c"',
+    "#include </work/key/lab5.c>",
+    "#include <linux/../../../labs/5-producer-consumer/key/lab5.c>",
+    "#define KEY <linux/lab5.h>\n#include KEY",
+    'asm(".incbin \\"/etc/passwd\\"");',
+    '__asm__(".include \\"/etc/passwd\\"");',
+    "#line 1 \"x\"",
+    "#pragma GCC poison x",
+])
+def test_a_hand_in_that_could_read_host_files_is_refused_before_the_build(lab, tmp_path, line):
+    """The compiler runs on the grading host: a hand-in may not make it read a
+    host file (the key's lab5.c would compile, and score 100)."""
+    bad = tmp_path / "lab5.c"
+    with open(LAB5) as f:
+        bad.write_text(f.read() + "\n" + line + "\n")
+    with pytest.raises(LabError, match=r"lab5.c:\d+: .* is not allowed in a hand-in"):
+        grade_code(lab, bad)
+    assert not list(tmp_path.glob("kernel_src"))
