@@ -236,6 +236,25 @@ def _grade_batch(lab, args):
     return 1 if bad else 0
 
 
+def cmd_grade_code(lab, args):
+    """A lab whose hand-in is C code (labs/codegrade.py): FILE.c, no answers."""
+    from .codegrade import grade_code
+    if args.reference:
+        source = lab.key_file(os.path.basename(lab.spec["source"]), args.key)
+    elif not args.file or args.answers:
+        raise LabError(f"lab {lab.number} grades a C file: kthread-lab grade {lab.number} "
+                       f"FILE.c (your {lab.spec['source']})")
+    else:
+        source = args.file
+    result = grade_code(lab, source, deadline=args.deadline, timeout=args.timeout)
+    print(result.report(verbose=args.verbose))
+    if args.save:
+        with open(args.save, "w") as f:
+            f.write(result.build_log + result.transcript)
+        print(f"build log and transcript saved in {args.save}")
+    return 0 if result.score == result.total else 1
+
+
 def cmd_mermaid(args):
     from . import mermaid
     events = mermaid.record()

@@ -88,6 +88,8 @@ def test_cli(lab, gdb, tmp_path):
     assert r.returncode == 2 and r.stderr.startswith("kthread-lab: cannot read")
     r = run(LAB5, "answers.txt")
     assert r.returncode == 2 and "grades a C file" in r.stderr
+    r = run("--batch", str(tmp_path))
+    assert r.returncode == 2 and "grades C files one at a time" in r.stderr
     big = tmp_path / "big.c"
     big.write_text("x" * 300_000)
     r = run(str(big))
