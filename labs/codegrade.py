@@ -7,9 +7,11 @@
   2. boot that kernel under a fresh kthread-stub with the lab's stub arguments
      (e.g. --append lab5=run), its guest-instruction deadline and a
      scheduling trace, and run the lab's own gdb script (check.gdb: the
-     student writes no gdb commands here, so there is nothing to forge);
-  3. check what gdb saw (kt-ps, the values kthread_stop() returned), the
-     console (monitor dmesg) and the trace (who ran).
+     student writes no gdb commands here);
+  3. check what gdb saw (kt-ps, the values kthread_stop() and lab5_stop()
+     returned, the stop in oops_test() after the boot) and the trace (who
+     ran).  The console is the student's to write (printk), so it is
+     evidence of nothing but a kernel BUG line, which only costs points.
 The checks are the functions in CHECKS, named by grading.json's tests.
 """
 import os
@@ -126,6 +128,13 @@ def _session(lab, vmlinux, trace, deadline, timeout):
     return text, (text[i:] if i >= 0 else "")
 
 
+def _gdb_part(transcript, console):
+    """The transcript before `monitor dmesg`: what gdb printed.  The console
+    after it is the guest's printk() output, which the student's code writes,
+    so no check may take evidence from there."""
+    return transcript[:len(transcript) - len(console)]
+
+
 def grade_code(lab, source_path, deadline=None, timeout=None) -> CodeResult:
     source = read_source(source_path)
     screen(source, source_path)
@@ -138,7 +147,8 @@ def grade_code(lab, source_path, deadline=None, timeout=None) -> CodeResult:
             res.transcript, res.console = _session(
                 lab, vmlinux, trace, deadline or lab.spec.get("deadline", 100_000_000),
                 timeout or lab.spec.get("timeout", 120))
-            facts.update(transcript=res.transcript, console=res.console,
+            facts.update(transcript=_gdb_part(res.transcript, res.console),
+                         console=res.console,
                          trace=trace if os.path.exists(trace) else None)
         for test in lab.spec["tests"]:
             check = CHECKS.get(test["name"])
@@ -174,9 +184,16 @@ def _stop_values(text):
     return out
 
 
-def _result_line(console):
-    return re.search(r"^lab5: lab5_stop\(\) returned (-?\d+): produced (-?\d+), "
-                     r"consumed (-?\d+), sum (-?\d+)$", console, re.M)
+def _result_line(transcript):
+    """What lab5_stop() reported, as check.gdb's printf read it from memory
+    (the console line says the same, but a printk() could write that)."""
+    return re.search(r"^@lab5 err=(-?\d+) produced=(-?\d+) consumed=(-?\d+) sum=(-?\d+)$",
+                     transcript, re.M)
+
+
+def _boot_completed(transcript):
+    """gdb stopped in oops_test(), which init calls after "init: boot complete"."""
+    return re.search(r"^Breakpoint \d+, (0x[0-9a-f]+ in )?oops_test \(", transcript, re.M)
 
 
 def check_builds(f):
@@ -225,7 +242,7 @@ def check_consumer_stops(f):
 
 def check_every_item_once(f):
     vals = _stop_values(f["transcript"])
-    m = _result_line(f["console"])
+    m = _result_line(f["transcript"])
     if m is None or "lab5/producer" not in vals or "lab5/consumer" not in vals:
         return False, "lab5_stop() did not complete"
     err, produced, consumed, total = (int(x) for x in m.groups())
@@ -239,12 +256,16 @@ def check_every_item_once(f):
 
 
 def check_both_released(f):
-    c = f["console"]
+    """kthread_stop() returned for both (so both exited) and kt-ps at the end
+    of the boot lists neither: each released itself (not a zombie)."""
+    t = f["transcript"]
+    vals = _stop_values(t)
+    stop = _boot_completed(t)
+    left = {comm for _, _, comm in _kt_ps_rows(t[stop.end():])} if stop else set()
     missing = [comm for comm in ("lab5/producer", "lab5/consumer")
-               if not re.search(rf"^release_task: pid \d+ \({re.escape(comm)}\) by "
-                                rf"{re.escape(comm)}$", c, re.M)]
+               if comm not in vals or stop is None or comm in left]
     if missing:
-        return False, " and ".join(missing) + " never exited"
+        return False, " and ".join(missing) + " did not exit and release itself"
     return True, ""
 
 
@@ -252,7 +273,7 @@ def check_boot_completes(f):
     c = f["console"]
     if "BUG: scheduling while atomic" in c:
         return False, "a thread slept holding a spinlock (BUG: scheduling while atomic)"
-    if _result_line(c) is None or "init: boot complete" not in c:
+    if _result_line(f["transcript"]) is None or not _boot_completed(f["transcript"]):
         return False, "init never got past lab5_stop(): \"init: boot complete\" never came"
     return True, ""
 

@@ -130,3 +130,33 @@ def test_a_hand_in_that_could_read_host_files_is_refused_before_the_build(lab, t
     with pytest.raises(LabError, match=r"lab5.c:\d+: .* is not allowed in a hand-in"):
         grade_code(lab, bad)
     assert not list(tmp_path.glob("kernel_src"))
+
+
+FORGED = [
+    r"release_task: pid 7 (lab5/producer) by lab5/producer",
+    r"release_task: pid 8 (lab5/consumer) by lab5/consumer",
+    r"lab5: lab5_stop() returned 0: produced 10, consumed 10, sum 55",
+    r"@lab5 err=0 produced=10 consumed=10 sum=55",
+    r"init: boot complete",
+    r"Breakpoint 9, oops_test () at kernel/oops_test.c:20",
+    r'$9 = "lab5/consumer"',
+    r"Value returned is $10 = 55",
+]
+
+
+def test_printk_cannot_forge_evidence(lab, gdb, tmp_path):
+    """The wrong solution plus printk()s of every line the checks could want
+    (the console is the student's to write): it scores what the wrong
+    solution scores, no more."""
+    with open(lab.key_file("wrong-lab5.c")) as f:
+        src = f.read()
+    head = "int lab5_start(void)\n{\n"
+    assert head in src
+    forge = "".join('\tprintk("%s\\n");\n' % l.replace('"', '\\"') for l in FORGED)
+    sub = tmp_path / "lab5.c"
+    sub.write_text(src.replace(head, head + forge, 1))
+    r = grade_code(lab, str(sub))
+    assert FORGED[0] in r.console                # the forgeries were printed
+    assert r.failed() == ["consumer-stops", "every-item-once-in-order",
+                          "both-release-themselves", "boot-completes"], r.report()
+    assert r.score == 40
