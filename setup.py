@@ -33,13 +33,15 @@ class BuildPyWithKernel(build_py):
         shutil.rmtree(src, ignore_errors=True)
         shutil.copytree(os.path.join(HERE, "kernel_src"), src,
                         ignore=lambda d, names: [n for n in names if n in ks.NOT_SOURCES])
-        subprocess.run(["make", "-s", "-C", src], check=True)
-        shutil.rmtree(os.path.join(src, "build"))      # objects: not in the wheel
-        ks.stamp(src)
         scripts = os.path.join(self.build_lib, "gdb_scripts")
         shutil.rmtree(scripts, ignore_errors=True)
         shutil.copytree(os.path.join(HERE, "gdb_scripts"), scripts,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc",
+                                                     "constants.py"))
+        # after gdb_scripts: the kernel build writes gdb_scripts/kt/constants.py
+        subprocess.run(["make", "-s", "-C", src], check=True)
+        shutil.rmtree(os.path.join(src, "build"))      # objects: not in the wheel
+        ks.stamp(src)
 
 
 setup(cmdclass={"build_py": BuildPyWithKernel})

@@ -16,13 +16,14 @@ head, or an implausible length makes the walk return None: the caller then
 shows the CPU as a single thread (at the reset vector paging is off and the
 kernel's higher-half addresses are not readable yet).
 
-Task states are the kernel's ABI values (include/linux/sched.h):
-TASK_RUNNING 0, TASK_INTERRUPTIBLE 1, TASK_UNINTERRUPTIBLE 2, TASK_DEAD 64;
-exit_state EXIT_ZOMBIE 16, EXIT_DEAD 32.
+Task states are decoded by gdb_scripts/kt/taskstate.py, the one decoder kt-ps
+uses too, with the values the kernel build generates from its headers
+(kt/constants.py); it is loaded by path because it lives where gdb can load it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import struct
 from dataclasses import dataclass, field
@@ -197,12 +198,17 @@ def _read_layout(path) -> KernelLayout:
 
 # ------------------------------------------------------------------ tasks
 
-TASK_RUNNING = 0
-TASK_INTERRUPTIBLE = 1
-TASK_UNINTERRUPTIBLE = 2
-TASK_DEAD = 64
-EXIT_ZOMBIE = 16
-EXIT_DEAD = 32
+def _load_taskstate():
+    # gdb_scripts/ sits beside gdbstub/ in a checkout and in the wheel (setup.py)
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "gdb_scripts", "kt", "taskstate.py")
+    spec = importlib.util.spec_from_file_location("kt_taskstate", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+taskstate = _load_taskstate()
 
 
 @dataclass(frozen=True)
@@ -217,23 +223,10 @@ class Task:
 
     def state_name(self, running: bool) -> str:
         """One word: running (on the CPU), runnable, sleeping, uninterruptible, zombie, dead."""
-        if self.exit_state & EXIT_ZOMBIE:
-            return "zombie"
-        if self.exit_state & EXIT_DEAD or self.state & TASK_DEAD:
-            return "dead"
-        if running:
-            return "running"
-        if self.state == TASK_RUNNING:
-            return "runnable"
-        if self.state & TASK_UNINTERRUPTIBLE:
-            return "uninterruptible"
-        if self.state & TASK_INTERRUPTIBLE:
-            return "sleeping"
-        return f"state {self.state}"
+        return taskstate.decode(self.state, self.exit_state, running)[1]
 
     def state_letter(self, running: bool) -> str:
-        return {"running": "R", "runnable": "R", "sleeping": "S", "uninterruptible": "D",
-                "zombie": "Z", "dead": "X"}.get(self.state_name(running), "?")
+        return taskstate.decode(self.state, self.exit_state, running)[0]
 
 
 ReadMemory = Callable[[int, int], bytes]

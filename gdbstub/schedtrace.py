@@ -219,9 +219,8 @@ def _read_trace_layout(path) -> TraceLayout:
 # --------------------------------------------------------------- recording
 
 def _state_letter(state: int, exit_state: int) -> str:
-    from .oskernel import Task
-    t = Task(addr=0, pid=0, comm="", state=state, exit_state=exit_state, sp=0, ip=0)
-    return t.state_letter(running=False)
+    from .oskernel import taskstate
+    return taskstate.decode(state, exit_state)[0]
 
 
 class SchedTracer:

@@ -57,16 +57,21 @@ def test_unwrap_ring_buffer(gdb):
                       "log buffer length 3 is not a power of two"]
 
 
-def test_state_names(gdb):
-    result, _ = gdb_python("""
-        from kt.tasks import state_name
-        result = [state_name(0), state_name(0, running=True), state_name(1),
-                  state_name(2), state_name(64), state_name(0, 16), state_name(64, 32),
-                  state_name(8)]
+def test_gdb_decodes_task_states_as_the_stub_does(gdb):
+    """kt-ps and `monitor ps` share kt/taskstate.py: gdb's copy of it (imported
+    as kt.taskstate) and the stub's (loaded by path) give the same text."""
+    from gdbstub.oskernel import Task
+    states = [(s, e, on) for s in (0, 1, 2, 64, 8) for e in (0, 16, 32) for on in (False, True)]
+    result, _ = gdb_python(f"""
+        from kt.taskstate import describe
+        result = [describe(s, e, on) for s, e, on in {states!r}]
     """)
-    assert result == ["R (runnable)", "R (running)", "S (sleeping)",
-                      "D (uninterruptible)", "X (exiting)", "Z (zombie)", "X (dead)",
-                      "? (state 8)"]
+    stub = []
+    for s, e, on in states:
+        t = Task(addr=0, pid=0, comm="", state=s, exit_state=e, sp=0, ip=0)
+        stub.append(f"{t.state_letter(on)} ({t.state_name(on)})")
+    assert result == stub
+    assert result[:4] == ["R (runnable)", "R (running)", "Z (zombie)", "Z (zombie)"]
 
 
 def test_format_ps(gdb):

@@ -6,38 +6,9 @@ is the running one (only __switch_to() writes it).
 """
 import gdb
 
-from kt import utils
+from kt import taskstate, utils
 
 task_type = utils.CachedType("struct task_struct")
-
-# kernel_src/include/linux/sched.h
-TASK_RUNNING = 0
-TASK_INTERRUPTIBLE = 1
-TASK_UNINTERRUPTIBLE = 2
-TASK_DEAD = 64
-EXIT_ZOMBIE = 16
-EXIT_DEAD = 32
-
-
-def state_name(state, exit_state=0, running=False):
-    """ps-style state of a task: 'R (running)', 'S (sleeping)', ...
-
-    `running` tells a TASK_RUNNING task that is on the CPU (current_task)
-    from one that only waits for it ('R (runnable)').
-    """
-    if exit_state & EXIT_DEAD:
-        return "X (dead)"
-    if exit_state & EXIT_ZOMBIE:
-        return "Z (zombie)"
-    if state == TASK_RUNNING:
-        return "R (running)" if running else "R (runnable)"
-    if state & TASK_DEAD:
-        return "X (exiting)"
-    if state & TASK_UNINTERRUPTIBLE:
-        return "D (uninterruptible)"
-    if state & TASK_INTERRUPTIBLE:
-        return "S (sleeping)"
-    return f"? (state {state})"
 
 
 def init_task():
@@ -84,7 +55,8 @@ def task_info(t, current_addr=None):
     """(address, pid, state text, comm, is_current) of task pointer `t`."""
     addr = int(t)
     is_current = current_addr is not None and addr == current_addr
-    state = state_name(int(t["state"]), int(t["exit_state"]), is_current)
+    # kt.taskstate: the decoder the stub's `monitor ps` uses too
+    state = taskstate.describe(int(t["state"]), int(t["exit_state"]), is_current)
     return addr, int(t["pid"]), state, utils.read_string(t["comm"]), is_current
 
 
@@ -92,7 +64,11 @@ def ps_rows():
     """One task_info() tuple per task, in task-list order."""
     try:
         tasks = task_list()
-        cur = int(current_task())
+        cur_task = current_task()
+        cur = int(cur_task)
+        if cur not in (int(t) for t in tasks):
+            # released (exit.c unlinks it) but still on the CPU: shown, as the stub shows it
+            tasks.append(cur_task)
         return [task_info(t, cur) for t in tasks]
     except gdb.MemoryError as e:
         raise utils.memory_error(e, "a task_struct")
