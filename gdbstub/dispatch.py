@@ -91,8 +91,11 @@ class Context:
     thread_list: List[int] = field(default_factory=list)  # snapshot for qs/qfThreadInfo
     start_no_ack: Optional[Callable[[], None]] = None
     stop_log: Optional[object] = None   # gdbstub/stoplog.py (--stop-log): records each stop
+    connection: int = 0     # counts sessions: a thread id means another task in the next one
 
     def new_session(self) -> None:
+        self.connection += 1
+        self.threads.new_inferior()   # gdb numbers threads from 1 again
         self.gdb_features = {}
         self.general_thread = 0
         self.continue_thread = 0

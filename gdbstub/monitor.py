@@ -117,16 +117,17 @@ class Monitor:
         if tasks is None:
             raise MonitorError("the kernel has not set up its task list yet "
                                "(current_task is not readable)")
-        cur = threads.running_tid()
+        cur = threads.running_pid()
         rows = []
-        for tid, t in tasks.items():
-            running = tid == cur
-            rows.append((running, t.pid, tid, f"{t.state_letter(running)} ({t.state_name(running)})",
-                         t.comm))
+        for pid, t in tasks.items():
+            running = pid == cur
+            tid = threads.thread_of(pid)
+            rows.append((running, pid, "-" if tid is None else str(tid),
+                         f"{t.state_letter(running)} ({t.state_name(running)})", t.comm))
         width = max([16] + [len(r[3]) for r in rows])   # 'D (uninterruptible)' is 19
         lines = [f"  PID  THREAD  {'STATE':<{width}} COMM"]
         for running, pid, tid, state, comm in rows:
-            lines.append(f"{'*' if running else ' '}{pid:4d}  {tid:6d}  {state:<{width}} {comm}")
+            lines.append(f"{'*' if running else ' '}{pid:4d}  {tid:>6}  {state:<{width}} {comm}")
         return "\n".join(lines) + "\n"
 
     def tasks(self, args) -> str:
@@ -137,9 +138,9 @@ class Monitor:
             if not on:
                 self.ctx.general_thread = self.ctx.continue_thread = 0   # the one CPU thread
             elif self.ctx.general_thread in (0, -1):
-                # gdb took the last stop's thread, 1, as selected (Hg): from now
-                # on thread 1 is swapper (pid 0), so its registers are swapper's
-                self.ctx.general_thread = 1
+                # gdb took the last stop's thread, the CPU, as selected (Hg):
+                # from now on that thread is swapper (pid 0), so its registers are swapper's
+                self.ctx.general_thread = threads.thread_of(threads.CPU_PID) or 0
         elif args:
             raise MonitorError("say on or off")
         state = "on" if threads.enabled else "off"
@@ -147,13 +148,13 @@ class Monitor:
         if args:
             text += ("gdb sees the new thread list at its next stop or 'info threads' "
                      "(run 'maintenance flush register-cache' to re-read registers now)\n")
-            cur = threads.running_tid() if threads.enabled else None
-            if cur is not None and cur != 1:
-                # gdb stays on its thread 1, which is now swapper (pid 0), not the CPU
-                task = threads.task(cur)
-                text += (f"gdb's current thread 1 is now swapper (pid 0); the CPU runs "
-                         f"{task.comm} (pid {task.pid}), Thread {cur}: "
-                         f"'thread find Thread {cur}' gives its gdb number\n")
+            cpu = threads.thread_of(threads.CPU_PID)
+            cur = threads.running_pid() if threads.enabled else None
+            if cur is not None and cur != threads.CPU_PID and cpu is not None:
+                # gdb stays on its CPU thread, which is now swapper (pid 0), not the CPU
+                task = threads.task_table()[cur]
+                text += (f"gdb's current thread {cpu} is now swapper (pid 0); the CPU runs "
+                         f"{task.comm} (pid {task.pid}): 'info threads' lists it\n")
         return text
 
     def trace(self, args) -> str:

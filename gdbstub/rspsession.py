@@ -197,11 +197,11 @@ class Session:
         threads = self.ctx.threads
         aware = hasattr(threads, "resume_pc")
         self._others_run = others_run
-        if tid is not None and aware and tid != threads.current():
+        if tid is not None and aware and tid != threads.running():
             return self._off_cpu(tid)
         before = threads.task(tid) if tid is not None and aware else None
         stop = self._guard(self.ctx.target.step)
-        if tid is not None and aware and stop.reason == "step" and threads.current() != tid:
+        if tid is not None and aware and stop.reason == "step" and threads.running() != tid:
             if before is not None and not threads.is_alive(tid):
                 # It had released itself (EXIT_DEAD, unlinked) and this was
                 # its last switch: still gdb's thread until gdb resumes.
@@ -228,7 +228,7 @@ class Session:
         sleeps for good) with SIGINT and a message."""
         pc = self.ctx.threads.resume_pc(tid)
         if pc is None:  # gone, or running after all
-            return self._stopped(self.ctx.last_stop if tid == self.ctx.threads.current()
+            return self._stopped(self.ctx.last_stop if tid == self.ctx.threads.running()
                                  else StopEvent("step", self.ctx.target.read_register("eip")))
         if not self._others_run and pc not in self.ctx.breakpoints:
             return self._stopped(StopEvent("step", pc, thread=tid))
@@ -252,7 +252,7 @@ class Session:
     def _waited(self, stop: StopEvent) -> Optional[StopEvent]:
         """While a step waits for its task: the stop to report, or None (run on)."""
         tid = self.wait_thread
-        on_cpu = self.ctx.threads.current() == tid
+        on_cpu = self.ctx.threads.running() == tid
         ours = stop.pc not in self.ctx.breakpoints  # only the stub's breakpoint is there
         if stop.reason == "breakpoint" and stop.pc == self._wait_pc and on_cpu:
             return StopEvent("step", stop.pc, stop.signal) if ours else stop
@@ -271,10 +271,11 @@ class Session:
 
     def _gave_up(self, tid: int) -> StopEvent:
         threads = self.ctx.threads
-        cur = threads.current()
-        self._note = (f"{_task_label(threads, tid)} did not run within {STEP_WAIT_LIMIT} "
-                      f"instructions, so the step ended; the CPU runs "
-                      f"{_task_label(threads, cur)}\n")
+        if self._others_run:
+            threads.current()   # the stop reply below names the task on the CPU
+        self._note = (f"{threads.label(threads.ids.key(tid))} did not run within "
+                      f"{STEP_WAIT_LIMIT} instructions, so the step ended; the CPU runs "
+                      f"{threads.label(threads.running_pid())}\n")
         # Name the stepped task if gdb believes the others stopped.
         return StopEvent("interrupt", self.ctx.target.read_register("eip"), SIGINT,
                          thread=None if self._others_run else tid)
@@ -324,15 +325,6 @@ class Session:
             if out:
                 return out
         return b""
-
-
-def _task_label(threads, tid: int) -> str:
-    """'Thread 3 "kthreadd" (pid 2, sleeping)', as gdb's info threads shows it."""
-    info = threads.extra_info(tid)
-    if info and " (" in info:
-        comm, rest = info.rsplit(" (", 1)
-        return f'Thread {tid} "{comm}" ({rest}'
-    return f"Thread {tid}" + (f" ({info})" if info else "")
 
 
 def _oneline(e: Exception) -> bytes:

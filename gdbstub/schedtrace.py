@@ -31,9 +31,10 @@ for byte.
 
 Trace-event schema (docs/ARCHITECTURE.md, "Scheduling trace"):
   one process (pid TRACE_PID, not a kernel pid) and one thread track per
-  kernel task: tid = pid + 1, the gdb thread id the stub gives the task
-  (`monitor tasks on`), which also keeps tid 0 out (viewers treat it as
-  special).  Metadata "M": process_name, thread_name "<comm> (pid N)",
+  kernel task: tid = pid + 1.  Not the gdb thread id: gdb's ids are per
+  connection, in discovery order (gdbstub/threads.py), while a trace file
+  outlives connections and is recorded with no gdb or tasks off; the pid is
+  the stable name, + 1 keeps tid 0 out (viewers treat it as special).  Metadata "M": process_name, thread_name "<comm> (pid N)",
   thread_sort_index.
   "X" slices (cat "sched"): one per running interval, named by the comm;
   per track they never overlap.  args: pid, comm, icount (start),
@@ -745,7 +746,7 @@ def build_trace(records: List[dict], start: int, end: int,
     return {"traceEvents": meta + events, "displayTimeUnit": "ns",
             "otherData": {"clock": "virtual: icount / %d = microseconds" % INSNS_PER_US,
                           "start_icount": start, "end_icount": end,
-                          "tid": "kernel pid + 1 (the stub's gdb thread id)"}}
+                          "tid": "kernel pid + 1"}}
 
 
 def dumps(trace: dict) -> str:

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 
-from .threads import pid_of_tid
-
 REGS = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags")
 
 
@@ -33,11 +31,11 @@ class StopLog:
                 regs[name] = target.read_register(name)
             except Exception:       # a fake target may not have them all
                 pass
-        running = getattr(ctx.threads, "running_tid", lambda: None)()   # tasks shown or not
+        pid = getattr(ctx.threads, "running_pid", lambda: None)()   # tasks shown or not
         self.n += 1
         self.file.write(json.dumps({
             "n": self.n, "reason": stop.reason, "signal": stop.signal, "pc": stop.pc,
-            "pid": None if running is None else pid_of_tid(running),
+            "pid": pid,
             "icount": getattr(getattr(target, "machine", None), "icount", None),
             "watch": list(stop.watch) if stop.watch else None, "regs": regs}) + "\n")
 

@@ -6,10 +6,12 @@ stop replies, and which registers ``g`` reads) goes through a `ThreadModel`.
 
 * `SingleThread`: thread 1 is "the CPU" (a target without a kernel ELF, the
   fake target).
-* `KernelThreads`: kernel tasks as threads, the way kgdb shows them (thread
-  id = pid + 1, a sleeping task's registers from its saved switch_to
-  context, register writes refused for tasks that are not running), with the
-  task layout read from the kernel's DWARF (oskernel.py).  Off by default
+* `KernelThreads`: kernel tasks as threads, the way kgdb shows them (a
+  sleeping task's registers from its saved switch_to context, register
+  writes refused for tasks that are not running), with the task layout read
+  from the kernel's DWARF (oskernel.py).  Thread ids are `ThreadIds`: per
+  connection, in the order gdb discovers the threads, so that the id gdb
+  prints as "Thread N" is also gdb's own thread number N.  Off by default
   (`monitor tasks on`, or `kthread-stub --tasks`): with several threads gdb
   prints "Thread N hit Breakpoint M, ..." instead of "Breakpoint M, ...", and
   the documented kthreadd session must stay as the seed shows it.  Off, it
@@ -24,10 +26,21 @@ from .target import Target, TargetRegisterError
 
 
 class ThreadModel(Protocol):
-    def thread_ids(self) -> List[int]: ...
+    def new_inferior(self) -> None:
+        """gdb knows no thread now: a new connection, or extended-remote `run`
+        (gdb numbers the new inferior's threads from 1 again)."""
+        ...
+
+    def thread_ids(self) -> List[int]:
+        """The thread list sent to gdb (qfThreadInfo, qXfer:threads)."""
+        ...
 
     def current(self) -> int:
-        """The thread that runs on the CPU now (reported in stop replies)."""
+        """The thread that runs on the CPU now, as a stop reply or qC names it."""
+        ...
+
+    def running(self) -> Optional[int]:
+        """The thread on the CPU if gdb knows it (to compare with ids gdb sent)."""
         ...
 
     def is_alive(self, tid: int) -> bool: ...
@@ -47,10 +60,16 @@ class SingleThread:
     def __init__(self, target: Target):
         self.target = target
 
+    def new_inferior(self) -> None:
+        pass
+
     def thread_ids(self) -> List[int]:
         return [self.CPU]
 
     def current(self) -> int:
+        return self.CPU
+
+    def running(self) -> int:
         return self.CPU
 
     def is_alive(self, tid: int) -> bool:
@@ -80,14 +99,57 @@ class ThreadNotRunning(TargetRegisterError):
     """Registers of a task that is not on the CPU cannot be written."""
 
 
-def tid_of_pid(pid: int) -> int:
-    """Thread id of a task: pid + 1 (pid 0, the idle task, would be thread id
-    0, which the protocol reserves for "any thread")."""
-    return pid + 1
+class ThreadIds:
+    """gdb thread ids of one connection, in the order gdb discovers threads.
 
+    gdb numbers threads 1, 2, 3... in the order it first hears of them (a
+    stop reply's ``thread:``, qC, a thread list, in list order) and prints
+    both that number and the stub's id: ``[Switching to Thread 9]`` is the
+    stub's id, ``Thread 8 "late/1" hit`` gdb's number.  A fixed rule such as
+    pid + 1 makes them differ as soon as gdb hears of a task out of pid
+    order (a new task first named by a stop reply, before an older task gdb
+    has not listed yet), so the stub numbers the same way gdb does: a task
+    gets the next id when a packet first names it to gdb; an id is never
+    given to another task within the connection; a task a thread list leaves
+    out is forgotten (gdb deletes its thread) and gets a new id if it is
+    listed again (gdb then numbers it anew); a new connection, and a new
+    inferior (extended-remote `run`), start at 1 again, as gdb does.
+    Keys are pids (unique among live tasks; a pid that comes back after
+    its task was forgotten is a new thread, as for gdb).
+    """
 
-def pid_of_tid(tid: int) -> int:
-    return tid - 1
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self._tid: Dict[int, int] = {}     # key (pid) -> thread id
+        self._key: Dict[int, int] = {}     # thread id -> key
+        self._next = 1
+
+    def reveal(self, key: int) -> int:
+        """The id of `key`, given now if gdb has not heard of it."""
+        tid = self._tid.get(key)
+        if tid is None:
+            tid = self._tid[key] = self._next
+            self._key[tid] = key
+            self._next += 1
+        return tid
+
+    def listed(self, keys: List[int]) -> List[int]:
+        """A full thread list goes to gdb: ids for `keys` (new ones in list
+        order), the others forgotten; the ids in ascending order (new ones
+        last, in the order gdb numbers them)."""
+        tids = [self.reveal(k) for k in keys]
+        for k in [k for k in self._tid if k not in set(keys)]:
+            del self._key[self._tid.pop(k)]
+        return sorted(tids)
+
+    def tid(self, key: int) -> Optional[int]:
+        """The id gdb knows `key` by, or None."""
+        return self._tid.get(key)
+
+    def key(self, tid: int) -> Optional[int]:
+        return self._key.get(tid)
 
 
 # Registers every kernel task shares with the CPU: one set of flat kernel
@@ -98,7 +160,8 @@ _SHARED = ("cs", "ss", "ds", "es", "fs", "gs")
 class KernelThreads:
     """Kernel tasks as gdb threads, the way kgdb shows them.
 
-    * Thread id = pid + 1: swapper (pid 0) is thread 1, init 2, kthreadd 3...
+    * Thread ids are given in the order gdb discovers the tasks
+      (`ThreadIds`); inside, tasks are known by pid.
     * The running task (``current_task``) has the CPU's registers.
     * A task that is not running has the registers its ``switch_to`` saved:
       eip = thread.ip (label 1 in switch_to, inside schedule()), esp =
@@ -109,16 +172,17 @@ class KernelThreads:
       else (eax..edi, x87) was not saved anywhere and reads as unavailable
       ('x' in g replies).  Writing any register of such a task is refused.
     * Before the kernel has a task list (reset vector, paging off:
-      current_task unreadable or NULL) there is one thread, 1, the CPU, as
-      with `SingleThread`; it becomes swapper (also thread 1) once the
-      kernel's data are mapped, since the boot code runs as task 0.
+      current_task unreadable or NULL), and with tasks not shown, there is
+      one thread, the CPU, as with `SingleThread`; it has swapper's id (the
+      boot code runs as task 0), so gdb's first thread stays the same
+      thread when the kernel's data are mapped or tasks are turned on.
 
     The view is recomputed once per register generation of the target (that
     is, after the machine ran or gdb wrote a register) and on `invalidate()`
     (gdb wrote memory).
     """
 
-    CPU = 1
+    CPU_PID = 0   # the key of the one CPU thread: the boot code runs as task 0
 
     def __init__(self, target: Target, layout, enabled: bool = True):
         from .oskernel import TaskWalker
@@ -126,14 +190,19 @@ class KernelThreads:
         self.target = target
         self.layout = layout
         self.walker = TaskWalker(layout, target.read_memory)
-        self.enabled = enabled  # False: show the CPU as thread 1 (`monitor tasks off`)
+        self.enabled = enabled  # False: show the CPU as one thread (`monitor tasks off`)
+        self.ids = ThreadIds()
         self._key = object()
-        self._cur = None       # (task addr, tid) of the running task, or None
-        self._tasks = None     # {tid: Task} in list order, or None when not computed
-        # (tid, task addr) of a task that released itself and that a step gdb
+        self._cur = None       # the running Task, or None
+        self._tasks = None     # {pid: Task} in list order, or None when not computed
+        # (pid, task addr) of a task that released itself and that a step gdb
         # asked for switched off the CPU for good: still a thread until gdb
         # resumes (see keep_departed).
         self._departed = None
+
+    def new_inferior(self) -> None:
+        self.ids.reset()
+        self.forget_departed()
 
     # -- snapshots
     def invalidate(self) -> None:
@@ -147,11 +216,11 @@ class KernelThreads:
         key = getattr(self.target, "generation", None)
         if key is None or key != self._key:
             self._key = key if key is not None else object()
-            self._cur = self._read_current()
+            self._cur = self._current_raw() if self.enabled else None
             self._tasks = None
 
     def task_table(self):
-        """{tid: Task} read from the kernel whether or not tasks are shown as
+        """{pid: Task} read from the kernel whether or not tasks are shown as
         threads (for `monitor ps`); None before the kernel has a task list."""
         if self.enabled:
             return self.tasks()
@@ -163,13 +232,14 @@ class KernelThreads:
             self.enabled = False
             self.invalidate()
 
-    def running_tid(self):
-        """Thread id of the task on the CPU (even when tasks are not shown)."""
+    def running_pid(self) -> Optional[int]:
+        """Pid of the task on the CPU (even when tasks are not shown)."""
         cur = self._current_raw()
-        return None if cur is None else cur[1]
+        return None if cur is None else cur.pid
 
-    def _read_current(self):
-        return self._current_raw() if self.enabled else None
+    def thread_of(self, pid: int) -> Optional[int]:
+        """The thread id gdb knows task `pid` by on this connection, or None."""
+        return self.ids.tid(pid) if self.enabled else None
 
     def _current_raw(self):
         addr = self.walker.current_task()
@@ -178,10 +248,10 @@ class KernelThreads:
         task = self.walker.read_task(addr)
         if task is None or task.pid < 0:
             return None
-        return task, tid_of_pid(task.pid)
+        return task
 
     def tasks(self):
-        """{tid: Task} of every task (list order, init_task first); None in CPU mode."""
+        """{pid: Task} of every task (list order, init_task first); None in CPU mode."""
         self._fresh()
         if self._cur is None:
             return None
@@ -189,10 +259,9 @@ class KernelThreads:
             found = self.walker.tasks() or []
             out = {}
             for t in found:
-                if t.pid >= 0:          # a corrupt pid (-2) must not become thread -1 or 0
-                    out.setdefault(tid_of_pid(t.pid), t)
-            cur, ctid = self._cur
-            out.setdefault(ctid, cur)  # the current task, even if not (or no longer) listed
+                if t.pid >= 0:          # a corrupt pid (-2) is no thread
+                    out.setdefault(t.pid, t)
+            out.setdefault(self._cur.pid, self._cur)  # even if not (or no longer) listed
             if self._departed is not None:
                 t = self.walker.read_task(self._departed[1])
                 if t is not None:
@@ -201,15 +270,16 @@ class KernelThreads:
         return self._tasks
 
     def keep_departed(self, tid: int, addr: int) -> None:
-        """Keep task `tid` (at `addr`) a thread though it is neither listed nor
-        running: a kthread releases itself (release_task() unlinks it) before
-        its last switch, and when that switch is the step gdb asked of it, gdb
-        needs the step to end naming it; it is dropped at the next resume."""
-        self._departed = (tid, addr)
+        """Keep thread `tid` (its task at `addr`) though the task is neither
+        listed nor running: a kthread releases itself (release_task() unlinks
+        it) before its last switch, and when that switch is the step gdb asked
+        of it, gdb needs the step to end naming it; it is dropped at the next
+        resume."""
+        self._departed = (self.ids.key(tid), addr)
         self._tasks = None
 
     def forget_departed(self, keep: Optional[int] = None) -> None:
-        if self._departed is not None and self._departed[0] != keep:
+        if self._departed is not None and (keep is None or self.ids.key(keep) != self._departed[0]):
             self._departed = None
             self._tasks = None
 
@@ -220,27 +290,43 @@ class KernelThreads:
 
     def current_task(self):
         self._fresh()
-        return None if self._cur is None else self._cur[0]
+        return self._cur
+
+    def _pid(self, tid: int) -> Optional[int]:
+        """The pid of thread `tid` if it is a thread now (CPU mode: CPU_PID)."""
+        pid = self.ids.key(tid)
+        if pid is None:
+            return None
+        tasks = self.tasks()
+        if tasks is None:
+            return pid if pid == self.CPU_PID else None
+        return pid if pid in tasks else None
 
     # -- ThreadModel
     def thread_ids(self) -> List[int]:
         tasks = self.tasks()
-        return [self.CPU] if tasks is None else list(tasks)
+        return self.ids.listed([self.CPU_PID] if tasks is None else list(tasks))
+
+    def _running_key(self) -> int:
+        self._fresh()
+        return self.CPU_PID if self._cur is None else self._cur.pid
 
     def current(self) -> int:
-        self._fresh()
-        return self.CPU if self._cur is None else self._cur[1]
+        return self.ids.reveal(self._running_key())
+
+    def running(self) -> Optional[int]:
+        return self.ids.tid(self._running_key())
 
     def is_alive(self, tid: int) -> bool:
-        tasks = self.tasks()
-        return tid == self.CPU if tasks is None else tid in tasks
+        return self._pid(tid) is not None
 
     def is_running(self, tid: int) -> bool:
-        return tid == self.current()
+        return self._pid(tid) == self._running_key()
 
     def task(self, tid: int):
+        pid = self._pid(tid)
         tasks = self.tasks()
-        return None if tasks is None else tasks.get(tid)
+        return None if pid is None or tasks is None else tasks[pid]
 
     def state(self, tid: int) -> Optional[str]:
         t = self.task(tid)
@@ -251,13 +337,25 @@ class KernelThreads:
         return None if t is None else t.comm
 
     def extra_info(self, tid: int) -> Optional[str]:
-        tasks = self.tasks()
-        if tasks is None:
-            return "CPU#0" if tid == self.CPU else None
-        t = tasks.get(tid)
-        if t is None:
+        if self._pid(tid) is None:
             return None
+        t = self.task(tid)
+        if t is None:
+            return "CPU#0"
         return f"{t.comm} (pid {t.pid}, {t.state_name(self.is_running(tid))})"
+
+    def label(self, pid: int) -> str:
+        """'Thread 3 "kthreadd" (pid 2, sleeping)', as gdb's info threads shows
+        task `pid`; 'pid 2 "kthreadd" (sleeping)' if gdb has not heard of it."""
+        tasks = self.tasks() or {}
+        t = tasks.get(pid)
+        tid = self.ids.tid(pid)
+        if t is None:
+            return f"Thread {tid}" if tid is not None else f"pid {pid}"
+        state = t.state_name(pid == self._running_key())
+        if tid is None:
+            return f'pid {pid} "{t.comm}" ({state})'
+        return f'Thread {tid} "{t.comm}" (pid {pid}, {state})'
 
     def resume_pc(self, tid: int) -> Optional[int]:
         """Where a task that is not running will resume (its thread.ip)."""
@@ -266,14 +364,9 @@ class KernelThreads:
 
     # -- registers
     def _cpu(self, tid: int) -> bool:
-        tasks = self.tasks()
-        if tasks is None:
-            if tid != self.CPU:
-                raise TargetRegisterError(f"no thread {tid}")
-            return True
-        if tid not in tasks:
+        if self._pid(tid) is None:
             raise TargetRegisterError(f"no thread {tid}")
-        return tid == self.current()
+        return self.is_running(tid)
 
     def saved_registers(self, tid: int) -> Dict[str, int]:
         """The registers of a task that is not running, as far as they were saved."""

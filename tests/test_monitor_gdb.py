@@ -61,13 +61,13 @@ def test_before_the_kernel_runs(transcript):
 def test_ps_after_boot(transcript):
     text = section(transcript, "---booted---", "(gdb) monitor dmesg")
     match_in_order([
-        "  PID  THREAD  STATE            COMM",
-        "    0       1  R (runnable)     swapper",
-        "*   1       2  R (running)      init",
-        "    2       3  S (sleeping)     kthreadd",
-        "    3       4  S (sleeping)     ksoftirqd/0",
-        "    4       5  S (sleeping)     events/0",
-        "    5       6  S (sleeping)     khelper",
+        "  PID  THREAD  STATE            COMM",    # tasks off: gdb knows no task as a thread
+        "    0       -  R (runnable)     swapper",
+        "*   1       -  R (running)      init",
+        "    2       -  S (sleeping)     kthreadd",
+        "    3       -  S (sleeping)     ksoftirqd/0",
+        "    4       -  S (sleeping)     events/0",
+        "    5       -  S (sleeping)     khelper",
         "(gdb) ",
     ], text + "(gdb) ")
 

@@ -30,8 +30,14 @@ def test_output_is_chunked_into_o_packets():
     assert b"".join(bytes.fromhex(p[1:].decode()) for p in pkts).decode() == text
 
 
-def test_ps_marks_the_running_task():
+def test_ps_marks_the_running_task_and_shows_the_threads_gdb_knows():
     h = harness()
+    assert monitor(h, "ps") == (
+        "  PID  THREAD  STATE            COMM\n"
+        "*   0       -  R (running)      swapper\n"
+        "    1       -  R (runnable)     init\n"
+        "    2       -  S (sleeping)     kthreadd\n")       # gdb has not heard of them yet
+    assert h.ask(b"qfThreadInfo") == b"m01,02,03"
     assert monitor(h, "ps") == (
         "  PID  THREAD  STATE            COMM\n"
         "*   0       1  R (running)      swapper\n"
@@ -44,6 +50,7 @@ def test_ps_marks_the_running_task():
 
 def test_ps_widens_the_state_column_for_the_longest_state():
     h = harness()
+    h.ask(b"qfThreadInfo")
     h.target.write_memory(0xC1000200, struct.pack("<i", 2))     # init: TASK_UNINTERRUPTIBLE
     h.ctx.threads.invalidate()
     assert monitor(h, "ps") == (

@@ -120,23 +120,27 @@ def test_next_over_schedule_comes_back_in_the_same_task(kernel, gdb):
     after_next = text[text.index("(gdb) next"):]
     assert "[Switching to" not in after_next           # no other thread reported
     flat = re.sub(r"\n\s+", " ", after_next)
-    assert re.search(r'\* \d+\s+Thread 3 "kthreadd" \(pid 2, running\)\s+kthreadd', flat)
+    # gdb heard of kthreadd (the stop) before init (the list after it):
+    # kthreadd is gdb's thread 2 and the stub's Thread 2
+    assert re.search(r'\* 2\s+Thread 2 "kthreadd" \(pid 2, running\)\s+kthreadd', flat)
 
 
 def test_breakpoint_hit_by_another_task_reports_that_task(kernel, gdb):
     """Tasks turned on from gdb (`monitor tasks on`); every new kthread runs
-    kthread(), so each `continue` stops in another thread."""
+    kthread(), so each `continue` stops in another thread.  The first stop
+    names ksoftirqd/0 (pid 3) before gdb has listed init and kthreadd: it is
+    Thread 2 in both gdb's words and the stub's."""
     text = run_gdb(kernel, "monitor tasks on", "info threads", "break kthread", "continue",
                    "p current_task->pid", "continue", "p current_task->pid", stub_args=())
     match_in_order([
         "kernel tasks as threads: on",
         r"re:\* 1    Thread 1 \(CPU#0\)\s+0x........ in \?\? \(\)",   # paging off: the CPU
         r"re:Breakpoint 1 at 0x........: file kernel/kthread.c, line \d+\.",
-        "[Switching to Thread 4]",
-        r're:Thread \d+ "kthreadd" hit Breakpoint 1, kthread \(_create=0x........\)',
+        "[Switching to Thread 2]",
+        r're:Thread 2 "kthreadd" hit Breakpoint 1, kthread \(_create=0x........\)',
         "$1 = 3",
         "[Switching to Thread 5]",
-        r're:Thread \d+ "kthreadd" hit Breakpoint 1, kthread \(_create=0x........\)',
+        r're:Thread 5 "kthreadd" hit Breakpoint 1, kthread \(_create=0x........\)',
         "$2 = 4",
     ], text)
 
@@ -216,17 +220,19 @@ def test_registers_after_a_stop_are_the_stopped_threads(kernel, gdb):
 def test_tasks_turned_on_mid_session_thread_1_becomes_swapper(kernel, gdb):
     """gdb stays on its thread 1, which with tasks on is swapper: after the
     flush the monitor message asks for, its registers are swapper's (not the
-    CPU's), and the message names the running task's thread."""
+    CPU's), and the message names the running task, which gdb numbers when it
+    lists the threads."""
     text = run_gdb(kernel, "break kthreadd", "continue", "monitor tasks on",
-                   "maintenance flush register-cache", "bt 1", "thread find Thread 3",
+                   "maintenance flush register-cache", "bt 1", "info threads",
                    "thread 3", "bt 1", stub_args=())
     match_in_order([
         "kernel tasks as threads: on",
-        "gdb's current thread 1 is now swapper (pid 0); the CPU runs swapper (pid 2), "
-        "Thread 3: 'thread find Thread 3' gives its gdb number",
+        "gdb's current thread 1 is now swapper (pid 0); the CPU runs swapper (pid 2): "
+        "'info threads' lists it",
         "(gdb) bt 1",
         r"re:#0  0x........ in schedule \(\) at kernel/sched.c:\d+",
-        "Thread 3 has target id 'Thread 3'",
+        "(gdb) info threads",
+        r're:  3    Thread 3 "swapper" \(pid 2, running\)\s+kthreadd \(unused=0x0\)',
         "(gdb) bt 1",
         "#0  kthreadd (unused=0x0) at kernel/kthread.c:192",
     ], text)

@@ -100,11 +100,12 @@ def test_state_names():
 def model():
     t = fake_kernel()
     t.regs.update(eip=0xC1000400, esp=0xC1001F00, ebp=0xC1001F10, eax=7)
-    return KernelThreads(t, LAYOUT)
+    m = KernelThreads(t, LAYOUT)
+    assert m.thread_ids() == [1, 2, 3]      # gdb lists the threads: ids in list order
+    return m
 
 
-def test_thread_ids_are_pid_plus_one(model):
-    assert model.thread_ids() == [1, 2, 3]
+def test_thread_ids_in_list_order(model):
     assert model.current() == 1
     assert model.is_alive(3) and not model.is_alive(4) and not model.is_alive(0)
     assert model.extra_info(3) == "kthreadd (pid 2, sleeping)"
@@ -150,6 +151,33 @@ def test_current_task_follows_memory(model):
     assert model.read_register(1, "eip") == 0      # swapper's thread.ip (never switched out here)
 
 
+def test_ids_follow_the_order_gdb_hears_of_tasks():
+    """A stop reply naming a task gdb never saw listed gives it the next id,
+    as gdb gives it the next number; the older task listed after it comes
+    next: `[Switching to Thread N]` and `Thread N "comm" hit` name one N."""
+    t = fake_kernel()
+    m = KernelThreads(t, LAYOUT)
+    assert m.current() == 1                                   # `?`: swapper
+    t.write_memory(CURRENT, struct.pack("<I", KTHREADD))
+    m.invalidate()
+    assert m.running() is None and not m.is_alive(2)         # gdb has not heard of it
+    assert m.current() == 2 and m.thread_name(2) == "kthreadd"   # the stop reply
+    assert m.thread_ids() == [1, 2, 3] and m.thread_name(3) == "init"
+    assert m.thread_of(1) == 3 and m.thread_of(2) == 2 and m.running() == 2
+
+
+def test_a_task_left_out_of_a_list_gets_a_new_id_and_a_new_inferior_starts_at_1(model):
+    model.set_enabled(False)
+    assert model.thread_ids() == [1]           # gdb deletes threads 2 and 3
+    assert not model.is_alive(2) and model.thread_of(2) is None
+    model.set_enabled(True)
+    assert model.thread_ids() == [1, 4, 5]     # gdb numbers them anew: 4, 5
+    assert model.thread_name(4) == "init" and model.thread_name(5) == "kthreadd"
+    model.new_inferior()
+    assert not model.is_alive(4) and model.current() == 1
+    assert model.thread_ids() == [1, 2, 3] and model.thread_name(3) == "kthreadd"
+
+
 def test_single_cpu_thread_until_the_task_list_exists():
     t = fake_kernel(current=0)
     m = KernelThreads(t, LAYOUT)
@@ -163,7 +191,7 @@ def test_disabled_model_is_one_cpu_thread_but_ps_still_works():
     m = KernelThreads(fake_kernel(), LAYOUT, enabled=False)
     assert m.thread_ids() == [1] and m.extra_info(1) == "CPU#0"
     assert [t.comm for t in m.task_table().values()] == ["swapper", "init", "kthreadd"]
-    assert m.running_tid() == 1 and not m.enabled
+    assert m.running_pid() == 0 and not m.enabled
 
 
 # ---------------------------------------------------------------- packets
@@ -193,6 +221,7 @@ def h():
     t.regs["eip"] = 0xC1000400
     hh = Harness(t)
     assert b"qXfer:threads:read+" in hh.ask(b"qSupported:swbreak+").split(b";")
+    assert hh.ask(b"qfThreadInfo") == b"m01,02,03"    # gdb hears of the threads
     return hh
 
 

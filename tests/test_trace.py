@@ -42,7 +42,7 @@ HANDSHAKE = [
 ]
 
 
-def test_timestamps_are_virtual_time_and_tids_are_gdb_thread_ids():
+def test_timestamps_are_virtual_time_and_tids_are_pid_plus_one():
     assert st.ts_of(0) == 0 and st.ts_of(10) == 1 and st.ts_of(15) == 1.5
     assert isinstance(st.ts_of(20), int)
     assert [st.tid_of(p) for p in (0, 1, 2)] == [1, 2, 3]

@@ -54,7 +54,7 @@ class BaseOps(Capability):
 
     def read_registers(self, cmd):
         gen = getattr(self.ctx.target, "generation", None)
-        key = (gen, self._thread(), getattr(self.ctx.threads, "enabled", None))
+        key = (gen, self.ctx.connection, self._thread(), getattr(self.ctx.threads, "enabled", None))
         if gen is not None and self._g_cache is not None and self._g_cache[0] == key:
             return self._g_cache[1]
         reply = self._read_registers()

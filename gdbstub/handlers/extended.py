@@ -68,6 +68,7 @@ class ExtendedOps(Capability):
 
     def _restart(self, reply: bool):
         self.ctx.target.restart()
+        self.ctx.threads.new_inferior()     # gdb numbers the new inferior's threads from 1
         pc = self.ctx.target.read_register("eip")
         self.ctx.last_stop = StopEvent("step", pc, SIGTRAP)
         return stop_reply(self.ctx, self.ctx.last_stop) if reply else None

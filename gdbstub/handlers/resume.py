@@ -77,7 +77,7 @@ class ResumeOps(Capability):
         if any(act.action not in ("c", "C", "s", "S") for act in cmd.actions):
             return b""  # 't' is not advertised
         threads = self.ctx.threads
-        me = threads.current()
+        me = threads.running()
         # A step naming a thread steps that kernel task (see the module doc).
         for act in cmd.actions:
             t = act.thread
@@ -102,7 +102,7 @@ class ResumeOps(Capability):
         """vCont;rSTART,END[:T]: step while START <= pc < END.  The stub may
         stop early (gdb checks the pc and asks again), so a range for a task
         that is not on the CPU is a plain step of that task."""
-        me = self.ctx.threads.current()
+        me = self.ctx.threads.running()
         for act in cmd.actions:
             if act.action != "r":
                 continue
