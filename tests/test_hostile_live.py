@@ -210,12 +210,14 @@ def test_a_256_MiB_watchpoint_is_refused_at_once(c):
 def test_breakpoint_limit_and_stepping_a_sleeping_task_with_the_table_full(c, kernel):
     """The 128th breakpoint was 'Cannot access memory'; stepping a task not
     on the CPU with the table full killed the stub (uncaught TargetError)."""
-    run_to(c, kernel, "kthreadd")                  # pid 2 runs; init (pid 1, thread 2) sleeps
+    run_to(c, kernel, "kthreadd")                  # pid 2 runs; init (pid 1) sleeps
     assert "kernel tasks as threads: on" in monitor(c, "tasks on")
+    xml = c.ask(b"qXfer:threads:read::0,8000").decode()   # the client hears of the threads
+    init = re.search(r'<thread id="([0-9a-f]+)"[^>]*>pid 1,', xml).group(1)
     for i in range(127):
         assert c.ask(b"Z0,%x,1" % (0x1000 + i)) == b"OK"
     assert c.ask(b"Z0,2000,1") == b"E.breakpoint limit reached: at most 127 breakpoints"
-    c.send(frame(b"vCont;s:2;c"))
+    c.send(frame(b"vCont;s:%s;c" % init.encode()))
     assert next_reply(c).data.startswith(b"T05")
     r = c.ask(b"qXfer:threads:read::0,ffffffff")
     assert r[:1] in (b"l", b"m") and len(r) <= PACKET_SIZE and b'id="ffffffff"' not in r
