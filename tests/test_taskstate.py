@@ -58,7 +58,7 @@ def _exit_schedule_line():
     return next(i for i in range(dead, len(lines)) if lines[i].strip().startswith("schedule();")) + 1
 
 
-MON = re.compile(r"^([* ])\s*(\d+)\s+\d+\s+(\S \([^)]*\))\s+(\S+)$")
+MON = re.compile(r"^([* ])\s*(\d+)\s+(?:\d+|-)\s+(\S \([^)]*\))\s+(\S+)$")
 KT = re.compile(r"^([* ]) 0x[0-9a-f]{8}\s+(\d+)\s+(\S \([^)]*\))\s+(\S+)$")
 STOPS = ("sleeping-on-cpu", "release", "released", "booted")
 
