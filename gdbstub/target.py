@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
 
+from machine.stop import Reason, Stop  # pure: the machine package imports unicorn only for Machine
+
 # gdb signal numbers (include/gdb/signals.def)
 SIGINT = 2
 SIGILL = 4
@@ -43,27 +45,41 @@ class Refused(TargetError):
 
 @dataclass(frozen=True)
 class StopEvent:
-    """Why the target stopped.
+    """Why the target stopped: the RSP-side view of a machine Stop
+    (machine/stop.py, built by `from_stop`) plus the thread the reply names.
 
-    reason: 'breakpoint' | 'step' | 'limit' | 'fault' | 'triple_fault' | 'interrupt'
-    | 'deadline' (virtual time reached the target's deadline: SIGXCPU).
-    'limit' means the slice of virtual time ran out: the target is still
-    logically running and the server resumes it after polling for Ctrl-C.
+    reason: a machine.stop.Reason (a string naming one is converted).  The
+    stub makes INTERRUPT (Ctrl-C) and DEADLINE (virtual time reached the
+    target's deadline: SIGXCPU) itself.  LIMIT means the slice of virtual time
+    ran out: the target is still logically running and the server resumes it
+    after polling for Ctrl-C.
     """
 
-    reason: str
+    reason: Reason
     pc: int
     signal: int = SIGTRAP
     detail: str = ""
     watch: Optional[Tuple[str, int]] = None  # ('watch'|'rwatch'|'awatch', address)
-    history: str = ""  # 'begin': reverse execution ran out of history
     # The thread the stop names when it is not the one on the CPU (a step of
     # a task that left the CPU, or that gdb resumed alone while it sleeps).
     thread: Optional[int] = None
 
+    def __post_init__(self):
+        object.__setattr__(self, "reason", Reason(self.reason))
+
+    @classmethod
+    def from_stop(cls, stop) -> "StopEvent":
+        """The view of a machine Stop, or of any stop-like record with
+        reason, pc and signal (detail and watch are optional)."""
+        return cls(stop.reason, int(stop.pc),
+                   SIGTRAP if stop.signal is None else int(stop.signal),
+                   getattr(stop, "detail", "") or "", getattr(stop, "watch", None))
+
+    history = Stop.history    # 'begin': reverse execution ran out of history (replaylog:begin)
+
     @property
     def slice_expired(self) -> bool:
-        return self.reason == "limit"
+        return self.reason == Reason.LIMIT
 
 
 class Target(Protocol):
@@ -207,7 +223,7 @@ class MachineTarget:
         return None if self.deadline is None else self.deadline - self.machine.icount
 
     def _deadline_stop(self) -> StopEvent:
-        return StopEvent("deadline", self.machine.read_register("eip"), SIGXCPU,
+        return StopEvent(Reason.DEADLINE, self.machine.read_register("eip"), SIGXCPU,
                          detail=f"deadline of {self.deadline} instructions reached")
 
     def step(self) -> StopEvent:
@@ -216,7 +232,7 @@ class MachineTarget:
             return self._deadline_stop()
         self._invalidate()
         try:
-            return _stop(self.machine.step())
+            return StopEvent.from_stop(self.machine.step())
         finally:
             self._invalidate()
 
@@ -228,7 +244,7 @@ class MachineTarget:
             max_insns = min(max_insns, left)
         self._invalidate()
         try:
-            stop = _stop(self.machine.cont(max_insns=max_insns))
+            stop = StopEvent.from_stop(self.machine.cont(max_insns=max_insns))
         finally:
             self._invalidate()
         if stop.slice_expired and left is not None and self._remaining() <= 0:
@@ -247,9 +263,9 @@ class MachineTarget:
         self._invalidate()
         stop = deliver()
         if stop is not None:
-            return _stop(stop)
+            return StopEvent.from_stop(stop)
         if step:
-            return StopEvent("step", self.machine.read_register("eip"), SIGTRAP)
+            return StopEvent(Reason.STEP, self.machine.read_register("eip"), SIGTRAP)
         return None
 
     def descriptor_table(self, name: str):
@@ -335,7 +351,7 @@ class MachineTarget:
         fn = self._ext(what)
         self._invalidate()
         try:
-            return _stop(fn(*args))
+            return StopEvent.from_stop(fn(*args))
         finally:
             self._invalidate()
 
@@ -401,14 +417,3 @@ def _fault_addr(exc, default: int) -> int:
     if addr is None and exc.args and isinstance(exc.args[0], int):
         addr = exc.args[0]
     return default if addr is None else int(addr)
-
-
-def _stop(stop) -> StopEvent:
-    return StopEvent(
-        reason=stop.reason,
-        pc=int(stop.pc),
-        signal=int(stop.signal) if stop.signal is not None else SIGTRAP,
-        detail=getattr(stop, "detail", "") or "",
-        watch=getattr(stop, "watch", None),
-        history=getattr(stop, "history", "") or "",
-    )

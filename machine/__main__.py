@@ -14,6 +14,7 @@ import time
 
 from .errors import KernelImageError
 from .kbuild import ensure_kernel
+from .stop import Reason
 
 SLICE = 50_000_000
 BOOT_DONE = r"init: boot complete[^\n]*\n"
@@ -63,7 +64,7 @@ def main(argv=None):
         if state["matched"]:
             status, why = 0, "console matched %r" % pattern.pattern.decode()
             break
-        if stop.reason not in ("limit", "breakpoint"):
+        if stop.reason not in (Reason.LIMIT, Reason.BREAKPOINT):
             why = "%s at 0x%08x: %s" % (stop.reason, stop.pc, stop.detail)
             break
         if "halted" in stop.detail:

@@ -38,12 +38,10 @@ history then begins at the oldest one kept (gdb hears `replaylog:begin`).
 """
 import bisect
 import ctypes
-from dataclasses import dataclass
-from typing import Optional, Tuple
 
 import numpy as np
 
-from .errors import SIGTRAP
+from .stop import Reason, Stop
 from .watch import Watchpoints, KIND_BY_Z  # noqa: F401  (re-exported)
 
 PAGE = 4096
@@ -62,18 +60,6 @@ LOG_SNAP_MAX = 16 << 20           # log bytes after the newest snapshot that mak
 def _cost(kind, data) -> int:
     """Memory one log entry holds: a memory write keeps its payload."""
     return LOG_ENTRY + (len(data[2]) if kind == "write" and data[0] == "mem" else 0)
-
-
-@dataclass
-class HStop:
-    """A machine.Stop plus what the stub's stop reply needs."""
-    reason: str
-    pc: int
-    signal: int = SIGTRAP
-    vector: Optional[int] = None
-    detail: str = ""
-    watch: Optional[Tuple[str, int]] = None     # (watch|rwatch|awatch, vaddr)
-    history: str = ""                           # "begin" when history ran out
 
 
 class _Snap:
@@ -284,17 +270,17 @@ class TimeMachine:
                 scan.append(((m.icount, True), "bp", None))
         while m.icount < t:
             stop = m.cont(t - m.icount, service_at_limit=False)
-            if stop.reason == "breakpoint":
+            if stop.reason == Reason.BREAKPOINT:
                 if scan is not None:
                     scan.append(((m.icount, True), "bp", None))
                 continue
-            if stop.reason == "fault" and m.icount < t:
+            if stop.reason == Reason.FAULT and m.icount < t:
                 # caught exception (catch_exceptions): what the debugger did
                 # then is in the log (a 'deliver' entry at this count, or
                 # nothing: the instruction ran again)
                 continue
-            if stop.reason != "limit" or stop.detail:
-                if m.icount < t and stop.reason == "limit":
+            if stop.reason != Reason.LIMIT or stop.detail:
+                if m.icount < t and stop.reason == Reason.LIMIT:
                     continue
                 break
 
@@ -388,7 +374,7 @@ class TimeMachine:
         if hit is None:
             return None
         self.watch.refresh()
-        return HStop("watchpoint", self.m.read_register("eip"), watch=(hit[1], hit[2]))
+        return Stop(Reason.WATCHPOINT, self.m.read_register("eip"), watch=(hit[1], hit[2]))
 
     def cont(self, max_insns=None):
         m = self.m
@@ -404,8 +390,8 @@ class TimeMachine:
                 self.serviced = False
                 self.frontier = m.icount
                 return w
-            self.serviced = stop.reason != "limit"
-            if stop.reason == "limit" and not stop.detail and m.icount >= self.next_snap:
+            self.serviced = stop.reason != Reason.LIMIT
+            if stop.reason == Reason.LIMIT and not stop.detail and m.icount >= self.next_snap:
                 self._snapshot_now()
                 self.next_snap = m.icount + self.interval
                 if end is None or m.icount < end:
@@ -434,18 +420,18 @@ class TimeMachine:
         stop = None
         for _ in range(RANGE_STEP_MAX):
             stop = self.step()
-            if stop.reason != "step":
+            if stop.reason != Reason.STEP:
                 return stop
             pc = m.read_register("eip")
             if not (start <= pc < end):
                 return stop
             if pc in m._bps:
-                return HStop("breakpoint", pc)
+                return Stop(Reason.BREAKPOINT, pc)
         return stop
 
     # ---------------------------------------------------------- reverse
     def _history_stop(self):
-        return HStop("history", self.m.read_register("eip"), history="begin")
+        return Stop(Reason.HISTORY, self.m.read_register("eip"))
 
     def _prev_instruction(self, t):
         """Position of the instruction that ran from t-1 (idle gaps skipped)."""
@@ -469,7 +455,7 @@ class TimeMachine:
         if m.halted and h is not None and h < pos[0] and h - 1 >= self.snaps[0].icount:
             # inside an idle gap: the previous instruction is the hlt itself
             self._goto(self._prev_instruction(h))
-        return HStop("step", m.read_register("eip"))
+        return Stop(Reason.STEP, m.read_register("eip"))
 
     def reverse_cont(self, max_segments=None):
         """Back to the last breakpoint or watchpoint hit before now, or to
@@ -493,15 +479,15 @@ class TimeMachine:
                 self._goto(pos)
                 pc = self.m.read_register("eip")
                 if what == "bp":
-                    return HStop("breakpoint", pc)
-                return HStop("watchpoint", pc, watch=(what, data))
+                    return Stop(Reason.BREAKPOINT, pc)
+                return Stop(Reason.WATCHPOINT, pc, watch=(what, data))
             end = (start, False)
             i -= 1
             if max_segments is not None and i >= 0:
                 max_segments -= 1
                 if max_segments <= 0:
                     self._goto(end)
-                    return HStop("limit", self.m.read_register("eip"))
+                    return Stop(Reason.LIMIT, self.m.read_register("eip"))
         self._goto(self.history_begin)
         return self._history_stop()
 

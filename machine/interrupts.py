@@ -18,9 +18,9 @@ protected mode without task gates:
        the gate.
   A fault while doing this (bad gate, IDT or stack unmapped) becomes a
   double fault (#DF, vector 8, error code 0); a fault while delivering #DF
-  is a triple fault: deliver() then returns a Stop(reason="triple_fault").
+  is a triple fault: deliver() then returns a Stop(Reason.TRIPLE_FAULT).
   If no IDT is loaded (IDTR.limit == 0) an exception cannot be delivered at
-  all: deliver() returns Stop(reason="fault") with the original vector so the
+  all: deliver() returns Stop(Reason.FAULT) with the original vector so the
   debugger sees the guest's bug, not a reset.  deliver() returns None when
   the handler is now the current instruction.
 
@@ -31,7 +31,7 @@ read_memory(vaddr, n) / write_memory(vaddr, data) that raise MemoryFault.
 Catching exceptions (for a debugger):
   with `catch` true, raise_event() stops BEFORE delivering a CPU exception
   (kind "exception", a fault vector, IDT loaded): it records it in `caught`
-  and returns Stop(reason="fault", pc=faulting eip, signal for the vector),
+  and returns Stop(Reason.FAULT, pc=faulting eip, signal for the vector),
   leaving the CPU exactly as it was when the instruction faulted.  The
   debugger then either delivers it (deliver_caught(): gdb `continue`, which
   passes the signal) or drops it (gdb `signal 0`: the instruction runs again
@@ -47,7 +47,8 @@ expose it).
 """
 import struct
 
-from .errors import MemoryFault, Stop, SIGSEGV, signal_for_vector
+from .errors import MemoryFault
+from .stop import Reason, Stop, SIGSEGV, signal_for_vector
 
 ERROR_CODE_VECTORS = frozenset((8, 10, 11, 12, 13, 14, 17))
 # Vectors that are faults: EIP of the faulting instruction is pushed.
@@ -105,7 +106,7 @@ class InterruptController:
                 extra = " (cr2 0x%08x)" % self.cpu.reg("cr2")
             if error_code is not None:
                 extra += " error code 0x%x" % error_code
-            return Stop("fault", eip, signal_for_vector(vector), vector,
+            return Stop(Reason.FAULT, eip, signal_for_vector(vector), vector,
                         "%s at eip 0x%08x%s, caught before delivery: continue "
                         "with the signal to deliver it to the kernel"
                         % (vector_name(vector), eip, extra))
@@ -148,7 +149,7 @@ class InterruptController:
     def deliver(self, vector: int, kind: str, error_code=None):
         cpu = self.cpu
         if kind != "external" and cpu.reg("idtr")[2] == 0:
-            return Stop("fault", cpu.reg("eip"), signal_for_vector(vector), vector,
+            return Stop(Reason.FAULT, cpu.reg("eip"), signal_for_vector(vector), vector,
                         "%s at eip 0x%08x with no IDT loaded"
                         % (vector_name(vector), cpu.reg("eip")))
         if kind == "exception" and vector in ERROR_CODE_VECTORS and error_code is None:
@@ -173,7 +174,7 @@ class InterruptController:
         regs = " ".join("%s=%08x" % (r, cpu.reg(r)) for r in
                         ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
                          "eip", "eflags", "cr0", "cr2", "cr3"))
-        return Stop("triple_fault", cpu.reg("eip"), SIGSEGV, vector,
+        return Stop(Reason.TRIPLE_FAULT, cpu.reg("eip"), SIGSEGV, vector,
                     "triple fault delivering %s: %s; %s" % (vector_name(vector), why, regs))
 
     def _push_frame(self, vector: int, kind: str, error_code):

@@ -33,8 +33,8 @@ Interrupt rules:
   - `hlt` with IF=1: time skips to the next PIT deadline (or to the caller's
     limit, staying halted) and the IRQ wakes the CPU.  `hlt` with IF=0 (or
     with no timer programmed) halts forever: cont(max_insns) returns
-    Stop("limit") with virtual time skipped to the limit, and cont(None)
-    returns Stop("limit") at once with detail "halted ...", so a debugger can
+    Stop(LIMIT) with virtual time skipped to the limit, and cont(None)
+    returns Stop(LIMIT) at once with detail "halted ...", so a debugger can
     always regain control.  step() on a halted CPU executes the instruction
     after the hlt.
 
@@ -61,7 +61,8 @@ from unicorn import x86_const as X
 
 from . import clock as vclock
 from . import excstate, loader, paging
-from .errors import MemoryFault, Stop, SIGTRAP, SIGSEGV, signal_for_vector
+from .errors import MemoryFault
+from .stop import Reason, Stop, SIGTRAP, SIGSEGV
 from .interrupts import (InterruptController, FAULT_VECTORS, EFLAGS_IF,
                          vector_name)
 from .pic import PICPair
@@ -104,6 +105,22 @@ REGISTER_NAMES = (
     "fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop",
     "cr0", "cr2", "cr3", "cr4",
 )
+
+
+class _Run:
+    """The state one cont() call carries from one turn of its loop to the next."""
+    __slots__ = ("limit", "service_at_limit", "resumed_at", "idle_skips", "idle_mark")
+
+    def __init__(self, limit, service_at_limit, resumed_at):
+        self.limit = limit                  # icount to stop at, or None
+        self.service_at_limit = service_at_limit
+        # Unicorn re-enters a rep string insn for each iteration; a breakpoint
+        # on the one we resume from must not fire again until it completes.
+        self.resumed_at = resumed_at        # (eip, icount)
+        self.idle_skips, self.idle_mark = 0, None
+
+    def at_limit(self, icount):
+        return self.limit is not None and icount >= self.limit
 
 
 class _CpuFacade:
@@ -453,7 +470,7 @@ class Machine:
                 self.uc.emu_start(eip, END_ADDR)
             except UcError as e:
                 pc = self.uc.reg_read(X.UC_X86_REG_EIP)
-                return Stop("fault", pc, SIGSEGV, None,
+                return Stop(Reason.FAULT, pc, SIGSEGV, None,
                             "unicorn stopped at eip 0x%08x: %s" % (pc, e))
             if not self._exc_fixup:
                 return self._pending_stop
@@ -471,107 +488,147 @@ class Machine:
 
     def cont(self, max_insns=None, service_at_limit=True) -> Stop:
         """Run until a breakpoint, an undeliverable fault, or max_insns more
-        instructions of virtual time (Stop.reason == "limit").
+        instructions of virtual time (Stop.reason == Reason.LIMIT).
         service_at_limit=False returns at the limit before the timer/IRQ
         service point of that instruction count (the next cont() does it):
         the stop state then depends only on the count, which is what exact
-        replay (machine/history.py) needs."""
+        replay (machine/history.py) needs.
+
+        Each turn of the loop: the checks at the boundary (_at_boundary),
+        then either idle time while halted (_idle) or one slice of the CPU
+        (_run_slice); each returns a Stop, or None to go on."""
         c = self._clock
         self.intc.caught = None             # not delivered: the insn runs again
         limit = None if max_insns is None else c.icount + max(0, int(max_insns))
         eip = self.uc.reg_read(X.UC_X86_REG_EIP)
+        self._resume_over_breakpoint(eip)
+        run = _Run(limit, service_at_limit, (eip, c.icount))
+        while True:
+            stop = self._at_boundary(run)
+            if stop is None:
+                stop = self._idle(run) if self._halted else self._run_slice(run)
+            if stop is not None:
+                return stop
+
+    def _resume_over_breakpoint(self, eip):
+        """Resuming at a breakpoint runs its instruction first (no re-hit)."""
         if eip in self._bps:
+            c = self._clock
             c.skip_pending = 1
             c.skip_addr = eip
-        # Unicorn re-enters a rep string insn for each iteration; a breakpoint
-        # on the one we resume from must not fire again until it completes.
-        resumed_at = (eip, c.icount)
-        idle_skips, idle_mark = 0, None
-        while True:
-            if self._stop_requested:
-                self._stop_requested = False
-                return self._stop("limit", "stop requested")
-            if not service_at_limit and limit is not None and c.icount >= limit:
-                return self._stop("limit")
-            stop = self._service()
-            if stop is not None:
-                return stop
-            if limit is not None and c.icount >= limit:
-                return self._stop("limit")
-            if self._halted:
-                if c.irq_armed and self.pic.pending() and self._eflags_if():
-                    stop = self._deliver_irq()      # `sti; hlt` with an IRQ waiting
-                    if stop is not None:
-                        return stop
-                    continue
-                nxt = self.pit.next_deadline()
-                if nxt is None or not self._eflags_if():
-                    if limit is None:
-                        return self._stop("limit", "halted with interrupts disabled "
-                                          "(cli; hlt) or no timer: the CPU will "
-                                          "never wake up")
-                    c.icount = limit
-                    continue
-                if limit is None:
-                    # Halted through several ticks without an IRQ getting in
-                    # (IRQ 0 masked, or never acknowledged): it never wakes.
-                    idle_skips = idle_skips + 1 if self.irqs_delivered == idle_mark else 0
-                    idle_mark = self.irqs_delivered
-                    if idle_skips > 3:
-                        return self._stop("limit", "halted and no interrupt can "
-                                          "wake the CPU (IRQ 0 masked or not "
-                                          "acknowledged)")
-                target = nxt if limit is None else min(nxt, limit)
-                if target > c.icount:
-                    c.icount = target
-                continue
-            deadline = self.pit.next_deadline()
-            if deadline is None:
-                deadline = FOREVER
-            if limit is not None:
-                deadline = min(deadline, limit)
-            # Bounded chunks (invisible to the guest: a deadline stop is
-            # transparent) so a request_stop() that races with emu_start is
-            # seen within CHUNK instructions even with no timer running.
-            deadline = min(deadline, c.icount + CHUNK)
-            stop = self._emu(deadline)
-            if stop is not None:
-                return stop
-            reason = c.stop_reason
-            if reason == vclock.STOP_NONE and self._stop_requested:
-                self._stop_requested = False
-                return self._stop("limit", "stop requested")
-            if reason == vclock.STOP_BREAKPOINT:
-                pc = self.uc.reg_read(X.UC_X86_REG_EIP)
-                if (pc, c.icount - 1) == resumed_at and self._rep_string_at(pc):
-                    c.skip_pending = 1          # the next iteration of that rep
-                    c.skip_addr = pc
-                    resumed_at = (pc, c.icount)
-                    continue
-                return self._stop("breakpoint")
-            if reason == vclock.STOP_IRQ_WINDOW:
-                c.irq_armed = 0
-                c.if_seen = 0
-                if self.pic.pending():
-                    if self._eflags_if():
-                        stop = self._deliver_irq()
-                        if stop is not None:
-                            return stop
-                    else:
-                        self._arm_irq_window()
-                continue
-            if reason == vclock.STOP_DEADLINE:
-                continue
-            # emu_start returned on its own: the guest executed hlt.
-            if not self._just_halted():
-                pc = self.uc.reg_read(X.UC_X86_REG_EIP)
-                return Stop("fault", pc, SIGSEGV, None,
-                            "emulation stopped unexpectedly at 0x%08x" % pc)
-            self._halted = True
-            self.halted_at = c.icount
+
+    def _at_boundary(self, run):
+        """At the instruction boundary the loop is at: a stop request, the
+        limit (before or after the timer/IRQ service point), the service."""
+        c = self._clock
+        if self._stop_requested:
+            return self._requested_stop()
+        if not run.service_at_limit and run.at_limit(c.icount):
+            return self._stop(Reason.LIMIT)
+        stop = self._service()
+        if stop is not None:
+            return stop
+        if run.at_limit(c.icount):
+            return self._stop(Reason.LIMIT)
+        return None
+
+    def _requested_stop(self):
+        self._stop_requested = False
+        return self._stop(Reason.LIMIT, "stop requested")
+
+    def _idle(self, run):
+        """Halted by `hlt`: take an IRQ that is waiting, else skip virtual
+        time to the next timer deadline (or the limit)."""
+        c = self._clock
+        if c.irq_armed and self.pic.pending() and self._eflags_if():
+            return self._deliver_irq()      # `sti; hlt` with an IRQ waiting
+        nxt = self.pit.next_deadline()
+        if nxt is None or not self._eflags_if():
+            return self._halted_for_good(run)
+        if run.limit is None and self._never_woken(run):
+            return self._stop(Reason.LIMIT, "halted and no interrupt can wake the CPU "
+                              "(IRQ 0 masked or not acknowledged)")
+        target = nxt if run.limit is None else min(nxt, run.limit)
+        if target > c.icount:
+            c.icount = target
+        return None
+
+    def _halted_for_good(self, run):
+        """`cli; hlt`, or no timer: only the caller's limit ends the sleep."""
+        if run.limit is None:
+            return self._stop(Reason.LIMIT, "halted with interrupts disabled (cli; hlt) "
+                              "or no timer: the CPU will never wake up")
+        self._clock.icount = run.limit
+        return None
+
+    def _never_woken(self, run):
+        """Halted through several ticks without an IRQ getting in (IRQ 0
+        masked, or never acknowledged): it never wakes."""
+        run.idle_skips = run.idle_skips + 1 if self.irqs_delivered == run.idle_mark else 0
+        run.idle_mark = self.irqs_delivered
+        return run.idle_skips > 3
+
+    def _run_slice(self, run):
+        """Run the CPU up to the next deadline, then act on why it stopped."""
+        c = self._clock
+        deadline = self.pit.next_deadline()
+        if deadline is None:
+            deadline = FOREVER
+        if run.limit is not None:
+            deadline = min(deadline, run.limit)
+        # Bounded chunks (invisible to the guest: a deadline stop is
+        # transparent) so a request_stop() that races with emu_start is
+        # seen within CHUNK instructions even with no timer running.
+        stop = self._emu(min(deadline, c.icount + CHUNK))
+        if stop is not None:
+            return stop
+        reason = c.stop_reason
+        if reason == vclock.STOP_BREAKPOINT:
+            return self._at_breakpoint(run)
+        if reason == vclock.STOP_IRQ_WINDOW:
+            return self._at_irq_window()
+        if reason == vclock.STOP_DEADLINE:
+            return None
+        return self._engine_returned()
+
+    def _at_breakpoint(self, run):
+        c = self._clock
+        pc = self.uc.reg_read(X.UC_X86_REG_EIP)
+        if (pc, c.icount - 1) == run.resumed_at and self._rep_string_at(pc):
+            c.skip_pending = 1              # the next iteration of that rep
+            c.skip_addr = pc
+            run.resumed_at = (pc, c.icount)
+            return None
+        return self._stop(Reason.BREAKPOINT)
+
+    def _at_irq_window(self):
+        """The clock hook saw IF=1 after the window was armed: deliver the
+        IRQ, or arm the window again if IF went back to 0."""
+        c = self._clock
+        c.irq_armed = 0
+        c.if_seen = 0
+        if not self.pic.pending():
+            return None
+        if self._eflags_if():
+            return self._deliver_irq()
+        self._arm_irq_window()
+        return None
+
+    def _engine_returned(self):
+        """emu_start returned with no clock stop: a stop request, or the
+        guest executed hlt."""
+        if self._stop_requested:
+            return self._requested_stop()
+        if not self._just_halted():
+            pc = self.uc.reg_read(X.UC_X86_REG_EIP)
+            return Stop(Reason.FAULT, pc, SIGSEGV, None,
+                        "emulation stopped unexpectedly at 0x%08x" % pc)
+        self._halted = True
+        self.halted_at = self._clock.icount
+        return None
 
     def request_stop(self):
-        """Make the running (or next) cont() return Stop("limit", detail=
+        """Make the running (or next) cont() return Stop(LIMIT, detail=
         "stop requested") at the next instruction boundary.  Safe to call
         from a device callback (e.g. the console) or from another thread
         (a debugger's Ctrl-C).  Runs that use it are deterministic only if
@@ -583,7 +640,7 @@ class Machine:
     # A debugger's view of CPU exceptions (interrupts.py, "Catching exceptions").
     @property
     def catch_exceptions(self) -> bool:
-        """True: an exception stops the machine (Stop "fault", signal for its
+        """True: an exception stops the machine (Stop FAULT, signal for its
         vector, pc of the faulting instruction) before it is delivered
         through the IDT; deliver_caught_exception() then delivers it."""
         return getattr(self, "_catch_exceptions", False)
@@ -635,9 +692,7 @@ class Machine:
         saved = c.irq_armed
         c.irq_armed = 0
         eip = self.uc.reg_read(X.UC_X86_REG_EIP)
-        if eip in self._bps:
-            c.skip_pending = 1
-            c.skip_addr = eip
+        self._resume_over_breakpoint(eip)
         start = c.icount
         try:
             stop = self._emu(c.icount + 1)
@@ -649,9 +704,7 @@ class Machine:
                 # (and QEMU 7) does.  Each pass counts as an instruction, as
                 # under cont(), so stepping and running agree on virtual time.
                 if self.uc.reg_read(X.UC_X86_REG_ECX) == 0:
-                    if eip in self._bps:
-                        c.skip_pending = 1
-                        c.skip_addr = eip
+                    self._resume_over_breakpoint(eip)
                     start = c.icount
                     stop = self._emu(c.icount + 1)
         finally:
@@ -662,7 +715,7 @@ class Machine:
         if c.stop_reason == vclock.STOP_NONE and c.icount == start + 1 and self._just_halted():
             self._halted = True
             self.halted_at = c.icount
-        return self._stop("step")
+        return self._stop(Reason.STEP)
 
     def _stop(self, reason, detail=""):
         pc = self.uc.reg_read(X.UC_X86_REG_EIP)
