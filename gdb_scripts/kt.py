@@ -17,7 +17,8 @@ if not os.path.isdir(os.path.join(_here, "kt")):
 if _here not in sys.path:
     sys.path.insert(0, _here)
 
-_KT_MODULES = ("kt.utils", "kt.taskstate", "kt.tasks", "kt.dmesg", "kt.kthreads")
+_KT_MODULES = ("kt.walkers", "kt.utils", "kt.taskstate", "kt.tasks", "kt.threads", "kt.dmesg",
+               "kt.kthreads")
 for _name in ("kt",) + _KT_MODULES:
     if _name in sys.modules:
         importlib.reload(sys.modules[_name])

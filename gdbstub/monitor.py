@@ -197,24 +197,11 @@ class Monitor:
         raise MonitorError("say on, off, tail [N] or status")
 
     def dmesg(self, args) -> str:
-        threads = self._kernel()
-        layout, walker = threads.layout, threads.walker
-        buf, end_sym = layout.sym("log_buf"), layout.sym("log_end")
-        if buf is None or end_sym is None:
-            raise MonitorError("the kernel has no log_buf/log_end symbols")
-        size = layout.symbols["log_buf"][1]
-        if not size and layout.sym("log_buf_len") is not None:
-            size = walker.read_u32(layout.sym("log_buf_len")) or 0
-        end = walker.read_u32(end_sym)
-        if end is None or not size:
-            raise MonitorError("log_buf is not readable yet (paging off?)")
-        n = min(end, size)
-        start = (end - n) % size
-        first = walker.read(buf + start, min(n, size - start)) or b""
-        rest = walker.read(buf, n - len(first)) if n > len(first) else b""
-        if len(first) + len(rest or b"") != n:
-            raise MonitorError("log_buf is not readable")
-        text = (first + rest).decode("latin-1")
+        from .oskernel import walkers
+        try:
+            text = self._kernel().walker.log_bytes().decode("latin-1")
+        except walkers.WalkError as e:
+            raise MonitorError(str(e))
         if not text:
             return "(the log is empty)\n"
         return text if text.endswith("\n") else text + "\n"

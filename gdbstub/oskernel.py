@@ -198,17 +198,20 @@ def _read_layout(path) -> KernelLayout:
 
 # ------------------------------------------------------------------ tasks
 
-def _load_taskstate():
-    # gdb_scripts/ sits beside gdbstub/ in a checkout and in the wheel (setup.py)
+def _load_kt(name):
+    """gdb_scripts/kt/<name>.py, pure Python the gdb helpers import too:
+    loaded by path, since gdb's Python cannot import gdbstub (gdb_scripts/
+    sits beside gdbstub/ in a checkout and in the wheel, setup.py)."""
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "gdb_scripts", "kt", "taskstate.py")
-    spec = importlib.util.spec_from_file_location("kt_taskstate", path)
+                        "gdb_scripts", "kt", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"kt_{name}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
 
 
-taskstate = _load_taskstate()
+taskstate = _load_kt("taskstate")   # the one task-state decoder
+walkers = _load_kt("walkers")       # the one list walker and log-ring reader
 
 
 @dataclass(frozen=True)
@@ -281,16 +284,12 @@ class TaskWalker:
         the list cannot be walked (not set up yet, unreadable, corrupt)."""
         L = self.layout
         head = L.sym("init_task") + L.task["tasks"]
-        addrs = [L.sym("init_task")]
-        seen = {head}
-        node = self._u32(head + L.list_next)
-        while node != head:
-            if node is None or node == 0 or node in seen or len(addrs) > MAX_TASKS:
-                return None
-            seen.add(node)
-            addrs.append((node - L.task["tasks"]) & 0xFFFFFFFF)
-            node = self._u32(node + L.list_next)
-        return addrs
+        try:
+            return [L.sym("init_task")] + [
+                (node - L.task["tasks"]) & 0xFFFFFFFF
+                for node in walkers.list_nodes(self._mem, head, L.list_next, limit=MAX_TASKS)]
+        except walkers.WalkError:
+            return None
 
     def tasks(self) -> Optional[List[Task]]:
         addrs = self.task_addrs()
@@ -306,6 +305,38 @@ class TaskWalker:
 
     def read_u32(self, addr: int) -> Optional[int]:
         return self._u32(addr)
+
+    # switch_to (include/asm/system.h) parks a task: pushfl, pushl %ebp, then
+    # thread.sp = esp, thread.ip = its label 1 (which pops them again)
+    SWITCH_FRAME = (("ebp", 0), ("eflags", 4))   # (register, offset from thread.sp)
+
+    def saved_registers(self, task: Task) -> Dict[str, int]:
+        """The registers of a task that is not running, as far as they were
+        saved: eip = thread.ip, esp = thread.sp and what switch_to pushed
+        there; a task that never ran (eip = ret_from_fork, esp = its
+        pt_regs) has only eip and esp."""
+        out = {"eip": task.ip, "esp": task.sp}
+        if task.ip != self.layout.sym("ret_from_fork"):
+            for name, off in self.SWITCH_FRAME:
+                value = self._u32(task.sp + off)
+                if value is not None:
+                    out[name] = value
+        return out
+
+    def log_bytes(self) -> bytes:
+        """The kernel log (log_buf, log_end), oldest byte first; raises
+        walkers.WalkError (one line) when it cannot be read."""
+        L = self.layout
+        buf, end_sym = L.sym("log_buf"), L.sym("log_end")
+        if buf is None or end_sym is None:
+            raise walkers.WalkError("the kernel has no log_buf/log_end symbols")
+        size = L.symbols["log_buf"][1]
+        if not size and L.sym("log_buf_len") is not None:
+            size = self._u32(L.sym("log_buf_len")) or 0
+        end = self._u32(end_sym)
+        if end is None or not size:
+            raise walkers.WalkError("log_buf is not readable yet (paging off?)")
+        return walkers.log_bytes(self._mem, buf, size, end)
 
     def read(self, addr: int, size: int) -> Optional[bytes]:
         return self._mem(addr, size)

@@ -103,6 +103,7 @@ class TraceLayout:
 
     funcs: Dict[str, FuncInfo]                 # probed functions that exist
     missing: Tuple[str, ...]                   # probed functions that do not
+    completion_done: int                       # offsetof(struct completion, done)
     completion_wait: int                       # offsetof(struct completion, wait)
     wqh_list: int                              # offsetof(wait_queue_head_t, task_list)
     wq_task: int                               # offsetof(wait_queue_t, task)
@@ -205,15 +206,16 @@ def _read_trace_layout(path) -> TraceLayout:
             m = _members(die).get(field)
             return None if m is None else m[0]
 
+        comp_done = member("completion", "done", "completion")
         comp = member("completion", "wait", "completion")
         wqh = member("__wait_queue_head", "task_list", "wait")
         wqt = member("__wait_queue", "task", "wait")
         wql = member("__wait_queue", "task_list", "wait")
         done = member("kthread_create_info", "done", "kthread")
-        if None in (comp, wqh, wqt, wql):
+        if None in (comp_done, comp, wqh, wqt, wql):
             raise LayoutError(f"{path}: no struct completion / wait queue layout in DWARF")
         return TraceLayout(funcs=funcs, missing=tuple(p for p in PROBES if p not in funcs),
-                           completion_wait=comp, wqh_list=wqh, wq_task=wqt, wq_list=wql,
+                           completion_done=comp_done, completion_wait=comp, wqh_list=wqh, wq_task=wqt, wq_list=wql,
                            create_done=done, symbols=tuple(funcs_sym))
 
 
@@ -510,9 +512,9 @@ class SchedTracer:
             return
         L = self.layout
         x = self._arg("complete", 0) or 0
-        done = self._u32(x)
+        done = self._u32(x + L.completion_done)
         head = x + L.completion_wait + L.wqh_list
-        node = self._u32(head)              # list_head.next is its first member
+        node = self._u32(head + self.klayout.list_next)     # the first waiter, if any
         waiter = None
         if node is not None and node != head:
             waiter = self._task(self._u32(node - L.wq_list + L.wq_task))

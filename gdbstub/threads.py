@@ -373,15 +373,7 @@ class KernelThreads:
         t = self.task(tid)
         if t is None:
             raise TargetRegisterError(f"no thread {tid}")
-        out = {"eip": t.ip, "esp": t.sp}
-        if t.ip != self.layout.sym("ret_from_fork"):
-            ebp = self.walker.read_u32(t.sp)
-            flags = self.walker.read_u32(t.sp + 4)
-            if ebp is not None:
-                out["ebp"] = ebp
-            if flags is not None:
-                out["eflags"] = flags
-        return out
+        return self.walker.saved_registers(t)
 
     def read_register(self, tid: int, name: str) -> int:
         if self._cpu(tid) or name in _SHARED:

@@ -7,63 +7,64 @@
     kt-stop-hook on|off  print `[task: pid N "comm"]` at every stop (off by default)
 
 kt-bt and kt-bt-all switch the stub's kernel-tasks-as-threads mode on
-(`monitor tasks on`), read gdb's thread list and run `bt` in the task's
-thread, then return to the thread that was selected.  Once on, gdb announces
-stops with thread names (`Thread 3 "kthreadd" hit Breakpoint 2`): that is
-gdb's behaviour with more than one thread, not an error.
-kt-stop-hook needs gdb_scripts/kt.py (`$kt_current()`).
+(`monitor tasks on`), ask the stub which gdb thread is which task
+(kt.threads: its ids follow gdb's discovery order, so they are never
+computed from pids) and run `bt` in the task's thread, then return to the
+thread that was selected.  Once on, gdb announces stops with thread names
+(`Thread 3 "kthreadd" hit Breakpoint 2`): that is gdb's behaviour with more
+than one thread, not an error.  Tasks, lists and types come from the kt
+package (gdb_scripts/kt.py, sourced here if it was not): its cached types
+are forgotten when gdb loads other symbols, as Linux's scripts/gdb does.
 """
-import re
+import os
+import sys
 
 import gdb
 
-THREAD = re.compile(r'^(\*)?\s*(\d+)\s+Thread \d+ "([^"]*)" \(pid (\d+)(?:, ([^)]*))?\)')
+if "kt" not in sys.modules:     # the kt package: gdb_scripts/kt.py puts it on sys.path
+    gdb.execute("source " + os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                         "gdb_scripts", "kt.py"))
+from kt import taskstate, tasks, threads, utils  # noqa: E402
 
 
 def task_threads():
-    """[(gdb thread number, comm, pid, state, running)] of every kernel task.
+    """[(gdb thread, comm, pid, state, running)] of every kernel task, in
+    task-list order; state is the word `monitor ps` and `info threads` use.
 
     Switches the stub's tasks-as-threads mode on; if it was off (gdb knew one
     thread, the CPU), gdb's register cache is flushed and the thread of the
-    running task is selected, so gdb's view matches the CPU again."""
-    was_on = len(gdb.selected_inferior().threads()) > 1
-    try:
-        gdb.execute("monitor tasks on", to_string=True)
-        out = gdb.execute("info threads", to_string=True)
-    except gdb.error as e:
-        raise gdb.GdbError(f"kt-bt: cannot list the tasks as threads: {e}")
+    running task is selected, so gdb's view matches the CPU again.  The
+    tasks are read through gdb (kt.tasks), their threads asked of the stub
+    (kt.threads): the stub numbers threads as gdb discovers them."""
+    was_on = utils.with_prefix("kt-bt", threads.show_tasks)
+    by_pid = utils.with_prefix("kt-bt", threads.task_threads)
+    cur = int(utils.with_prefix("kt-bt", tasks.current_task))
     res = []
-    for line in out.splitlines():
-        m = THREAD.match(line)
-        if m:
-            state = m.group(5) or ""
-            res.append((int(m.group(2)), m.group(3), int(m.group(4)), state,
-                        state == "running"))
+    for t in utils.with_prefix("kt-bt", tasks.task_list):
+        pid = int(t["pid"])
+        if pid not in by_pid:
+            continue
+        running = int(t) == cur
+        word = taskstate.decode(int(t["state"]), int(t["exit_state"]), running)[1]
+        res.append((by_pid[pid], utils.read_string(t["comm"]), pid, word, running))
     if not res:
         raise gdb.GdbError("kt-bt: the stub lists no kernel tasks (is the kernel past "
                            "start_kernel? `monitor tasks on` needs the task list)")
     if not was_on:
         running = [t for t in res if t[4]]
         if running:
-            _thread(running[0][0]).switch()
-    # gdb may have cached thread 1's registers when thread 1 was the CPU; with
+            running[0][0].switch()
+    # gdb may have cached its first thread's registers when it was the CPU; with
     # tasks on it is swapper (pid 0): re-read (gdb sends Hg for the thread it needs next).
     gdb.execute("maintenance flush register-cache", to_string=True)
     return res
 
 
-def _thread(num):
-    for t in gdb.selected_inferior().threads():
-        if t.num == num:
-            return t
-    raise gdb.GdbError(f"kt-bt: gdb has no thread {num}")
-
-
-def _bt_in(num, header):
+def _bt_in(thread, header):
     gdb.write(header + "\n")
     selected = gdb.selected_thread()
     try:
-        _thread(num).switch()
+        thread.switch()
         gdb.write(gdb.execute("bt", to_string=True))
     finally:
         if selected is not None and selected.is_valid():
@@ -84,9 +85,9 @@ class KtBt(gdb.Command):
         arg = arg.strip()
         if not arg:
             raise gdb.GdbError("usage: kt-bt PID|COMM")
-        for num, comm, pid, state, cur in task_threads():
+        for thread, comm, pid, state, cur in task_threads():
             if (arg.isdigit() and int(arg) == pid) or arg == comm:
-                _bt_in(num, _header(comm, pid, state, cur))
+                _bt_in(thread, _header(comm, pid, state, cur))
                 return
         raise gdb.GdbError(f"kt-bt: no task {arg} (kt-ps lists them)")
 
@@ -98,8 +99,8 @@ class KtBtAll(gdb.Command):
         super().__init__("kt-bt-all", gdb.COMMAND_STACK)
 
     def invoke(self, arg, from_tty):
-        for num, comm, pid, state, cur in sorted(task_threads(), key=lambda t: t[2]):
-            _bt_in(num, _header(comm, pid, state, cur))
+        for thread, comm, pid, state, cur in sorted(task_threads(), key=lambda t: t[2]):
+            _bt_in(thread, _header(comm, pid, state, cur))
 
 
 def _completion_waits():
@@ -107,8 +108,8 @@ def _completion_waits():
     res = []
     selected = gdb.selected_thread()
     try:
-        for num, comm, pid, state, cur in sorted(task_threads(), key=lambda t: t[2]):
-            _thread(num).switch()
+        for thread, comm, pid, state, cur in sorted(task_threads(), key=lambda t: t[2]):
+            thread.switch()
             f = gdb.newest_frame()
             while f is not None:
                 if f.name() == "wait_for_completion":
@@ -156,24 +157,13 @@ def runqueue():
     sym = gdb.lookup_static_symbol("runqueue")
     if sym is None:
         raise gdb.GdbError("kt-runq: no symbol 'runqueue' (kernel/sched.c): is this the kthread kernel?")
-    head = sym.value()
-    task_t = gdb.lookup_type("struct task_struct")
-    off = int(gdb.parse_and_eval("(unsigned long)&((struct task_struct *)0)->run_list"))
-    res = []
     try:
-        node = head["next"]
-        n = 0
-        while int(node) != int(head.address):
-            t = gdb.Value(int(node) - off).cast(task_t.pointer())
-            res.append((int(t["pid"]), t["comm"].string(length=16).split("\0")[0],
-                        int(t["state"])))
-            node = node["next"]
-            n += 1
-            if n > 4096:
-                raise gdb.GdbError("kt-runq: runqueue is corrupt or changing (over 4096 entries)")
+        return [(int(t["pid"]), utils.read_string(t["comm"]), int(t["state"]))
+                for t in utils.list_entries(sym.value(), tasks.task_type.get_type(), "run_list")]
+    except gdb.GdbError as e:
+        raise gdb.GdbError(f"kt-runq: {e}")
     except gdb.MemoryError as e:
         raise gdb.GdbError(f"kt-runq: cannot read the run queue: {e}")
-    return res
 
 
 class KtRunq(gdb.Command):
@@ -202,7 +192,7 @@ def _on_stop(event):
     try:
         task = gdb.parse_and_eval("$kt_current()")
         pid = int(task["pid"])
-        comm = task["comm"].string(length=16).split("\0")[0]
+        comm = utils.read_string(task["comm"])
         gdb.write(f"[task: pid {pid} \"{comm}\"]\n")
     except gdb.error:
         pass

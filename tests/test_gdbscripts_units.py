@@ -41,22 +41,6 @@ def _one_line_exec(script):
     return f"exec({script!r})"
 
 
-def test_unwrap_ring_buffer(gdb):
-    result, _ = gdb_python("""
-        from kt.dmesg import unwrap
-        ring = b"89abcdef01234567"          # 16 bytes, 24 written: wrapped at 8
-        bad = None
-        try:
-            unwrap(b"abc", 1)
-        except ValueError as e:
-            bad = str(e)
-        result = [unwrap(b"hello\\0\\0\\0", 5).decode(), unwrap(b"01234567", 8).decode(),
-                  unwrap(ring, 24).decode(), unwrap(ring, 16 + 3).decode(), bad]
-    """)
-    assert result == ["hello", "01234567", "0123456789abcdef", "bcdef0123456789a",
-                      "log buffer length 3 is not a power of two"]
-
-
 def test_gdb_decodes_task_states_as_the_stub_does(gdb):
     """kt-ps and `monitor ps` share kt/taskstate.py: gdb's copy of it (imported
     as kt.taskstate) and the stub's (loaded by path) give the same text."""

@@ -7,43 +7,25 @@ the ring has wrapped.
 """
 import gdb
 
-from kt import utils
-
-
-def unwrap(ring, end):
-    """The logged bytes, oldest first, of ring buffer `ring` after `end` writes.
-
-    Pure function (no gdb): `ring` is the whole buffer as bytes, `end` the
-    total count of bytes ever written (printk.c's log_end).
-    """
-    size = len(ring)
-    if size == 0 or size & (size - 1):
-        raise ValueError(f"log buffer length {size} is not a power of two")
-    if end <= size:
-        return bytes(ring[:end])
-    start = end & (size - 1)
-    return bytes(ring[start:]) + bytes(ring[:start])
+from kt import utils, walkers
 
 
 def read_log():
-    """The kernel log as bytes, oldest first."""
+    """The kernel log as bytes, oldest first (kt.walkers.log_bytes, the
+    stub's `monitor dmesg` reader too)."""
     log_buf = utils.lookup_variable("log_buf", "the printk ring buffer")
     log_end_v = utils.lookup_variable("log_end", "count of bytes logged")
     log_len_v = utils.lookup_variable("log_buf_len", "size of log_buf")
     try:
         end = int(log_end_v)
         size = int(log_len_v)
-        if size <= 0 or size & (size - 1) or size > log_buf.type.sizeof:
+        if size > log_buf.type.sizeof:
             raise gdb.GdbError(
                 f"log_buf_len is {size}: not set up yet, or not the kthread "
                 f"kernel ({utils.VMLINUX_HINT})")
-        if end == 0:
-            return b""
-        addr = int(log_buf.address)
-        inferior = gdb.selected_inferior()
-        if end <= size:
-            return bytes(inferior.read_memory(addr, end))
-        return unwrap(bytes(inferior.read_memory(addr, size)), end)
+        return walkers.log_bytes(utils.read_memory, int(log_buf.address), size, end)
+    except walkers.WalkError as e:
+        raise gdb.GdbError(f"{e} ({utils.VMLINUX_HINT})")
     except gdb.MemoryError as e:
         raise utils.memory_error(e, "the kernel log (log_buf/log_end)")
 

@@ -4,11 +4,12 @@ Works with gdb 13's Python API (nothing newer is used).
 """
 import gdb
 
+from kt import walkers
+
 # Where to point a user whose gdb has the wrong file (or none) loaded.
 VMLINUX_HINT = "load the kthread kernel's symbols: gdb kernel_src/vmlinux"
 
-# Bound on list walks, so a corrupt or half-built list cannot loop forever.
-MAX_LIST_ENTRIES = 4096
+MAX_LIST_ENTRIES = walkers.MAX_LIST_ENTRIES
 
 
 class CachedType:
@@ -101,33 +102,28 @@ def container_of(ptr, typ, member):
     return gdb.Value(addr - offset_of(typ, member)).cast(typ.pointer())
 
 
+def read_memory(addr, size):
+    """`size` bytes of target memory at `addr` (gdb.MemoryError if unreadable)."""
+    return bytes(gdb.selected_inferior().read_memory(addr, size))
+
+
 def list_for_each(head, limit=MAX_LIST_ENTRIES):
     """Yield each `struct list_head *` on the circular list headed by `head`.
 
-    `head` is a struct list_head value (not a pointer).  A NULL link or a
-    link whose ->prev does not point back (the list is not initialised yet,
-    or is being changed) raises gdb.GdbError instead of wandering memory.
+    `head` is a struct list_head value (not a pointer).  The walk is
+    kt.walkers.list_nodes, the stub's too: a NULL link or a link whose
+    ->prev does not point back (the list is not initialised yet, or is
+    being changed) raises gdb.GdbError instead of wandering memory.
     """
-    head_addr = int(head.address)
-    prev_addr = head_addr
-    node = head["next"]
-    count = 0
-    while int(node) != head_addr:
-        if int(node) == 0:
-            raise gdb.GdbError(
-                f"list at 0x{head_addr:x} is not initialised "
-                f"(NULL link after 0x{prev_addr:x})")
-        if int(node.dereference()["prev"]) != prev_addr:
-            raise gdb.GdbError(
-                f"list at 0x{head_addr:x} is corrupt or changing: "
-                f"0x{int(node):x}->prev is not 0x{prev_addr:x}")
-        count += 1
-        if count > limit:
-            raise gdb.GdbError(f"list at 0x{head_addr:x} has more than "
-                               f"{limit} entries: corrupt?")
-        yield node
-        prev_addr = int(node)
-        node = node.dereference()["next"]
+    typ = head.type.strip_typedefs()
+    nodes = walkers.list_nodes(read_memory, int(head.address), offset_of(typ, "next"),
+                               offset_of(typ, "prev"), limit)
+    ptr = typ.pointer()
+    try:
+        for node in nodes:
+            yield gdb.Value(node).cast(ptr)
+    except walkers.WalkError as e:
+        raise gdb.GdbError(str(e))
 
 
 def list_entries(head, typ, member, limit=MAX_LIST_ENTRIES):
