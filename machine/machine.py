@@ -1,5 +1,10 @@
 """The emulated PC: unicorn i386 CPU + 128 MiB RAM + PIC, PIT, UART; run loop.
 
+This module is the CPU, its hooks and the run loop; the parts with no
+unicorn in them live beside it: RAM and the page walk (memory.py, paging.py),
+what a fault's instruction tells (decode.py), device state for snapshots
+(devstate.py), the stop record (stop.py), IDT delivery (interrupts.py).
+
 Public API (docs/ARCHITECTURE.md, "Machine API"):
   Machine(kernel_path, ram_mb=128, cmdline="", console=None)
   reset(), icount, cont(max_insns=None) -> Stop, step() -> Stop,
@@ -48,20 +53,16 @@ callback runs when the instruction at the address begins (after it is
 counted), without stopping the machine or touching guest memory.  See
 add_probe for the contract.
 """
-import copy
-import ctypes
 import logging
-import mmap
-import struct
 
-import capstone
 from unicorn import (Uc, UcError, UC_ARCH_X86, UC_MODE_32, UC_PROT_ALL,
                      UC_HOOK_INTR, UC_HOOK_INSN, UC_HOOK_INSN_INVALID)
 from unicorn import x86_const as X
 
 from . import clock as vclock
-from . import excstate, loader, paging
+from . import decode, devstate, excstate, loader
 from .errors import MemoryFault
+from .memory import GuestMemory
 from .stop import Reason, Stop, SIGTRAP, SIGSEGV
 from .interrupts import (InterruptController, FAULT_VECTORS, EFLAGS_IF,
                          vector_name)
@@ -75,10 +76,6 @@ END_ADDR = 0xFFFFFFFF
 FOREVER = (1 << 63)
 _CLOCK_STATE = ("icount", "irq_armed", "if_seen", "skip_pending", "skip_addr")
 CHUNK = 20_000_000             # longest single emu_start, in instructions
-
-CR0_PG = 1 << 31
-CR4_PSE = 1 << 4
-CR4_PAE = 1 << 5
 
 _GPR = {
     "eax": X.UC_X86_REG_EAX, "ecx": X.UC_X86_REG_ECX, "edx": X.UC_X86_REG_EDX,
@@ -157,11 +154,9 @@ class Machine:
         self.cmdline = cmdline
         self._console_cb = console
         self.console_output = bytearray()
-        # Host-owned RAM: an anonymous mapping, handed to unicorn by pointer.
-        # Private anonymous mapping: MADV_DONTNEED zero-fills it again on reset.
-        self._ram = mmap.mmap(-1, self.ram_size,
-                              flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        self._ram_ptr = ctypes.addressof(ctypes.c_char.from_buffer(self._ram))
+        # Host-owned RAM (memory.py), handed to unicorn by pointer.
+        self._mem = GuestMemory(self.ram_size)
+        self._ram = self._mem.ram
         self._clock = vclock.new_clock()
         self._bps = set()
         self._probes = {}           # vaddr -> [callback(vaddr, icount)]
@@ -170,8 +165,6 @@ class Machine:
         self.probe_errors = []      # "vaddr: exception" of failed callbacks (last 20)
         self._listeners = []
         self._unknown_ports = set()
-        self._md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
-        self._md.detail = True
         self.uc = None
         self._fresh = True
         self.reset()
@@ -181,7 +174,7 @@ class Machine:
         """Back to the multiboot entry state with icount == 0.  Breakpoints
         are kept; console_output is cleared."""
         if not self._fresh:
-            self._ram.madvise(mmap.MADV_DONTNEED)   # all zero again, cheaply
+            self._mem.zero()
         self._fresh = False
         boot = loader.load(self.kernel_path, self._ram, self.cmdline)
         self.boot = boot
@@ -192,7 +185,7 @@ class Machine:
             self.uc = None          # drops hooks and TBs with the old engine
         uc = Uc(UC_ARCH_X86, UC_MODE_32)
         self.uc = uc
-        uc.mem_map_ptr(0, self.ram_size, UC_PROT_ALL, self._ram_ptr)
+        uc.mem_map_ptr(0, self.ram_size, UC_PROT_ALL, self._mem.address)
         # emu_start(until=...) makes unicorn translate `until` through the
         # guest page tables on every start, which clobbers the guest's CR2
         # when that address is unmapped.  With "exits" enabled and no exit
@@ -390,73 +383,28 @@ class Machine:
         except MemoryFault:
             return None
 
-    _SEG_REGS = {"cs", "ds", "es", "fs", "gs", "ss"}
+    def _code_at(self, eip, size=16):
+        """The bytes of the instruction at eip (b"": not mapped)."""
+        try:
+            return self.read_memory(eip, size)
+        except MemoryFault:
+            return b""
 
     def _selector_error_code(self, eip):
-        """Unicorn does not expose the error code of #TS/#NP/#SS/#GP either.
-        For the common case, a segment register load (`mov sreg, r/m`,
-        `pop sreg`), it is the selector with RPL cleared; otherwise 0."""
-        try:
-            code = self.read_memory(eip, 16)
-        except MemoryFault:
-            return 0
-        for insn in self._md.disasm(code, eip, 1):
-            ops = insn.operands
-            if insn.mnemonic == "mov" and len(ops) == 2 and \
-                    ops[0].type == capstone.x86.X86_OP_REG and \
-                    insn.reg_name(ops[0].reg) in self._SEG_REGS:
-                src = ops[1]
-                if src.type == capstone.x86.X86_OP_REG:
-                    name = insn.reg_name(src.reg)
-                    if name in _GPR:
-                        return self.uc.reg_read(_GPR[name]) & 0xFFFC
-                    wide = {"ax": "eax", "bx": "ebx", "cx": "ecx", "dx": "edx",
-                            "si": "esi", "di": "edi", "bp": "ebp", "sp": "esp"}.get(name)
-                    if wide:
-                        return self.uc.reg_read(_GPR[wide]) & 0xFFFC
-            if insn.mnemonic == "pop" and len(ops) == 1 and \
-                    ops[0].type == capstone.x86.X86_OP_REG and \
-                    insn.reg_name(ops[0].reg) in self._SEG_REGS:
-                try:
-                    sel = struct.unpack("<I", self.read_memory(
-                        self.uc.reg_read(X.UC_X86_REG_ESP), 4))[0]
-                    return sel & 0xFFFC
-                except MemoryFault:
-                    return 0
-        return 0
+        """Unicorn does not expose the error code of #TS/#NP/#SS/#GP either:
+        for a segment register load it is the selector (decode.py), else 0."""
+        return decode.selector_error_code(self._code_at(eip), eip,
+                                          self.read_register, self.read_memory)
 
     def _pf_error_code(self, eip):
         """Unicorn does not expose the #PF error code: rebuild it from the
-        page tables (P bit), CPL (U bit) and the faulting instruction (W bit:
-        a memory operand it writes, or an implicit stack write)."""
+        page tables (P bit), CPL (U bit) and the faulting instruction (W bit,
+        decode.py; no code: an instruction fetch, a read)."""
         uc = self.uc
         cr2 = uc.reg_read(X.UC_X86_REG_CR2)
         user = (uc.reg_read(X.UC_X86_REG_CS) & 3) == 3
-        write = False
-        try:
-            code = self.read_memory(eip, 16)
-        except MemoryFault:
-            code = b""                      # instruction fetch fault
-        for insn in self._md.disasm(code, eip, 1):
-            m = insn.mnemonic
-            if m.startswith(("push", "call", "enter", "int")):
-                # the implicit stack write faulted, or else an operand read
-                esp = uc.reg_read(X.UC_X86_REG_ESP)
-                write = 0 < ((esp - cr2) & 0xFFFFFFFF) <= 64
-            elif m.startswith("stos"):
-                write = True
-            elif m.startswith("movs"):
-                write = (cr2 >> 12) == (uc.reg_read(X.UC_X86_REG_EDI) >> 12)
-            else:
-                for op in insn.operands:
-                    if op.type == capstone.x86.X86_OP_MEM and op.access & capstone.CS_AC_WRITE:
-                        write = True
-        fetch = not code
-        cr3 = uc.reg_read(X.UC_X86_REG_CR3)
-        pse = bool(uc.reg_read(X.UC_X86_REG_CR4) & CR4_PSE)
-        ec = paging.pf_error_code(self._read32_phys_or_zero, cr3, cr2, pse,
-                                  write and not fetch, user)
-        return ec
+        write = decode.pf_is_write(self._code_at(eip), eip, cr2, self.read_register)
+        return self._mem.pf_error_code(self._paging_regs(), cr2, write, user)
 
     # --------------------------------------------------------------- running
     def _emu(self, deadline):
@@ -675,14 +623,7 @@ class Machine:
         return self.uc.reg_read(X.UC_X86_REG_EIP) == eip and self._rep_string_at(eip)
 
     def _rep_string_at(self, eip):
-        try:
-            code = self.read_memory(eip, 15)
-        except MemoryFault:
-            return False
-        for insn in self._md.disasm(code, eip, 1):
-            return bool(set(insn.prefix) & {0xF2, 0xF3}) and insn.mnemonic.split()[-1].startswith(
-                ("movs", "stos", "lods", "cmps", "scas", "ins", "outs"))
-        return False
+        return decode.is_rep_string(self._code_at(eip, 15), eip)
 
     def step(self) -> Stop:
         """Execute exactly one instruction; never delivers an IRQ."""
@@ -891,11 +832,6 @@ class Machine:
                              "not mapped" % (name, sel, "LDT" if sel & 4 else "GDT")) from None
 
     # ----------------------------------------------------------------- memory
-    def _read32_phys_or_zero(self, paddr):
-        if paddr < 0 or paddr + 4 > self.ram_size:
-            return 0                        # reads as not present
-        return struct.unpack_from("<I", self._ram, paddr)[0]
-
     def _paging_regs(self):
         """(cr0, cr3, cr4): read once per access, not once per page walked
         (each register read through the binding costs microseconds)."""
@@ -905,59 +841,16 @@ class Machine:
         return (uc.reg_read(X.UC_X86_REG_CR0), uc.reg_read(X.UC_X86_REG_CR3),
                 uc.reg_read(X.UC_X86_REG_CR4))
 
-    def _walk(self, vaddr, ctl=None):
-        """(paddr, bytes left in the page) or None.  `ctl`: _paging_regs()."""
-        cr0, cr3, cr4 = ctl or self._paging_regs()
-        vaddr &= 0xFFFFFFFF
-        if not cr0 & CR0_PG:
-            return vaddr, 0x1000 - (vaddr & 0xFFF)
-        if cr4 & CR4_PAE:
-            return None                     # PAE paging is not modelled
-        t = paging.walk(self._read32_phys_or_zero, cr3, vaddr, bool(cr4 & CR4_PSE))
-        if t is None:
-            return None
-        return t.paddr, t.page_end_offset
-
     def translate(self, vaddr: int):
         """Physical address of vaddr through the guest page tables, or None
         (also None when it maps outside RAM)."""
-        w = self._walk(vaddr)
-        if w is None or w[0] >= self.ram_size:
-            return None
-        return w[0]
+        return self._mem.translate(vaddr, self._paging_regs())
 
     def read_memory(self, vaddr: int, size: int) -> bytes:
-        out = bytearray()
-        vaddr &= 0xFFFFFFFF
-        ctl = self._paging_regs()
-        while size > 0:
-            w = self._walk(vaddr, ctl)
-            if w is None or w[0] >= self.ram_size:
-                raise MemoryFault(vaddr)
-            paddr, left = w
-            n = min(size, left, self.ram_size - paddr)
-            out += self._ram[paddr:paddr + n]
-            vaddr = (vaddr + n) & 0xFFFFFFFF
-            size -= n
-        return bytes(out)
+        return self._mem.read_virt(vaddr, size, self._paging_regs())
 
     def _write_virt(self, vaddr, data, flush=True):
-        # Translate everything first so a fault leaves memory untouched.
-        chunks = []
-        vaddr &= 0xFFFFFFFF
-        pos = 0
-        ctl = self._paging_regs()
-        while pos < len(data):
-            w = self._walk(vaddr, ctl)
-            if w is None or w[0] >= self.ram_size:
-                raise MemoryFault(vaddr)
-            paddr, left = w
-            n = min(len(data) - pos, left, self.ram_size - paddr)
-            chunks.append((paddr, pos, n))
-            vaddr = (vaddr + n) & 0xFFFFFFFF
-            pos += n
-        for paddr, p, n in chunks:
-            self._ram[paddr:paddr + n] = data[p:p + n]
+        self._mem.write_virt(vaddr, data, self._paging_regs())
         if flush and data:
             self.uc.ctl_flush_tb()          # the write may have been to code
 
@@ -965,19 +858,11 @@ class Machine:
         self._write_virt(vaddr, bytes(data))
 
     def read_phys(self, paddr: int, size: int) -> bytes:
-        if paddr < 0 or size < 0:
-            raise MemoryFault(paddr)
-        if paddr + size > self.ram_size:
-            raise MemoryFault(max(paddr, self.ram_size))
-        return bytes(self._ram[paddr:paddr + size])
+        return self._mem.read_phys(paddr, size)
 
     def write_phys(self, paddr: int, data: bytes):
         data = bytes(data)
-        if paddr < 0:
-            raise MemoryFault(paddr)
-        if paddr + len(data) > self.ram_size:
-            raise MemoryFault(max(paddr, self.ram_size))
-        self._ram[paddr:paddr + len(data)] = data
+        self._mem.write_phys(paddr, data)
         if data:
             self.uc.ctl_flush_tb()
 
@@ -996,9 +881,7 @@ class Machine:
             "cpu": self.uc.context_save(),
             "ram": bytes(self._ram) if ram else None,
             "halted_at": getattr(self, "halted_at", None),
-            "devices": copy.deepcopy((self.pic, self.pit.ch, self.pit.next_tick,
-                                      {k: v for k, v in self.uart.__dict__.items()
-                                       if k != "output"})),
+            "devices": devstate.save(self.pic, self.pit, self.uart),
             "clock": {f: getattr(c, f) for f in _CLOCK_STATE},
             "halted": self._halted,
             "console_len": len(self.console_output),
@@ -1013,10 +896,7 @@ class Machine:
         if snap["ram"] is not None:
             self._ram[:] = snap["ram"]
         self.halted_at = snap.get("halted_at")
-        pic, ch, next_tick, uart = copy.deepcopy(snap["devices"])
-        self.pic.master, self.pic.slave = pic.master, pic.slave
-        self.pit.ch, self.pit.next_tick = ch, next_tick
-        self.uart.__dict__.update(uart)
+        devstate.load(snap["devices"], self.pic, self.pit, self.uart)
         for f, v in snap["clock"].items():
             setattr(c, f, v)
         self._halted = snap["halted"]
@@ -1034,6 +914,4 @@ class Machine:
             code = self.read_memory(vaddr, 15 * count)
         except MemoryFault:
             return "<0x%08x not mapped>" % vaddr
-        md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
-        return "\n".join("0x%08x: %s %s" % (i.address, i.mnemonic, i.op_str)
-                         for i in md.disasm(code, vaddr, count))
+        return decode.disassemble(code, vaddr, count)
