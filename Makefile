@@ -7,7 +7,7 @@ setup:
 	@scripts/setup.sh
 
 demo: setup
-	@$(PY) -m gdbstub.session gdb_scripts/kthreadd.gdb
+	@$(PY) -m gdbstub.harness.session gdb_scripts/kthreadd.gdb
 
 test: setup
 	@$(PY) -m pytest -q

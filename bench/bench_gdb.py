@@ -23,7 +23,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from gdbstub import session  # noqa: E402
+from gdbstub.harness import session  # noqa: E402
 
 HIT_SYMBOL = "do_timer"   # runs once per timer tick: a steady stream of breakpoint hits
 

@@ -95,7 +95,7 @@ def main(argv=None):
           f"{statistics.median(lat) * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms (50 steps)")
 
     if not args.no_gdb:
-        from gdbstub import session
+        from gdbstub.harness import session
         n = 50
         base = ["break create_kthread", "continue", "continue", "delete"]
         cmds = base + ["reverse-stepi"] * n

@@ -21,7 +21,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from gdbstub import session  # noqa: E402
+from gdbstub.harness import session  # noqa: E402
 from gdbstub.rspsession import STEP_WAIT_LIMIT  # noqa: E402
 
 

@@ -32,7 +32,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    from gdbstub import schedtrace
+    from gdbstub.kernelaware import schedtrace
     from labs import timeline
     from machine.kbuild import ensure_kernel
 

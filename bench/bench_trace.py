@@ -1,4 +1,4 @@
-"""Cost of machine probes and of the scheduling trace (gdbstub/schedtrace.py).
+"""Cost of machine probes and of the scheduling trace (gdbstub/kernelaware/schedtrace.py).
 
   python bench/bench_trace.py [--repeat R] [--insns N]
 
@@ -37,7 +37,7 @@ def _boot(m):
 def bench_boot(kernel, repeat):
     from machine import Machine
     from machine.history import TimeMachine
-    from gdbstub import schedtrace
+    from gdbstub.kernelaware import schedtrace
 
     t = time.perf_counter()
     layout = schedtrace.trace_layout(kernel)
@@ -65,7 +65,7 @@ def bench_boot(kernel, repeat):
 
 
 def bench_stub(kernel, repeat):
-    from gdbstub import session
+    from gdbstub.harness import session
     rel = os.path.relpath(kernel, ROOT)
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in (("without --trace", []),

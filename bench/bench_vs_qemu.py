@@ -52,7 +52,7 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 import bench_gdb  # noqa: E402
-from gdbstub import session  # noqa: E402
+from gdbstub.harness import session  # noqa: E402
 from test_qemu_fidelity import Qemu, qemu_binary  # noqa: E402
 
 LOOP_PAGE = 0xc7000000      # physical 112 MiB: RAM on both, untouched by the boot so far

@@ -35,7 +35,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from gdbstub.packet import (Ack, Decoder, MAX_FRAME, Nak, Packet,  # noqa: E402
+from gdbstub.rsp.packet import (Ack, Decoder, MAX_FRAME, Nak, Packet,  # noqa: E402
                             checksum, escape)
 from gdbstub.dispatch import PACKET_SIZE  # noqa: E402
 
@@ -480,7 +480,7 @@ class StubProcess:
         import re
         import subprocess
         import tempfile
-        from gdbstub.session import free_port
+        from gdbstub.harness.session import free_port
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="kthread-stub-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(

@@ -227,7 +227,7 @@ def _make_target(args, messages):
 
 
 def _start_trace(target, path):
-    from .schedtrace import TraceError, tracer_for
+    from .kernelaware.schedtrace import TraceError, tracer_for
 
     try:
         tr = tracer_for(target)
@@ -386,7 +386,7 @@ def main(argv=None) -> int:
         if server is not None:
             server.close()
         if target is not None:
-            from .schedtrace import flush_trace
+            from .kernelaware.schedtrace import flush_trace
 
             flush_trace(target, lambda text: messages.write(f"kthread-stub: {text}\n"), close=True)
         if log_stream not in (None, messages):

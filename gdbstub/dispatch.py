@@ -19,15 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set
 
-from . import commands as C
+from .rsp import commands as C
+from .rsp.packet import PACKET_SIZE, XFER_MAX
 from .target import (Refused, StopEvent, Target, TargetError, TargetMemoryError,
                      TargetRegisterError)
 from .threads import SingleThread, ThreadModel, ThreadNotRunning
-
-PACKET_SIZE = 0x10000
-# Most data bytes in one qXfer reply: escaping may double them, and the
-# reply must stay within the PacketSize we advertise.
-XFER_MAX = (PACKET_SIZE - 1) // 2
 
 E_SYNTAX = b"E01"  # malformed packet
 E_INVALID = b"E22"  # EINVAL, as QEMU: bad register number, unknown thread, bad annex

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from . import regs
+from .rsp import regs
 from .target import SIGTRAP, StopEvent, TargetMemoryError, TargetRegisterError
 
 DEFAULT_REGIONS = ((0x1000, 0x10000), (0x00100000, 0x00110000), (0xC1000000, 0xC1010000))

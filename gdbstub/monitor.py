@@ -159,7 +159,7 @@ class Monitor:
 
     def trace(self, args) -> str:
         """The machine's scheduling trace (schedtrace.py)."""
-        from .schedtrace import TAIL_DEFAULT, TraceError, tracer_for
+        from .kernelaware.schedtrace import TAIL_DEFAULT, TraceError, tracer_for
 
         sub = args[0] if args else "status"
         try:
@@ -197,7 +197,7 @@ class Monitor:
         raise MonitorError("say on, off, tail [N] or status")
 
     def dmesg(self, args) -> str:
-        from .oskernel import walkers
+        from .kernelaware.oskernel import walkers
         try:
             text = self._kernel().walker.log_bytes().decode("latin-1")
         except walkers.WalkError as e:

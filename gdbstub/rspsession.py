@@ -13,7 +13,7 @@ from typing import Callable, Optional
 from .dispatch import Context, Dispatcher, EndSession, Frames, Reply, Resume
 from .handlers.stopreply import stop_reply
 from .monitor import output_packets
-from .packet import BadPacket, Garbage, Interrupt, Packet, PacketProtocol
+from .rsp.packet import BadPacket, Garbage, Interrupt, Packet, PacketProtocol
 from .rsplog import RspLog
 from .target import SIGINT, StopEvent, TargetError
 

@@ -31,7 +31,7 @@ from .dispatch import Context, Dispatcher
 from .handlers import default_capabilities
 from .rsplog import RspLog
 from .rspsession import DEFAULT_SLICE, Session
-from .schedtrace import flush_trace
+from .kernelaware.schedtrace import flush_trace
 from .target import SIGTRAP, StopEvent, Target
 from .threads import make_thread_model
 

@@ -185,7 +185,7 @@ class KernelThreads:
     CPU_PID = 0   # the key of the one CPU thread: the boot code runs as task 0
 
     def __init__(self, target: Target, layout, enabled: bool = True):
-        from .oskernel import TaskWalker
+        from .kernelaware.oskernel import TaskWalker
 
         self.target = target
         self.layout = layout
@@ -402,7 +402,7 @@ def make_thread_model(target: Target, kernel_path=None, tasks: bool = False):
     (no ELF given, no DWARF, a fake target).  Returns (model, why-not or None)."""
     if kernel_path is None:
         return SingleThread(target), "no kernel ELF"
-    from .oskernel import KernelLayout, LayoutError
+    from .kernelaware.oskernel import KernelLayout, LayoutError
 
     try:
         layout = KernelLayout.from_elf(kernel_path)

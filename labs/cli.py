@@ -71,7 +71,7 @@ def start_command(lab, kernel, batch_commands=None, trace=None, history=None):
     stub = " ".join(shlex.quote(a) for a in
                     [sys.executable, "-m", "gdbstub", "--stdio", "--kernel", kernel,
                      *lab.stub_args, *(["--trace", os.path.abspath(trace)] if trace else [])])
-    from gdbstub.session import source_options
+    from gdbstub.harness.session import source_options
     cmd = [gdb, "-q", "-iex", f"add-auto-load-safe-path {ROOT}",
            "-iex", "set pagination off", "-iex", "set confirm off", *source_options()]
     if history:

@@ -118,7 +118,7 @@ def build(lab, source: str, workdir: str) -> Tuple[bool, str, str]:
 
 
 def _session(lab, vmlinux, trace, deadline, timeout):
-    from gdbstub import session
+    from gdbstub.harness import session
     with open(lab.file("check.gdb")) as f:
         commands = [l.strip() for l in f if l.strip() and not l.lstrip().startswith("#")]
     stub_args = lab.stub_args + ["--deadline", str(deadline), "--trace", trace]

@@ -52,8 +52,8 @@ import tempfile
 import threading
 import time
 
-from gdbstub.session import prettify
-from gdbstub.transcript import find_in_order, mask
+from gdbstub.harness.session import prettify
+from gdbstub.harness.transcript import find_in_order, mask
 
 from . import ROOT, LabError, sandbox
 
@@ -177,7 +177,7 @@ def deadline_of(lab):
 def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3, deadline=None):
     """Check `commands_text` (sandbox.Rejected), then run start.gdb and it in real gdb
     against a fresh stub, in a temporary folder removed afterwards."""
-    from gdbstub import session
+    from gdbstub.harness import session
     commands = sandbox.parse(commands_text)
     if kernel is None:
         from machine.kbuild import ensure_kernel

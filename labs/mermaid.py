@@ -1,6 +1,6 @@
 """`kthread-lab mermaid`: the kthread_create handshakes of a boot as a Mermaid sequence diagram.
 
-The events are the machine's scheduling trace (gdbstub/schedtrace.py), the
+The events are the machine's scheduling trace (gdbstub/kernelaware/schedtrace.py), the
 same ones `kthread-stub --trace` writes as Chrome trace JSON: probes on the
 kernel's kthread_create, wake_up_process, create_kthread, kthread() and
 complete(), recorded from outside the guest on a fresh deterministic boot up
@@ -14,7 +14,7 @@ from . import ROOT
 
 def record(kernel=None, cmdline=""):
     """The boot's handshake events (schedtrace.handshake_events), no gdb needed."""
-    from gdbstub import schedtrace
+    from gdbstub.kernelaware import schedtrace
     if kernel is None:
         from machine.kbuild import ensure_kernel
         kernel = os.path.relpath(ensure_kernel(), ROOT)

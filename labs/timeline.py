@@ -1,7 +1,7 @@
 """`kthread-lab timeline`: who ran when, drawn from a scheduling trace, offline.
 
 The input is the Chrome trace-event JSON that `kthread-stub --trace FILE` and
-`kthread-lab start N --trace FILE` write (gdbstub/schedtrace.py documents the
+`kthread-lab start N --trace FILE` write (gdbstub/kernelaware/schedtrace.py documents the
 schema).  The output, drawn with matplotlib, is an SVG or PNG, or a
 self-contained HTML page (the SVG inline, plus a table of the events; no
 script, nothing fetched): no Perfetto or browser extension needed.
@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from gdbstub.schedtrace import INSNS_PER_US
+from gdbstub.kernelaware.schedtrace import INSNS_PER_US
 
 from . import LabError
 

@@ -1,11 +1,11 @@
 """Transcript matching in the style of MIT 6.828's gradelib, for the tests.
 
 The matcher itself (mask, match_lines: GOOD/BAD/MISSING reports) is
-gdbstub/transcript.py, shared with the pytest plugin and the lab grader;
+gdbstub/harness/transcript.py, shared with the pytest plugin and the lab grader;
 here: in-order matching, goldens and running gdb.
 """
 
-from gdbstub.transcript import TranscriptMismatch, find_in_order, mask, match_lines  # noqa: F401
+from gdbstub.harness.transcript import TranscriptMismatch, find_in_order, mask, match_lines  # noqa: F401
 
 
 def match_in_order(expected, actual, context=3):
@@ -36,7 +36,7 @@ def from_first_command(lines):
 
 def run_gdb(kernel, *commands, stub_args=()):
     """Real gdb runs `commands` against a fresh stub on the real kernel; the transcript."""
-    from gdbstub import session
+    from gdbstub.harness import session
     text, _ = session.run(commands=list(commands), kernel=kernel, stub_args=list(stub_args))
     return text
 
@@ -77,7 +77,7 @@ def read_until(stream, needle, timeout=60):
 def kernel_source(path):
     """The lines of kernel_src/`path`."""
     import os
-    from gdbstub.session import ROOT
+    from gdbstub.harness.session import ROOT
 
     with open(os.path.join(ROOT, "kernel_src", path)) as f:
         return f.read().splitlines()

@@ -2,7 +2,7 @@
 a golden file is a claim that this output is right.
 
 The goldens are test_*.gdb.out files beside their scripts (tests/golden,
-examples/regress), run by the pytest plugin (gdbstub/pytest_plugin.py); this
+examples/regress), run by the pytest plugin (gdbstub/harness/pytest_plugin.py); this
 is `pytest --gdb-update` on them:
 
     python tests/regen_golden.py                                 # all

@@ -4,7 +4,7 @@ where gdb left it.  Real gdb, a real stub serving one gdb after another."""
 import re
 import subprocess
 
-from gdbstub import session
+from gdbstub.harness import session
 
 FIRST = ["break kthreadd", "continue", "monitor icount", "print jiffies", "detach"]
 SECOND = ["monitor icount", "print jiffies", "info breakpoints", "print $pc == kthreadd"]

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from gdbharness import match_in_order, run_gdb
-from gdbstub import session
+from gdbstub.harness import session
 
 TO_KTHREADD = ["break kthreadd", "continue"]
 

@@ -1,5 +1,5 @@
 """The seed session through gdb's machine interface, as regression scripts drive it:
-the pytest plugin's `gdb_session` fixture (gdbstub.mi.GdbSession, pygdbmi underneath,
+the pytest plugin's `gdb_session` fixture (gdbstub.harness.mi.GdbSession, pygdbmi underneath,
 a stub of its own on a pipe).
 
 MI gives structured records, so these assertions are on fields (frame function,
@@ -8,7 +8,7 @@ than on text layout.
 """
 import pytest
 
-from gdbstub.mi import GdbError
+from gdbstub.harness.mi import GdbError
 
 
 class MI:

@@ -16,7 +16,7 @@ import os
 import pytest
 
 from gdbharness import from_first_command, load_golden, match_in_order, match_lines
-from gdbstub import session
+from gdbstub.harness import session
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "gdb_scripts", "kthreadd.gdb")

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from gdbharness import match_in_order
-from gdbstub import session
+from gdbstub.harness import session
 
 EACH_RUN = ["run", "monitor icount", "print $pc", "print/x $esp", "print create->threadfn",
             "print jiffies"]

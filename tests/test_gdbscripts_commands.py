@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from gdbharness import match_in_order, match_lines, run_gdb
-from gdbstub import session
+from gdbstub.harness import session
 
 pytestmark = pytest.mark.e2e
 

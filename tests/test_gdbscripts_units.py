@@ -11,7 +11,7 @@ import os
 import subprocess
 import textwrap
 
-from gdbstub import session
+from gdbstub.harness import session
 
 ROOT = session.ROOT
 MARK = "KT-RESULT "
@@ -44,7 +44,7 @@ def _one_line_exec(script):
 def test_gdb_decodes_task_states_as_the_stub_does(gdb):
     """kt-ps and `monitor ps` share kt/taskstate.py: gdb's copy of it (imported
     as kt.taskstate) and the stub's (loaded by path) give the same text."""
-    from gdbstub.oskernel import Task
+    from gdbstub.kernelaware.oskernel import Task
     states = [(s, e, on) for s in (0, 1, 2, 64, 8) for e in (0, 16, 32) for on in (False, True)]
     result, _ = gdb_python(f"""
         from kt.taskstate import describe

@@ -19,9 +19,9 @@ import time
 import pytest
 
 from gdbharness import match_in_order
-from gdbstub import session
+from gdbstub.harness import session
 from gdbstub.dispatch import PACKET_SIZE
-from gdbstub.packet import MAX_FRAME, Nak, Packet
+from gdbstub.rsp.packet import MAX_FRAME, Nak, Packet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -228,7 +228,7 @@ def test_breakpoint_limit_and_stepping_a_sleeping_task_with_the_table_full(c, ke
 
 def test_a_task_with_a_negative_pid_is_no_thread_id(c, kernel):
     """pid -2 made thread id -1 (RSP's 'all threads')."""
-    from gdbstub.oskernel import KernelLayout
+    from gdbstub.kernelaware.oskernel import KernelLayout
     layout = KernelLayout.from_elf(os.path.join(ROOT, kernel))
     task = int.from_bytes(bytes.fromhex(c.ask(b"m%x,4" % sym(kernel, "kthreadd_task")).decode()),
                           "little")
@@ -449,7 +449,7 @@ def test_overlapping_load_segments_are_refused(kernel, tmp_path):
 
 def test_session_reads_the_stub_stderr_all_along(kernel, gdb):
     """The packet log on the stub's stderr (hundreds of KiB) used to fill the
-    pipe that gdbstub.session read only after gdb exited: gdb hung."""
+    pipe that gdbstub.harness.session read only after gdb exited: gdb hung."""
     text, err = session.run(commands=["x/32768xw 0x100000", "p $pc"], kernel=kernel,
                             stub_args=["--debug-rsp", "-"], timeout=120)
     assert "$1 = " in text and len(err) > 1 << 16 and "getpkt" in err

@@ -4,7 +4,7 @@ exception into an error reply.  tests/test_hostile_live.py runs the same
 cases against a real stub."""
 import pytest
 
-from gdbstub import packet as P
+from gdbstub.rsp import packet as P
 
 
 def _frame(body: bytes) -> bytes:
@@ -52,7 +52,7 @@ def test_unmatched_escape_is_a_bad_packet(body):
 
 # --------------------------------------------------- handler exception safety
 
-from gdbstub import commands as C  # noqa: E402
+from gdbstub.rsp import commands as C  # noqa: E402
 from gdbstub.fake import FakeTarget  # noqa: E402
 from gdbstub.rspsession import Session  # noqa: E402
 from gdbstub.server import make_context, make_dispatcher  # noqa: E402

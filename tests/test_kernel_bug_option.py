@@ -19,7 +19,7 @@ if not os.path.exists(os.path.join(KERNEL_SRC, "Makefile")):
     pytest.skip("kernel_src has no Makefile yet: no kernel to boot",
                 allow_module_level=True)
 
-from gdbstub.oskernel import KernelLayout, TaskWalker  # noqa: E402
+from gdbstub.kernelaware.oskernel import KernelLayout, TaskWalker  # noqa: E402
 
 TICK = 100_001                      # instructions per PIT tick (HZ=100)
 BUDGET = 200_000_000

@@ -18,7 +18,7 @@ TASKS = ["swapper (pid 0)", "init (pid 1)", "kthreadd (pid 2)", "ksoftirqd/0 (pi
 @pytest.fixture(scope="module")
 def boot_json(kernel, tmp_path_factory):
     """The trace `kthread-stub --trace` would write for a boot up to oops_test."""
-    from gdbstub import schedtrace
+    from gdbstub.kernelaware import schedtrace
     path = tmp_path_factory.mktemp("trace") / "boot.json"
     path.write_text(schedtrace.dumps(schedtrace.record_boot(kernel).trace()))
     return path

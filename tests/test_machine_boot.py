@@ -187,7 +187,7 @@ def test_a_stopped_kthread_is_freed_by_kthread_stops_put(vmlinux, syms):
     pid 6, EXIT_DEAD, by __put_task_struct() called from kthread_stop() in init."""
     import struct
     from elftools.elf.elffile import ELFFile
-    from gdbstub.oskernel import KernelLayout, TaskWalker
+    from gdbstub.kernelaware.oskernel import KernelLayout, TaskWalker
     with open(vmlinux, "rb") as f:
         sym = ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name("kthread_stop")[0]
         kthread_stop = (sym["st_value"], sym["st_size"])

@@ -17,7 +17,7 @@ import pytest
 
 from test_qemu_fidelity import (ROOT, Qemu, assert_same_but_connect, ours_transcript,  # noqa: F401
                                 qemu, run_gdb)
-from gdbstub import session
+from gdbstub.harness import session
 
 
 def line_of(path, text, after=0):

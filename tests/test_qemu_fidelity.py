@@ -31,7 +31,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from gdbstub import session  # noqa: E402
+from gdbstub.harness import session  # noqa: E402
 from gdbharness import source_line  # noqa: E402
 
 SCRIPT = os.path.join(ROOT, "gdb_scripts", "kthreadd.gdb")

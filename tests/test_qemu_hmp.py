@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from gdbstub import session
+from gdbstub.harness import session
 from gdbstub.hmpinfo import info_mem, info_tlb
 
 from test_qemu_fidelity import Qemu, qemu, run_gdb  # noqa: F401 (qemu: the fixture)

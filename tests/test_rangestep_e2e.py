@@ -9,7 +9,7 @@ import re
 import pytest
 
 from gdbharness import kernel_source, match_in_order, source_line
-from gdbstub import session
+from gdbstub.harness import session
 
 # kthreadd's schedule() while its request list is empty, and the line after it
 SCHED, SCHED_TEXT = source_line("kernel/kthread.c", "schedule();", after="int kthreadd(")

@@ -1,4 +1,4 @@
-"""The pytest plugin for gdb scripts (gdbstub/pytest_plugin.py), as a user runs it:
+"""The pytest plugin for gdb scripts (gdbstub/harness/pytest_plugin.py), as a user runs it:
 pytest in a folder of test_*.gdb scripts and goldens, in a subprocess, with real
 gdb against real stubs on pipes and the real kernel (or an edited copy of it)."""
 import os
@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from gdbstub.pytest_plugin import Header, ScriptError
-from gdbstub.transcript import TranscriptMismatch, mask, match_lines
+from gdbstub.harness.pytest_plugin import Header, ScriptError
+from gdbstub.harness.transcript import TranscriptMismatch, mask, match_lines
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples", "regress")

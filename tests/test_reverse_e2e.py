@@ -10,7 +10,7 @@ import re
 import pytest
 
 from gdbharness import match_in_order
-from gdbstub import session
+from gdbstub.harness import session
 
 STATE = ["info registers", "x/8xw $esp", "monitor icount"]
 

@@ -19,7 +19,7 @@ import sys
 import pytest
 
 from gdbharness import match_in_order
-from gdbstub import session
+from gdbstub.harness import session
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))

@@ -11,10 +11,10 @@ than PacketSize, or allocate in proportion to a length field it was given.
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gdbstub import commands as C
+from gdbstub.rsp import commands as C
 from gdbstub.dispatch import PACKET_SIZE
 from gdbstub.fake import FakeTarget
-from gdbstub.packet import (Ack, BadPacket, Decoder, Garbage, Interrupt, Nak, Packet,
+from gdbstub.rsp.packet import (Ack, BadPacket, Decoder, Garbage, Interrupt, Nak, Packet,
                             checksum, encode_packet)
 from gdbstub.rspsession import Session
 from gdbstub.server import make_context, make_dispatcher

@@ -2,8 +2,8 @@
 
 import pytest
 
-from gdbstub import commands as C
-from gdbstub.commands import ThreadId
+from gdbstub.rsp import commands as C
+from gdbstub.rsp.commands import ThreadId
 
 VALID = [
     (b"?", C.QueryHaltReason()),

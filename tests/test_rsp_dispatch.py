@@ -2,11 +2,11 @@
 
 import pytest
 
-from gdbstub import regs
+from gdbstub.rsp import regs
 from gdbstub.dispatch import PACKET_SIZE, Dispatcher
 from gdbstub.fake import FakeTarget
 from gdbstub.handlers import default_capabilities
-from gdbstub.packet import Decoder, Packet, encode_packet
+from gdbstub.rsp.packet import Decoder, Packet, encode_packet
 from gdbstub.rspsession import Session
 from gdbstub.server import make_context, make_dispatcher
 
@@ -236,7 +236,7 @@ def test_attached_and_offsets(h):
 
 
 def test_target_xml_chunks(h):
-    from gdbstub.tdesc import target_xml
+    from gdbstub.rsp.tdesc import target_xml
     doc = target_xml()
     got = b""
     off = 0

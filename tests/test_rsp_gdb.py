@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gdbstub.packet import Decoder, Packet, encode_packet  # noqa: E402
+from gdbstub.rsp.packet import Decoder, Packet, encode_packet  # noqa: E402
 from gdbharness import read_until  # noqa: E402
 
 GDB = shutil.which("gdb")

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdbstub import packet as P
+from gdbstub.rsp import packet as P
 
 
 def test_checksum_of_known_frames():

@@ -21,7 +21,7 @@ DATA = ROOT / "tests" / "data"
 sys.path.insert(0, str(ROOT))
 
 from gdbstub.fake import FakeTarget  # noqa: E402
-from gdbstub.packet import Decoder, Packet, encode_packet, frame_payload  # noqa: E402
+from gdbstub.rsp.packet import Decoder, Packet, encode_packet, frame_payload  # noqa: E402
 from gdbstub.rsplog import parse_log  # noqa: E402
 from gdbstub.rspsession import Session  # noqa: E402
 from gdbstub.server import make_context, make_dispatcher  # noqa: E402

@@ -138,7 +138,7 @@ def test_g_reply_follows_register_changes():
     class Full(StandIn):
         def __init__(self):
             super().__init__()
-            from gdbstub import regs
+            from gdbstub.rsp import regs
             for r in regs.REGISTERS:
                 self.regs.setdefault(r.machine_name, 0)
 

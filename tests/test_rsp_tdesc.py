@@ -2,8 +2,8 @@
 
 import xml.etree.ElementTree as ET
 
-from gdbstub import regs
-from gdbstub.tdesc import target_xml
+from gdbstub.rsp import regs
+from gdbstub.rsp.tdesc import target_xml
 
 # gdb/features/i386/32bit-core.xml, in order.
 GDB_I386_CORE = (

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from gdbstub import session
+from gdbstub.harness import session
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SWITCHES = 50

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from gdbharness import run_gdb, section
-from gdbstub import session
-from gdbstub.oskernel import taskstate
+from gdbstub.harness import session
+from gdbstub.kernelaware.oskernel import taskstate
 
 ROOT = session.ROOT
 SCHED_H = os.path.join(ROOT, "kernel_src", "include", "linux", "sched.h")

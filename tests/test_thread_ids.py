@@ -11,7 +11,7 @@ import re
 import subprocess
 
 from gdbharness import run_gdb
-from gdbstub import session
+from gdbstub.harness import session
 
 SWITCH = re.compile(r"^\[Switching to Thread (\d+)\]$")
 HIT = re.compile(r'^Thread (\d+) "([^"]*)" hit ')

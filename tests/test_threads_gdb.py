@@ -13,7 +13,7 @@ import pytest
 
 import gdbharness
 from gdbharness import mask, match_in_order, section
-from gdbstub import session
+from gdbstub.harness import session
 
 TASKS = ("--tasks",)
 AFTER_BOOT = ["break oops_test", "continue"]

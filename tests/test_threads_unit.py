@@ -10,8 +10,8 @@ import subprocess
 import pytest
 
 from gdbstub.fake import FakeTarget
-from gdbstub.oskernel import KernelLayout, LayoutError, TaskWalker
-from gdbstub.packet import Decoder, Packet, encode_packet
+from gdbstub.kernelaware.oskernel import KernelLayout, LayoutError, TaskWalker
+from gdbstub.rsp.packet import Decoder, Packet, encode_packet
 from gdbstub.rspsession import Session
 from gdbstub.server import make_context, make_dispatcher
 from gdbstub.target import TargetRegisterError

@@ -1,5 +1,5 @@
 """Scheduling trace: the machine's probe API (machine/machine.py add_probe),
-the tracer's pure event builder (gdbstub/schedtrace.py), and the tracer on
+the tracer's pure event builder (gdbstub/kernelaware/schedtrace.py), and the tracer on
 the real kernel without gdb (a boot, reverse execution, restarts).  The
 stub and gdb side is in test_trace_e2e.py."""
 import json
@@ -9,7 +9,7 @@ import re
 import pytest
 
 import trace_check
-from gdbstub import schedtrace as st
+from gdbstub.kernelaware import schedtrace as st
 
 BOOT_DONE = b"init: boot complete"
 

@@ -7,7 +7,7 @@ import pytest
 
 import trace_check
 from gdbharness import match_in_order
-from gdbstub import session
+from gdbstub.harness import session
 from test_trace import check_boot_trace
 
 TO_BOOT_END = ["break oops_test", "continue"]     # init calls oops_test right after "boot complete"

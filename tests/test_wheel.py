@@ -72,7 +72,7 @@ def test_the_wheel_carries_sources_a_stamped_vmlinux_and_gdb_helpers(installed):
 
 def test_seed_session_from_the_installed_wheel_prints_source_lines(installed):
     script = os.path.join(installed["site"], "gdb_scripts", "kthreadd.gdb")
-    rc, out, err = in_venv(installed, installed["python"], "-m", "gdbstub.session", script)
+    rc, out, err = in_venv(installed, installed["python"], "-m", "gdbstub.harness.session", script)
     assert rc == 0, out + err
     assert "192\t{" in out
     golden = load_golden(os.path.join(ROOT, "tests", "golden", "test_kthreadd.gdb.out"))

@@ -1,5 +1,5 @@
 """Checks of a Chrome trace-event JSON file, written independently of the
-tracer (gdbstub/schedtrace.py) so that the tests do not trust the code they
+tracer (gdbstub/kernelaware/schedtrace.py) so that the tests do not trust the code they
 test.  Format: the Trace Event Format document (Google), as read by
 chrome://tracing and Perfetto: "M" metadata, "X" complete slices (ts, dur),
 "i" instants (s = t|p|g), "s"/"t"/"f" flow events (id; bp "e" binds to the

@@ -1,7 +1,7 @@
 """The one decoder of a task's state: (letter, word), as ps shows them.
 
 Pure Python, no gdb: kt.tasks (kt-ps) imports it inside gdb, and the stub
-(gdbstub/oskernel.py: `monitor ps`, the threads' extra info, the trace)
+(gdbstub/kernelaware/oskernel.py: `monitor ps`, the threads' extra info, the trace)
 loads this file by path, because gdb's Python cannot import gdbstub.  The
 values come from kt/constants.py, which the kernel build generates from its
 headers (constants.py.in), so both sides decode with the kernel's numbers.

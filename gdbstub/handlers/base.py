@@ -3,8 +3,8 @@ QStartNoAckMode; and `monitor` (qRcmd)."""
 
 from __future__ import annotations
 
-from .. import commands as C
-from .. import regs
+from ..rsp import commands as C
+from ..rsp import regs
 from ..dispatch import PACKET_SIZE, E_INVALID, Capability, Context, EndSession, Frames, Reply
 from ..monitor import Monitor, output_packets
 from ..target import TargetRegisterError

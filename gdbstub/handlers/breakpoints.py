@@ -8,7 +8,7 @@ reply says swbreak or hwbreak according to what gdb inserted.  Watchpoints
 
 from __future__ import annotations
 
-from .. import commands as C
+from ..rsp import commands as C
 from ..dispatch import Capability, Context
 from ..target import Refused
 from . import watch

@@ -18,10 +18,10 @@ reverse-execution packets (reverse.py).
 
 from __future__ import annotations
 
-from .. import commands as C
+from ..rsp import commands as C
 from ..dispatch import Capability, Context
 from . import watch
-from ..schedtrace import flush_trace
+from ..kernelaware.schedtrace import flush_trace
 from .stopreply import stop_reply
 from ..target import SIGTRAP, StopEvent
 

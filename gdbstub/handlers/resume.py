@@ -25,8 +25,8 @@ mean "run the machine":
 
 from __future__ import annotations
 
-from .. import commands as C
-from .. import regs
+from ..rsp import commands as C
+from ..rsp import regs
 from ..dispatch import E_INVALID, Capability, Context, Resume
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import regs
+from ..rsp import regs
 from ..dispatch import Context
 from ..target import StopEvent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
-from .. import commands as C
+from ..rsp import commands as C
 from ..dispatch import E_INVALID, XFER_MAX, Capability, Context, Reply
 
 

@@ -10,7 +10,7 @@ supported) when the target has no watchpoints.
 
 from __future__ import annotations
 
-from .. import commands as C
+from ..rsp import commands as C
 from ..dispatch import E_INVALID, Context
 
 WATCH_TYPES = (2, 3, 4)

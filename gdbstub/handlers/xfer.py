@@ -3,8 +3,8 @@ answered by the thread capability (ThreadOps.xfer_read)."""
 
 from __future__ import annotations
 
-from .. import commands as C
-from .. import tdesc
+from ..rsp import commands as C
+from ..rsp import tdesc
 from ..dispatch import E_INVALID, Capability, Context, Reply
 
 

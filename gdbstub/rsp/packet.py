@@ -29,6 +29,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator, List, Optional, Union
 
+# The PacketSize we advertise in qSupported (payload bytes, not framing).
+PACKET_SIZE = 0x10000
+# Most data bytes in one qXfer reply: escaping may double them, and the
+# reply must stay within the PacketSize we advertise.
+XFER_MAX = (PACKET_SIZE - 1) // 2
+
 ESCAPE = 0x7D  # '}'
 RLE_MARK = 0x2A  # '*'
 START = 0x24  # '$'

@@ -10,7 +10,7 @@ with `set trace-commands on`, which prints each command it executes as
 reads like the interactive session of the seed walkthrough; what gdb prints
 when its input ends (a last prompt, `quit`, the detach) is dropped.  Nothing else is edited.
 
-    python -m gdbstub.session gdb_scripts/kthreadd.gdb
+    python -m gdbstub.harness.session gdb_scripts/kthreadd.gdb
 """
 
 import argparse
@@ -24,7 +24,8 @@ import sys
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the project (or site-packages) folder: gdbstub/harness/session.py is three levels down
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LISTENING = re.compile(rb"Listening on ([0-9.]+):(\d+)")
 
 

@@ -20,7 +20,7 @@ kernel (machine.kbuild.ensure_kernel); each is built or checked once per
 session.
 
 For assertions that are not transcripts, the `gdb_session` fixture yields a
-live gdbstub.mi.GdbSession (`.cmd()`, `.expect()`, `.stop`); its stub options
+live gdbstub.harness.mi.GdbSession (`.cmd()`, `.expect()`, `.stop`); its stub options
 come from `@pytest.mark.stub("--tasks ...")`, the same syntax as a header.
 """
 
@@ -256,7 +256,7 @@ class _Goldens:
 
 @pytest.fixture
 def gdb_session(request):
-    """A live gdb (over MI) on a fresh stub: gdbstub.mi.GdbSession."""
+    """A live gdb (over MI) on a fresh stub: gdbstub.harness.mi.GdbSession."""
     from .mi import GdbSession
 
     marker = request.node.get_closest_marker("stub")

@@ -201,9 +201,10 @@ def _read_layout(path) -> KernelLayout:
 def _load_kt(name):
     """gdb_scripts/kt/<name>.py, pure Python the gdb helpers import too:
     loaded by path, since gdb's Python cannot import gdbstub (gdb_scripts/
-    sits beside gdbstub/ in a checkout and in the wheel, setup.py)."""
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "gdb_scripts", "kt", f"{name}.py")
+    sits beside gdbstub/ in a checkout and in the wheel, setup.py; this file
+    is gdbstub/kernelaware/oskernel.py)."""
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.path.join(top, "gdb_scripts", "kt", f"{name}.py")
     spec = importlib.util.spec_from_file_location(f"kt_{name}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -1,6 +1,6 @@
 """A live gdb session over the machine interface (pygdbmi), for tests that
 assert on fields rather than on a transcript: the `gdb_session` fixture of
-the pytest plugin (gdbstub/pytest_plugin.py) and the project's MI tests.
+the pytest plugin (gdbstub/harness/pytest_plugin.py) and the project's MI tests.
 
     with GdbSession(kernel, stub_args=["--tasks"]) as s:
         s.cmd("break kthreadd")

@@ -11,6 +11,7 @@ from functools import lru_cache
 from xml.sax.saxutils import quoteattr
 
 from . import regs
+from .packet import XFER_MAX
 
 
 @lru_cache(maxsize=None)
@@ -49,8 +50,6 @@ def read_annex(annex: str, offset: int, length: int):
     fn = ANNEXES.get(annex)
     if fn is None:
         return None
-    from .dispatch import XFER_MAX
-
     doc = fn()
     chunk = doc[offset : offset + min(length, XFER_MAX)]
     more = offset + len(chunk) < len(doc)

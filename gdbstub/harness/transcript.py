@@ -1,5 +1,5 @@
 """Matching gdb transcripts, gradelib style: shared by the tests
-(tests/gdbharness.py), the pytest plugin for gdb scripts (gdbstub/pytest_plugin.py)
+(tests/gdbharness.py), the pytest plugin for gdb scripts (gdbstub/harness/pytest_plugin.py)
 and the lab grader (labs/grade.py).
 
 A line is compared after its addresses are masked (`mask`): code and stack
