@@ -29,6 +29,9 @@ import struct
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
+from . import dwarf as dw
+from .dwarf import LayoutError, per_elf
+
 # Members of struct task_struct the stub uses; `required` ones must exist.
 TASK_REQUIRED = ("state", "pid", "comm", "tasks", "thread")
 TASK_OPTIONAL = ("stack", "exit_state", "flags", "parent")
@@ -38,10 +41,6 @@ SYMBOLS_OPTIONAL = ("ret_from_fork", "log_buf", "log_end", "log_buf_len", "jiffi
                     "kernel_thread_helper")
 
 MAX_TASKS = 4096  # a longer list is taken as corrupt (or not set up yet)
-
-
-class LayoutError(Exception):
-    """The kernel ELF lacks what the task layout needs (no DWARF, no symbol...)."""
 
 
 @dataclass(frozen=True)
@@ -69,86 +68,6 @@ class KernelLayout:
 _LAYOUTS: Dict[tuple, KernelLayout] = {}  # (realpath, size, mtime) -> layout
 
 
-def per_elf(cache: dict, path, read):
-    """read(path), cached in `cache` per version of the file (a rebuilt
-    kernel has another size or mtime, so it is read again)."""
-    st = os.stat(path)
-    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
-    hit = cache.get(key)
-    if hit is None:
-        hit = cache[key] = read(path)
-    return hit
-
-
-def _name(die) -> Optional[str]:
-    a = die.attributes.get("DW_AT_name")
-    return None if a is None else a.value.decode("utf-8", "replace")
-
-
-def _member_offset(die) -> int:
-    a = die.attributes.get("DW_AT_data_member_location")
-    if a is None:
-        return 0  # members of a union
-    if isinstance(a.value, int):
-        return a.value
-    # DWARF 2 style: a location expression DW_OP_plus_uconst N
-    expr = a.value
-    if expr and expr[0] == 0x23:  # DW_OP_plus_uconst, ULEB128 operand
-        val, shift = 0, 0
-        for b in expr[1:]:
-            val |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
-        return val
-    raise LayoutError(f"unsupported member location for {_name(die)}")
-
-
-def _strip(die):
-    """Follow typedefs and qualifiers to the underlying type DIE."""
-    while die is not None and die.tag in ("DW_TAG_typedef", "DW_TAG_const_type",
-                                          "DW_TAG_volatile_type"):
-        if "DW_AT_type" not in die.attributes:
-            return None
-        die = die.get_DIE_from_attribute("DW_AT_type")
-    return die
-
-
-def _array_len(die) -> Optional[int]:
-    die = _strip(die)
-    if die is None or die.tag != "DW_TAG_array_type":
-        return None
-    for sub in die.iter_children():
-        if sub.tag == "DW_TAG_subrange_type":
-            if "DW_AT_count" in sub.attributes:
-                return sub.attributes["DW_AT_count"].value
-            if "DW_AT_upper_bound" in sub.attributes:
-                return sub.attributes["DW_AT_upper_bound"].value + 1
-    return None
-
-
-def _members(struct_die) -> Dict[str, Tuple[int, object]]:
-    out = {}
-    for c in struct_die.iter_children():
-        if c.tag == "DW_TAG_member" and _name(c):
-            ty = c.get_DIE_from_attribute("DW_AT_type") if "DW_AT_type" in c.attributes else None
-            out[_name(c)] = (_member_offset(c), ty)
-    return out
-
-
-def _find_struct(dwarf, name: str, prefer: str = ""):
-    """The first complete (non-declaration) definition of `struct name`,
-    looking first in CUs whose name contains `prefer`."""
-    cus = list(dwarf.iter_CUs())
-    cus.sort(key=lambda cu: prefer not in (_name(cu.get_top_DIE()) or ""))
-    for cu in cus:
-        for die in cu.get_top_DIE().iter_children():
-            if (die.tag == "DW_TAG_structure_type" and _name(die) == name
-                    and "DW_AT_declaration" not in die.attributes):
-                return die
-    return None
-
-
 def _read_layout(path) -> KernelLayout:
     from elftools.elf.elffile import ELFFile
 
@@ -157,21 +76,21 @@ def _read_layout(path) -> KernelLayout:
         if not elf.has_dwarf_info():
             raise LayoutError(f"{path}: no DWARF debug info (build with -g)")
         dwarf = elf.get_dwarf_info()
-        task = _find_struct(dwarf, "task_struct", prefer="init_task")
+        task = dw.find_struct(dwarf, "task_struct", prefer="init_task")
         if task is None:
             raise LayoutError(f"{path}: no definition of struct task_struct in DWARF")
-        members = _members(task)
+        members = dw.members(task)
         missing = [m for m in TASK_REQUIRED if m not in members]
         if missing:
             raise LayoutError(f"struct task_struct has no member {', '.join(missing)}")
         offsets = {m: members[m][0] for m in TASK_REQUIRED + TASK_OPTIONAL if m in members}
-        comm_len = _array_len(members["comm"][1]) or 16
-        thread_die = _strip(members["thread"][1])
-        tmembers = _members(thread_die) if thread_die is not None else {}
+        comm_len = dw.array_len(members["comm"][1]) or taskstate.TASK_COMM_LEN
+        thread_die = dw.strip(members["thread"][1])
+        tmembers = dw.members(thread_die) if thread_die is not None else {}
         if "sp" not in tmembers or "ip" not in tmembers:
             raise LayoutError("struct thread_struct has no sp/ip members")
-        list_die = _strip(members["tasks"][1])
-        lmembers = _members(list_die) if list_die is not None else {}
+        list_die = dw.strip(members["tasks"][1])
+        lmembers = dw.members(list_die) if list_die is not None else {}
         if "next" not in lmembers:
             raise LayoutError("struct list_head has no next member")
         size = task.attributes["DW_AT_byte_size"].value if "DW_AT_byte_size" in task.attributes else 0

@@ -34,8 +34,8 @@ Trace-event schema (docs/ARCHITECTURE.md, "Scheduling trace"):
   kernel task: tid = pid + 1.  Not the gdb thread id: gdb's ids are per
   connection, in discovery order (gdbstub/threads.py), while a trace file
   outlives connections and is recorded with no gdb or tasks off; the pid is
-  the stable name, + 1 keeps tid 0 out (viewers treat it as special).  Metadata "M": process_name, thread_name "<comm> (pid N)",
-  thread_sort_index.
+  the stable name, + 1 keeps tid 0 out (viewers treat it as special).
+  Metadata "M": process_name, thread_name "<comm> (pid N)", thread_sort_index.
   "X" slices (cat "sched"): one per running interval, named by the comm;
   per track they never overlap.  args: pid, comm, icount (start),
   end_state (R/S/D/Z/X letter the task left the CPU in, "running" at the
@@ -125,7 +125,7 @@ _TLAYOUTS: Dict[tuple, TraceLayout] = {}
 
 
 def trace_layout(path) -> TraceLayout:
-    from .oskernel import per_elf
+    from .dwarf import per_elf
     return per_elf(_TLAYOUTS, path, _read_trace_layout)
 
 
@@ -143,7 +143,7 @@ def _regparm(cu) -> int:
 
 def _read_trace_layout(path) -> TraceLayout:
     from elftools.elf.elffile import ELFFile
-    from .oskernel import LayoutError, _find_struct, _members, _name
+    from .dwarf import LayoutError, find_struct, members, name as die_name
 
     with open(path, "rb") as f:
         elf = ELFFile(f)
@@ -177,7 +177,7 @@ def _read_trace_layout(path) -> TraceLayout:
             for cu in cu_list:
                 rp = _regparm(cu)
                 for die in cu.get_top_DIE().iter_children():
-                    name = _name(die)
+                    name = die_name(die)
                     if (die.tag == "DW_TAG_structure_type" and name not in structs
                             and "DW_AT_declaration" not in die.attributes):
                         structs[name] = die
@@ -200,10 +200,10 @@ def _read_trace_layout(path) -> TraceLayout:
             funcs[name] = FuncInfo(a, n, var, rp)
 
         def member(struct_name, field, prefer=""):
-            die = structs.get(struct_name) or _find_struct(dwarf, struct_name, prefer=prefer)
+            die = structs.get(struct_name) or find_struct(dwarf, struct_name, prefer=prefer)
             if die is None:
                 return None
-            m = _members(die).get(field)
+            m = members(die).get(field)
             return None if m is None else m[0]
 
         comp_done = member("completion", "done", "completion")
