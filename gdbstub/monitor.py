@@ -10,7 +10,6 @@ through target memory with the layout learnt from the kernel's DWARF
 
 from __future__ import annotations
 
-import struct
 from typing import Callable, Dict, List, Optional, Tuple
 
 O_CHUNK = 1024  # text bytes per O packet (2 KiB of hex)
@@ -253,13 +252,11 @@ class Monitor:
         if got is not None:
             base, limit = got
             return f"{name:<7}base=0x{base:08x} limit=0x{limit:04x}"
-        threads = self.ctx.threads
         sym = {"gdtr": "early_gdt_descr", "idtr": "idt_descr"}[name]
-        layout = getattr(threads, "layout", None)
-        addr = layout.sym(sym) if layout is not None else None
-        raw = threads.walker.read(addr, 6) if addr is not None else None
-        if raw is None:
+        walker = getattr(self.ctx.threads, "walker", None)     # no kernel layout: None
+        got = walker.descriptor(sym) if walker is not None else None
+        if got is None:
             return f"{name:<7}<unavailable> (the machine does not expose it; {sym} not readable)"
-        limit, base = struct.unpack("<HI", raw)
+        base, limit = got
         return (f"{name:<7}base=0x{base:08x} limit=0x{limit:04x}"
                 f"   (from the kernel's {sym}: the machine API does not expose {name})")

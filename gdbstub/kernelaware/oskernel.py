@@ -243,6 +243,17 @@ class TaskWalker:
                     out[name] = value
         return out
 
+    def descriptor(self, sym: str) -> Optional[Tuple[int, int]]:
+        """(base, limit) of the descriptor-table pointer the kernel keeps in
+        `sym` for lgdt/lidt (early_gdt_descr, idt_descr): the operand format
+        the CPU defines, a 16-bit limit then a 32-bit base."""
+        addr = self.layout.sym(sym)
+        raw = self._mem(addr, 6) if addr is not None else None
+        if raw is None:
+            return None
+        limit, base = struct.unpack("<HI", raw)
+        return base, limit
+
     def log_bytes(self) -> bytes:
         """The kernel log (log_buf, log_end), oldest byte first; raises
         walkers.WalkError (one line) when it cannot be read."""
