@@ -17,13 +17,16 @@ package (gdb_scripts/kt.py, sourced here if it was not): its cached types
 are forgotten when gdb loads other symbols, as Linux's scripts/gdb does.
 """
 import os
+import runpy
 import sys
 
 import gdb
 
-if "kt" not in sys.modules:     # the kt package: gdb_scripts/kt.py puts it on sys.path
-    gdb.execute("source " + os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                         "gdb_scripts", "kt.py"))
+if "kt" not in sys.modules:
+    # gdb_scripts/kt.py puts the kt package on sys.path and registers kt-ps...;
+    # run by path (a nested `source` would hand it this file's __file__)
+    runpy.run_path(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "gdb_scripts", "kt.py"))
 from kt import taskstate, tasks, threads, utils  # noqa: E402
 
 

@@ -129,3 +129,16 @@ def test_extended_remote_run_numbers_from_1_again(kernel, gdb):
     assert re.search(r'^Thread 2 "swapper" hit Breakpoint 1, kthreadd', first, re.M), first
     assert re.search(r'^  3 +Thread 3 "init"', first, re.M), first
     assert re.search(r'^Thread 2 "init" hit Breakpoint 2', second, re.M), second
+
+
+def test_kt_bt_asks_the_stub_which_thread_is_which_task(kernel, gdb):
+    """labs/kt_lab.py alone (it loads gdb_scripts/kt itself): in the late/0
+    late/1 case gdb numbered late/1 before late/0; kt-bt still shows each
+    task's own stack (the running one in late_worker, the other asleep)."""
+    text = run_gdb(kernel, "break late_worker", "continue", "continue", "delete",
+                   f"source {session.ROOT}/labs/kt_lab.py", "kt-bt late/0", "kt-bt late/1",
+                   stub_args=("--tasks", "--append", "kthread_bug=lost_complete"))
+    late0 = text[text.index('pid 7 "late/0"'):text.index("(gdb) kt-bt late/1")]
+    late1 = text[text.index('* pid 8 "late/1" (running):'):]
+    assert re.search(r"^#0  0x........ in schedule \(\)", late0, re.M), late0
+    assert re.search(r"^#0  late_worker \(unused=0x0\)", late1, re.M), late1
