@@ -15,6 +15,10 @@
    counter's second byte (every overlapping write stops, as the stub
    reports each to gdb), for a quarter of --insns: guest instructions per
    second and stops.
+4. breakpoint hits with and without history: the real kernel from kthreadd on,
+   a breakpoint on do_timer (once per tick, the CPU idles in hlt between: each
+   hit is 100,001 instructions of virtual time later), 2,000 hits, on the
+   Machine alone and under TimeMachine (a RAM snapshot every 2 M instructions).
 Each figure is the best of --repeat runs, printed with its command line.
 """
 import argparse
@@ -96,6 +100,30 @@ def bench_watch(insns, repeat):
           % (ROOT, insns, repeat))
 
 
+def bench_hits(repeat, hits=2000):
+    from machine import Machine
+    from machine.history import TimeMachine
+    from machine.kbuild import ensure_kernel
+    from machine.testkit import symbols
+    vmlinux = ensure_kernel()
+    sym = symbols(vmlinux)
+    for label, wrap in (("Machine", lambda m: m), ("TimeMachine (history on)", TimeMachine)):
+        best = None
+        for _ in range(repeat):
+            m = wrap(Machine(vmlinux))
+            m.add_breakpoint(sym["kthreadd"])
+            m.cont()
+            m.remove_breakpoint(sym["kthreadd"])
+            m.add_breakpoint(sym["do_timer"])
+            t = time.perf_counter()
+            for _ in range(hits):
+                assert m.cont().reason == "breakpoint"
+            rate = hits / (time.perf_counter() - t)
+            best = rate if best is None else max(best, rate)
+        print("breakpoint hits at do_timer, %s: %.0f /s" % (label, best))
+    print("  command: cd %s && python bench/bench_machine.py --repeat %d" % (ROOT, repeat))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--insns", type=int, default=200_000_000)
@@ -106,6 +134,7 @@ def main():
     bench_boot(args.repeat)
     bench_free_running(args.insns, args.repeat)
     bench_watch(args.insns, args.repeat)
+    bench_hits(args.repeat)
 
 
 if __name__ == "__main__":

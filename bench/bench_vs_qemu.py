@@ -31,7 +31,13 @@ alternating ours, QEMU, ours, ...; gdb 13 runs one Python script against it
   path); a watchpoint on an untouched word (D+0x100) of the page the loop reads
   and writes.  gdb uses hardware watchpoints when the stub takes Z2 and
   software ones (single-stepping everything) otherwise; the row says which;
-- raw `g` round trip (us): bench_gdb.g_roundtrip_us, a socket client, no gdb.
+- raw `g` round trip (us): bench_gdb.g_roundtrip_us, a socket client, no gdb;
+- a kernel workload of our own, booted with lab 5's `lab5=run` (a producer and a
+  consumer kthread started, run 100 ms of guest time, stopped with kthread_stop;
+  then init's last checks): wall time of the `continue` from `kthreadd` to
+  `oops_test`, the end of the boot, on a fresh target (QEMU: `-append lab5=run`).
+  Guest time plays a part here: QEMU's 100 ms are real ones, ours are virtual
+  (the idle CPU's `hlt` skips them).
 
 The PNG is a bar chart of the ratios ours/QEMU (> 1 = ours ahead, for `s` and
 `us` rows the ratio is inverted so that > 1 always means ours is better).
@@ -148,6 +154,21 @@ rate("free_watch_hotpage", 20, TS, CAP)
 result("done", 1)
 """
 
+GDB_WORKLOAD_PY = r"""
+import gdb, time
+def ex(cmd):
+    return gdb.execute(cmd, to_string=True)
+ex("break kthreadd")
+ex("continue")
+ex("delete")
+ex("break oops_test")
+t = time.perf_counter(); ex("continue"); dt = time.perf_counter() - t
+if "oops_test" not in ex("frame"):
+    raise gdb.GdbError("the workload run did not reach oops_test")
+print("RESULT lab5_s %f" % dt, flush=True)
+"""
+WORKLOAD_CMDLINE = "lab5=run"
+
 ROWS = [
     # key, label, unit, higher is better
     ("connect_s", "target remote to kthreadd", "s", False),
@@ -156,6 +177,7 @@ ROWS = [
     ("read_MB_per_s", "memory read (dump 1 MiB)", "MB/s", True),
     ("next_per_s", "next over a call", "/s", True),
     ("g_us", "raw g packet round trip", "us", False),
+    ("lab5_s", "kernel workload: kthreadd to oops_test with lab5=run", "s", False),
 ]
 FREE_ROWS = [
     ("free0", "free-running, 0 breakpoints"),
@@ -215,6 +237,28 @@ def gdb_run(kernel, side, args):
     found = {k: float(v) for k, v in re.findall(r"RESULT (\S+) (\S+)", out)}
     if "done" not in found:
         print(f"warning: {side} run incomplete:\n{out[-2000:]}", file=sys.stderr)
+    return found
+
+
+def workload_run(kernel, side, args):
+    """The lab5=run workload row on a fresh target of `side`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        target = (session.Stub(kernel, extra_args=["--append", WORKLOAD_CMDLINE])
+                  if side == "ours" else Qemu(kernel, extra=["-append", WORKLOAD_CMDLINE]))
+        try:
+            script = os.path.join(tmp, "workload.py")
+            with open(script, "w") as f:
+                f.write(GDB_WORKLOAD_PY)
+            cmd = session.gdb_command(kernel, target.address(), script, batch=True,
+                                      trace=False)
+            res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                                 timeout=args.timeout)
+            out = res.stdout + res.stderr
+        finally:
+            target.close()
+    found = {k: float(v) for k, v in re.findall(r"RESULT (\S+) (\S+)", out)}
+    if not found:
+        print(f"warning: {side} workload run incomplete:\n{out[-2000:]}", file=sys.stderr)
     return found
 
 
@@ -324,6 +368,7 @@ def main():
             t = time.perf_counter()
             r = gdb_run(kernel, side, args)
             r["g_us"] = g_us(kernel, side)
+            r.update(workload_run(kernel, side, args))
             results[side].append(r)
             print(f"run {i + 1}/{args.runs} {side}: {time.perf_counter() - t:.1f} s",
                   file=sys.stderr)

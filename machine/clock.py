@@ -1,28 +1,39 @@
-"""Builds and binds the native virtual clock (_clock.c); see that file for
-the exact per-instruction contract.
+"""Builds and binds the native virtual clock (_clock.c, whose comment states
+the exact contract) and runs its block mode (BlockClock).
 
-The shared object is compiled with `gcc -O2 -shared -fPIC` on first use into
-machine/_build/, named after the hash of the source, so editing _clock.c
+The shared objects are compiled with `gcc -O2 -shared -fPIC` on first use into
+machine/_build/, named after the hash of the source, so editing a C file
 rebuilds it and concurrent processes never see a half-written file.
 
-Why a native code hook: unicorn has no API for its instruction counter, and
-we need the exact count at every stop (breakpoints, hlt, faults) as the
-machine's virtual time.  Measured here (gcc-built loop, slices of 100k):
-bare unicorn with count= ~72 M instr/s, this hook ~72 M instr/s; a Python
-hook is ~30x slower.  Breakpoints are checked in the same hook (a hash table
-lookup only when breakpoints exist), so they need no TB invalidation.
-Probes (Machine.add_probe) use a second table, looked up only when probes
-exist, and call back into Python only at their addresses.
+Why native hooks: unicorn has no API for its instruction counter, and we need
+the exact count at every stop (breakpoints, hlt, faults, port I/O) as the
+machine's virtual time.  Two ways to count, both exact:
 
-Measured alternative (not adopted yet): a native UC_HOOK_BLOCK hook that
-only counts translation blocks runs the same guests at 92-266 M instr/s
-(vs 40-55 with this per-instruction hook; bench/bench_machine.py loops).
-Making it exact needs: per-TB instruction counts (uc_ctl TB_REQUEST_CACHE),
-deadlines inside a block (stop at the block start, then an `exit` at the
-k-th instruction, retranslating that one TB), icount corrections by
-decoding from the block start on every mid-block stop (breakpoint hooks,
-faults, port I/O, request_stop), steps via count=1 (a TB flush each), and
-the IRQ window checked at block starts (sti/popf/iret end TBs in QEMU).
+- block mode (default): a UC_HOOK_BLOCK hook charges each translation block
+  its instruction count; stops inside a block (deadlines, the sti shadow, the
+  instruction after an OUT) are per-address code hooks placed on the exact
+  instruction, and host hooks in mid-block (port I/O, faults, probes) first
+  count the block's instructions up to EIP (`sync`).  The instruction counts
+  and addresses come from decoding each block once with capstone (from inside
+  the block hook; a block with an OUT first gets a hook after it).
+- per-instruction mode: a UC_HOOK_CODE hook before every instruction; the
+  fallback when capstone cannot decode a block exactly, and the reference
+  the tests compare block mode with.  A data watchpoint hit cannot stop
+  inside a block either: TimeMachine goes back to just after the accessing
+  instruction (restore + exact replay, machine/watch.py).
+
+Measured (bench/bench_clock.py, bench/results/bench_clock.txt: CPU time on
+a loaded 2-core host): on `inc; dec; jnz` unicorn without hooks runs ~770 M
+instr/s, the block clock ~420 M, the per-instruction hook ~96 M; on a loop
+that stores, unicorn itself is the limit (every store takes its slow path:
+~65 M without hooks, the block clock the same).  A hook over the whole
+address space costs at every instruction; per-address hooks cost nothing
+elsewhere.  A Python hook is ~30x slower than a native one.
+
+Known limit: decoded blocks are keyed by (virtual pc, byte size) and
+forgotten on every debugger write, reset and restore to other memory; guest
+code that rewrites itself into a block of the same address and size but
+another instruction count would be miscounted (the kernel does not).
 """
 import ctypes
 import hashlib
@@ -31,7 +42,8 @@ import shutil
 import subprocess
 import tempfile
 
-from unicorn import UC_HOOK_CODE
+import capstone
+from unicorn import UC_HOOK_CODE, UC_HOOK_BLOCK
 from unicorn.unicorn_py3.unicorn import uclib
 
 from .errors import KernelImageError
@@ -41,11 +53,16 @@ _SRC = os.path.join(_HERE, "_clock.c")
 _BUILD = os.path.join(_HERE, "_build")
 
 BP_SLOTS = 256
+BLK_SLOTS = 16384
+NO_ADDR = (1 << 64) - 1
 
 STOP_NONE = 0
 STOP_DEADLINE = 1
 STOP_BREAKPOINT = 2
 STOP_IRQ_WINDOW = 3
+STOP_REQUESTED = 4
+STOP_DECODE = 5
+STOP_ARM = 6
 
 
 class VClock(ctypes.Structure):
@@ -57,7 +74,7 @@ class VClock(ctypes.Structure):
         ("stop_reason", ctypes.c_uint64),
         ("stop_addr", ctypes.c_uint64),
         ("irq_armed", ctypes.c_uint64),
-        ("if_seen", ctypes.c_uint64),
+        ("irq_at", ctypes.c_uint64),
         ("skip_pending", ctypes.c_uint64),
         ("skip_addr", ctypes.c_uint64),
         ("nbp", ctypes.c_uint64),
@@ -65,44 +82,73 @@ class VClock(ctypes.Structure):
         ("probe_cb", ctypes.c_void_p),
         ("npr", ctypes.c_uint64),
         ("pr", ctypes.c_uint64 * BP_SLOTS),
+        ("per_insn", ctypes.c_uint64),
+        ("stop_req", ctypes.c_uint64),
+        ("blk_pc", ctypes.c_uint64),
+        ("blk_size", ctypes.c_uint64),
+        ("blk_n", ctypes.c_uint64),
+        ("blk_done", ctypes.c_uint64),
+        ("arm_pc", ctypes.c_uint64),
+        ("arm_icount", ctypes.c_uint64),
+        ("arm_k", ctypes.c_uint64),
+        ("arm_addr", ctypes.c_uint64),
+        ("need_k", ctypes.c_uint64),
+        ("decode_cb", ctypes.c_void_p),
+        ("nblk", ctypes.c_uint64),
+        ("blk", ctypes.c_uint64 * (BLK_SLOTS * 2)),
     ]
 
 
 # probe_cb(address, icount): icount = instructions begun before this one
+# (NO_ADDR from the block-mode address hook: the host syncs icount first)
 PROBE_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint64)
+_vmem_read = uclib.uc_vmem_read
+_vmem_read.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int, ctypes.c_void_p,
+                       ctypes.c_size_t]
+_vmem_read.restype = ctypes.c_int
+_reg_read = uclib.uc_reg_read
+_reg_read.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+_reg_read.restype = ctypes.c_int
+UC_X86_REG_EIP = 26
+UC_PROT_EXEC = 4
+
+# decode_cb(pc, size) -> instruction count, 0: stop (STOP_DECODE) first
+DECODE_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
 
 
 _lib = None
 
 
-def _build() -> str:
-    with open(_SRC, "rb") as f:
-        src = f.read()
-    digest = hashlib.sha256(src).hexdigest()[:16]
-    so = os.path.join(_BUILD, "clock-%s.so" % digest)
+def build(src=_SRC) -> str:
+    """The shared object of a C file of machine/ (built on first use)."""
+    with open(src, "rb") as f:
+        code = f.read()
+    digest = hashlib.sha256(code).hexdigest()[:16]
+    name = os.path.splitext(os.path.basename(src))[0].lstrip("_")
+    so = os.path.join(_BUILD, "%s-%s.so" % (name, digest))
     if os.path.exists(so):
         return so
     if shutil.which("gcc") is None:
         raise KernelImageError(
-            "gcc not found: it is needed to build machine/_clock.c "
-            "(install the Debian package `gcc`)")
+            "gcc not found: it is needed to build %s "
+            "(install the Debian package `gcc`)" % os.path.relpath(src, os.path.dirname(_HERE)))
     os.makedirs(_BUILD, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=_BUILD)
     os.close(fd)
     try:
-        subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", tmp, _SRC],
+        subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", tmp, src],
                        check=True, capture_output=True)
         os.replace(tmp, so)
     except subprocess.CalledProcessError as e:
         os.unlink(tmp)
-        raise RuntimeError("building %s failed:\n%s" % (_SRC, e.stderr.decode()))
+        raise RuntimeError("building %s failed:\n%s" % (src, e.stderr.decode()))
     return so
 
 
 def lib():
     global _lib
     if _lib is None:
-        l = ctypes.CDLL(_build())
+        l = ctypes.CDLL(build())
         l.vclock_bp_add.argtypes = [ctypes.POINTER(VClock), ctypes.c_uint64]
         l.vclock_bp_add.restype = ctypes.c_int
         l.vclock_bp_clear.argtypes = [ctypes.POINTER(VClock)]
@@ -111,6 +157,11 @@ def lib():
         l.vclock_probe_add.restype = ctypes.c_int
         l.vclock_probe_clear.argtypes = [ctypes.POINTER(VClock)]
         l.vclock_probe_clear.restype = None
+        l.vclock_blk_add.argtypes = [ctypes.POINTER(VClock), ctypes.c_uint64,
+                                     ctypes.c_uint32, ctypes.c_uint32]
+        l.vclock_blk_add.restype = ctypes.c_int
+        l.vclock_blk_clear.argtypes = [ctypes.POINTER(VClock)]
+        l.vclock_blk_clear.restype = None
         _lib = l
     return _lib
 
@@ -120,20 +171,24 @@ def new_clock() -> VClock:
     c.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
     c.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
     c.deadline = 0
+    c.arm_pc = c.arm_addr = NO_ADDR
     return c
 
 
-def install(uc, clock: VClock) -> int:
-    """Register the clock hook on every address; returns the hook handle."""
+def _hook(uc, clock, kind, fn, begin, end):
     h = ctypes.c_size_t()
     status = uclib.uc_hook_add(
-        uc._uch, ctypes.byref(h), UC_HOOK_CODE,
-        ctypes.cast(lib().vclock_hook, ctypes.c_void_p),
+        uc._uch, ctypes.byref(h), kind, ctypes.cast(fn, ctypes.c_void_p),
         ctypes.cast(ctypes.pointer(clock), ctypes.c_void_p),
-        ctypes.c_uint64(1), ctypes.c_uint64(0))
+        ctypes.c_uint64(begin), ctypes.c_uint64(end))
     if status != 0:
         raise RuntimeError("uc_hook_add(vclock) failed: %d" % status)
     return h.value
+
+
+def install(uc, clock: VClock) -> int:
+    """The per-instruction hook on every address; returns its handle."""
+    return _hook(uc, clock, UC_HOOK_CODE, lib().vclock_hook, 1, 0)
 
 
 def set_breakpoints(clock: VClock, addrs):
@@ -154,3 +209,176 @@ def set_probes(clock: VClock, addrs, callback=None):
     for a in addrs:
         if l.vclock_probe_add(ctypes.byref(clock), a) != 0:
             raise ValueError("too many probes (max %d)" % (BP_SLOTS // 2))
+
+
+class BlockClock:
+    """Block mode of one engine (see _clock.c): the block hook, the decoded
+    blocks, and the per-address hooks with their roles ("bp", "probe",
+    "out": the instruction after an OUT, "arm": an in-block stop).
+    `read_code(vaddr, size) -> bytes` reads guest code (virtual);
+    `mapped(vaddr)` says whether the guest page tables map it."""
+
+    def __init__(self, uc, clock: VClock, read_code, mapped):
+        self.uc, self.c, self.read_code, self.mapped = uc, clock, read_code, mapped
+        self.blocks = {}            # (pc, size) -> ((address, ...), {address: index})
+        self.decoded = {}           # (pc, code bytes) -> ((address, mnemonic), ...)
+        self.hooks = {}             # address -> uc hook handle
+        self.roles = {}             # address -> set of roles
+        self.armed = None           # the address of an "arm" hook
+        self.per_insn_hook = None
+        self.md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+        self._decode_thunk = DECODE_FN(self._on_decode)     # kept alive here
+        clock.decode_cb = ctypes.cast(self._decode_thunk, ctypes.c_void_p).value
+        _hook(uc, clock, UC_HOOK_BLOCK, lib().vclock_block, 1, 0)
+        clock.per_insn = 0
+        self.clear_blocks()
+
+    # ------------------------------------------------------------ modes
+    def set_per_insn(self, on):
+        """Per-instruction mode on or off (a TB flush when it changes)."""
+        if bool(on) == (self.per_insn_hook is not None):
+            return
+        if on:
+            self.per_insn_hook = install(self.uc, self.c)
+        else:
+            uclib.uc_hook_del(self.uc._uch, ctypes.c_size_t(self.per_insn_hook))
+            self.per_insn_hook = None
+        self.c.per_insn = 1 if on else 0
+        self.uc.ctl_flush_tb()
+
+    def clear_blocks(self):
+        """Forget instruction counts (code may have changed)."""
+        lib().vclock_blk_clear(ctypes.byref(self.c))
+        self.blocks.clear()
+
+    # ----------------------------------------------------- address hooks
+    def add_role(self, addr, role):
+        if addr not in self.hooks:
+            self.hooks[addr] = _hook(self.uc, self.c, UC_HOOK_CODE,
+                                     lib().vclock_addr, addr, addr)
+            self._retranslate(addr)
+        self.roles.setdefault(addr, set()).add(role)
+
+    def drop_role(self, addr, role):
+        roles = self.roles.get(addr)
+        if not roles or role not in roles:
+            return
+        roles.discard(role)
+        if not roles:
+            del self.roles[addr]
+            uclib.uc_hook_del(self.uc._uch, ctypes.c_size_t(self.hooks.pop(addr)))
+            self._retranslate(addr)
+
+    def _retranslate(self, addr):
+        """A hook only fires in code translated after it was added.  Unicorn
+        translates the address to invalidate it, and on an unmapped one
+        clobbers the guest's CR2: no code is translated there anyway."""
+        if self.mapped(addr):
+            self.uc.ctl_remove_cache(addr, addr + 1)
+
+    # ------------------------------------------------------------ blocks
+    def decode(self, pc, size, hooks_now=True):
+        """Learn the block (pc, size) from guest memory: its instruction
+        count for the block hook, the index of each instruction, and a hook
+        after each OUT.  The count, or 0: it cannot be decoded exactly, or
+        (hooks_now False) it needs a hook that is not there yet."""
+        buf = ctypes.create_string_buffer(size)
+        if _vmem_read(self.uc._uch, pc, UC_PROT_EXEC, buf, size) == 0:
+            code = buf.raw
+        else:
+            try:
+                code = self.read_code(pc, size)
+            except Exception:
+                return 0
+        insns = self.decoded.get((pc, code))
+        if insns is None:
+            insns, end = [], pc
+            for a, n, m, _ in self.md.disasm_lite(code, pc):
+                insns.append((a, m))
+                end = a + n
+            if not insns or end != pc + size:
+                return 0
+            insns = self.decoded[(pc, code)] = tuple(insns)
+        outs = [insns[i + 1][0] for i, (_, m) in enumerate(insns[:-1])
+                if m.split()[-1].startswith("out")]
+        if not hooks_now and any(a not in self.hooks for a in outs):
+            return 0
+        for a in outs:
+            self.add_role(a, "out")
+        self.blocks[(pc, size)] = (tuple(a for a, _ in insns),
+                                   {a: i for i, (a, _) in enumerate(insns)})
+        l, c = lib(), ctypes.byref(self.c)
+        if l.vclock_blk_add(c, pc, size, len(insns)) != 0:
+            l.vclock_blk_clear(c)
+            l.vclock_blk_add(c, pc, size, len(insns))
+        return len(insns)
+
+    def _on_decode(self, pc, size):
+        # inside the block hook: no new hook can take effect in this block
+        try:
+            return self.decode(pc, size, hooks_now=False)
+        except Exception:                   # never unwind through unicorn
+            return 0
+
+    def _block(self):
+        c = self.c
+        return self.blocks[(c.blk_pc, c.blk_size)]
+
+    def eip(self):
+        v = ctypes.c_uint32()
+        _reg_read(self.uc._uch, UC_X86_REG_EIP, ctypes.byref(v))
+        return v.value
+
+    def sync(self, addr=None, begun=True, whole=False, last=False):
+        """Inside a host hook at instruction `addr` (default: EIP) of the
+        running block: bring icount to the instructions begun (the one at
+        addr too when `begun`; all of the block when `whole`).  `last`: the
+        rest of the block will not run (an exception leaves it)."""
+        c = self.c
+        if c.per_insn or c.blk_n == 0:
+            return
+        k = None if whole else self._block()[1].get(self.eip() if addr is None else addr)
+        done = c.blk_n if k is None else k + (1 if begun else 0)
+        if done > c.blk_done:
+            c.icount += done - c.blk_done
+            c.blk_done = done
+        if last:
+            c.blk_n = c.blk_done
+
+    def settle(self, stopped_at=None):
+        """After emu_start: the running block ran to its end, or up to
+        `stopped_at` (an instruction that did not begin)."""
+        c = self.c
+        if stopped_at is not None:
+            self.sync(stopped_at, begun=False)
+        else:
+            c.icount += c.blk_n - c.blk_done
+        c.blk_n = c.blk_done = 0
+        self.disarm()
+
+    def arm(self, pc, k):
+        """STOP_ARM: stop before instruction k of the block at pc (entered at
+        the current icount).  The hook there lives for one emu_start (a hook
+        left on a hot loop would cost at every pass)."""
+        c = self.c
+        addr = self.blocks[(pc, c.blk_size)][0][k]
+        self.add_role(addr, "arm")
+        self.armed = addr
+        c.arm_pc, c.arm_icount, c.arm_k, c.arm_addr = pc, c.icount, k, addr
+
+    def disarm(self):
+        c = self.c
+        c.arm_pc = c.arm_addr = NO_ADDR
+        if self.armed is not None:
+            self.drop_role(self.armed, "arm")
+            self.armed = None
+
+    def arm_next(self):
+        """From a host hook (an OUT): stop before the next instruction of the
+        running block (the block hook checks at the next block start)."""
+        c = self.c
+        if c.per_insn or c.blk_done >= c.blk_n:
+            return
+        k = c.blk_done
+        addr = self._block()[0][k]
+        c.arm_pc, c.arm_icount, c.arm_k, c.arm_addr = c.blk_pc, c.icount - k, k, addr

@@ -53,6 +53,7 @@ callback runs when the instruction at the address begins (after it is
 counted), without stopping the machine or touching guest memory.  See
 add_probe for the contract.
 """
+import itertools
 import logging
 
 from unicorn import (Uc, UcError, UC_ARCH_X86, UC_MODE_32, UC_PROT_ALL,
@@ -71,11 +72,13 @@ from .pit import PIT8253
 from .uart import UART16550
 
 log = logging.getLogger("machine")
+_code_gen = itertools.count(1)      # versions of guest memory the debugger wrote
 
 END_ADDR = 0xFFFFFFFF
 FOREVER = (1 << 63)
-_CLOCK_STATE = ("icount", "irq_armed", "if_seen", "skip_pending", "skip_addr")
+_CLOCK_STATE = ("icount", "irq_armed", "irq_at", "skip_pending", "skip_addr")
 CHUNK = 20_000_000             # longest single emu_start, in instructions
+TCG_BUFFER = 16 << 20          # bytes of host code unicorn keeps translated
 
 _GPR = {
     "eax": X.UC_X86_REG_EAX, "ecx": X.UC_X86_REG_ECX, "edx": X.UC_X86_REG_EDX,
@@ -158,6 +161,7 @@ class Machine:
         self._mem = GuestMemory(self.ram_size)
         self._ram = self._mem.ram
         self._clock = vclock.new_clock()
+        self._code = 0              # _code_gen value of the memory blocks were decoded from
         self._bps = set()
         self._probes = {}           # vaddr -> [callback(vaddr, icount)]
         self._probe_thunk = vclock.PROBE_FN(self._on_probe)   # kept alive here
@@ -185,6 +189,10 @@ class Machine:
             self.uc = None          # drops hooks and TBs with the old engine
         uc = Uc(UC_ARCH_X86, UC_MODE_32)
         self.uc = uc
+        # Translation cache: unicorn's default is 1 GiB, and retranslating
+        # for block-clock stops (machine/clock.py) would fill it up in RSS
+        # before its first flush; the kernel's code needs well under 1 MiB.
+        uc.ctl_set_tcg_buffer_size(TCG_BUFFER)
         uc.mem_map_ptr(0, self.ram_size, UC_PROT_ALL, self._mem.address)
         # emu_start(until=...) makes unicorn translate `until` through the
         # guest page tables on every start, which clobbers the guest's CR2
@@ -196,13 +204,18 @@ class Machine:
         c = self._clock
         c.icount = 0
         c.deadline = 0
-        c.stop_reason = 0
         c.irq_armed = 0
-        c.if_seen = 0
+        c.irq_at = 0
         c.skip_pending = 0
-        vclock.install(uc, c)
+        self._clear_run_state()
+        self._blk = vclock.BlockClock(uc, c, self.read_memory,
+                                      lambda a: self.translate(a) is not None)
         vclock.set_breakpoints(c, self._bps)
         vclock.set_probes(c, self._probes, self._probe_thunk)
+        for a in self._bps:
+            self._blk.add_role(a, "bp")
+        for a in self._probes:
+            self._blk.add_role(a, "probe")
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
         uc.hook_add(UC_HOOK_INSN, self._on_in, None, 1, 0, X.UC_X86_INS_IN)
@@ -269,6 +282,7 @@ class Machine:
 
     # ------------------------------------------------------------- port I/O
     def _on_in(self, uc, port, size, _ud):
+        self._blk.sync()                # devices read icount
         dev = self._ports.get(port)
         if dev is None:
             self._log_unknown_port("read", port)
@@ -276,25 +290,30 @@ class Machine:
         return dev.io_read(port, size) & ((1 << (8 * size)) - 1)
 
     def _on_out(self, uc, port, size, value, _ud):
+        self._blk.sync()                # devices read icount
         dev = self._ports.get(port)
         if dev is None:
             if port != 0x80:               # the classic I/O delay port
                 self._log_unknown_port("write", port)
             return
+        c = self._clock
+        before = (c.deadline, c.irq_armed, c.irq_at)
         dev.io_write(port, size, value)
         if dev is self.pic and self.pic.pending():
-            c = self._clock
             if not c.irq_armed:
                 self._arm_irq_window()
                 # IF already set (no sti shadow): taken right after this OUT
                 if self._eflags_if():
-                    c.if_seen = 1
+                    c.irq_at = c.icount
         elif dev is self.pit:
             # A newly programmed timer may fire before the current deadline.
             nxt = self.pit.next_deadline()
-            c = self._clock
             if nxt is not None and nxt < c.deadline:
                 c.deadline = max(nxt, c.icount)
+        if c.stop_req or before != (c.deadline, c.irq_armed, c.irq_at):
+            # the block hook decided this block's stops before: look again
+            # before the next instruction (a no-op stop if none is due)
+            self._blk.arm_next()
 
     def _log_unknown_port(self, what, port):
         if port not in self._unknown_ports:
@@ -307,7 +326,7 @@ class Machine:
         c = self._clock
         if not c.irq_armed:
             c.irq_armed = 1
-            c.if_seen = 0
+            c.irq_at = 0
 
     def _after_delivery(self):
         c = self._clock
@@ -320,7 +339,7 @@ class Machine:
         c = self._clock
         if not self.pic.pending():
             c.irq_armed = 0
-            c.if_seen = 0
+            c.irq_at = 0
             return None
         if c.irq_armed:
             return None                     # the clock hook decides when
@@ -332,7 +351,7 @@ class Machine:
     def _deliver_irq(self):
         c = self._clock
         c.irq_armed = 0
-        c.if_seen = 0
+        c.irq_at = 0
         vector = self.pic.acknowledge()
         stop = self.intc.deliver(vector, "external")
         self.irqs_delivered += 1
@@ -347,6 +366,9 @@ class Machine:
 
     def _on_intr(self, uc, intno, _ud):
         eip = uc.reg_read(X.UC_X86_REG_EIP)
+        # a fault counts its instruction, a trap ended its block, a fetch
+        # fault's block never began: the rest of the running block never runs
+        self._blk.sync(eip, whole=intno == 14 and self.translate(eip) is None, last=True)
         kind = "exception"
         error_code = None
         if intno == 3 and self._byte_at(eip - 1) == 0xCC:
@@ -370,6 +392,7 @@ class Machine:
             uc.emu_stop()
 
     def _on_invalid(self, uc, _ud):
+        self._blk.sync(last=True)
         stop = self.intc.raise_event(6, "exception")
         self._after_delivery()
         if stop is not None:
@@ -417,9 +440,23 @@ class Machine:
             try:
                 self.uc.emu_start(eip, END_ADDR)
             except UcError as e:
+                self._blk.settle()
                 pc = self.uc.reg_read(X.UC_X86_REG_EIP)
                 return Stop(Reason.FAULT, pc, SIGSEGV, None,
                             "unicorn stopped at eip 0x%08x: %s" % (pc, e))
+            reason = c.stop_reason
+            if reason == vclock.STOP_DECODE:
+                if not self._blk.decode(c.stop_addr, c.blk_size):
+                    log.info("cannot decode the block at 0x%08x: counting each "
+                             "instruction from now on", c.stop_addr)
+                    self._blk.set_per_insn(True)
+                c.stop_reason = 0
+                continue
+            if reason == vclock.STOP_ARM:
+                self._blk.arm(c.stop_addr, c.need_k)
+                c.stop_reason = 0
+                continue
+            self._blk.settle(c.stop_addr if reason else None)
             if not self._exc_fixup:
                 return self._pending_stop
             # An exception was delivered (or caught) in a hook, which stopped
@@ -482,6 +519,7 @@ class Machine:
 
     def _requested_stop(self):
         self._stop_requested = False
+        self._clock.stop_req = 0
         return self._stop(Reason.LIMIT, "stop requested")
 
     def _idle(self, run):
@@ -531,6 +569,8 @@ class Machine:
         if stop is not None:
             return stop
         reason = c.stop_reason
+        if reason == vclock.STOP_REQUESTED:
+            return self._requested_stop()
         if reason == vclock.STOP_BREAKPOINT:
             return self._at_breakpoint(run)
         if reason == vclock.STOP_IRQ_WINDOW:
@@ -554,7 +594,7 @@ class Machine:
         IRQ, or arm the window again if IF went back to 0."""
         c = self._clock
         c.irq_armed = 0
-        c.if_seen = 0
+        c.irq_at = 0
         if not self.pic.pending():
             return None
         if self._eflags_if():
@@ -582,8 +622,7 @@ class Machine:
         (a debugger's Ctrl-C).  Runs that use it are deterministic only if
         the caller's decision is (e.g. made from console output)."""
         self._stop_requested = True
-        if self.uc is not None:
-            self.uc.emu_stop()
+        self._clock.stop_req = 1    # the clock hooks stop at the next boundary
 
     # A debugger's view of CPU exceptions (interrupts.py, "Catching exceptions").
     @property
@@ -674,12 +713,14 @@ class Machine:
             self._bps.discard(vaddr)
             vclock.set_breakpoints(self._clock, self._bps)
             raise
+        self._blk.add_role(vaddr, "bp")
 
     def remove_breakpoint(self, vaddr):
         vaddr &= 0xFFFFFFFF
         if vaddr in self._bps:
             self._bps.discard(vaddr)
             vclock.set_breakpoints(self._clock, self._bps)
+            self._blk.drop_role(vaddr, "bp")
 
     @property
     def breakpoints(self):
@@ -717,6 +758,7 @@ class Machine:
                 del self._probes[vaddr]
             vclock.set_probes(self._clock, self._probes)
             raise
+        self._blk.add_role(vaddr, "probe")
 
     def remove_probe(self, vaddr, callback):
         """Remove one add_probe(vaddr, callback); absent ones are ignored."""
@@ -726,6 +768,7 @@ class Machine:
             fns.remove(callback)
             if not fns:
                 del self._probes[vaddr]
+                self._blk.drop_role(vaddr, "probe")
             vclock.set_probes(self._clock, self._probes)
 
     @property
@@ -733,6 +776,9 @@ class Machine:
         return {a: tuple(f) for a, f in self._probes.items()}
 
     def _on_probe(self, vaddr, icount):
+        if icount == vclock.NO_ADDR:        # block mode: count up to vaddr
+            self._blk.sync(vaddr)
+            icount = self._clock.icount - 1
         # Callbacks cannot change paging: read cr0/cr3/cr4 once for all the
         # memory reads they make (each register read costs microseconds).
         self._ctl_cache = self._paging_regs()
@@ -852,7 +898,7 @@ class Machine:
     def _write_virt(self, vaddr, data, flush=True):
         self._mem.write_virt(vaddr, data, self._paging_regs())
         if flush and data:
-            self.uc.ctl_flush_tb()          # the write may have been to code
+            self._code_written()
 
     def write_memory(self, vaddr: int, data: bytes):
         self._write_virt(vaddr, bytes(data))
@@ -864,7 +910,14 @@ class Machine:
         data = bytes(data)
         self._mem.write_phys(paddr, data)
         if data:
-            self.uc.ctl_flush_tb()
+            self._code_written()
+
+    def _code_written(self):
+        """The debugger wrote guest memory, perhaps code: forget translations
+        and decoded blocks."""
+        self.uc.ctl_flush_tb()
+        self._blk.clear_blocks()
+        self._code = next(_code_gen)
 
     def _flush_tlb(self):
         # The Python binding has no ctl_flush_tlb(); UC_CTL_TLB_FLUSH, write.
@@ -884,6 +937,7 @@ class Machine:
             "devices": devstate.save(self.pic, self.pit, self.uart),
             "clock": {f: getattr(c, f) for f in _CLOCK_STATE},
             "halted": self._halted,
+            "code": self._code,
             "console_len": len(self.console_output),
             "irqs_delivered": self.irqs_delivered,
         }
@@ -899,13 +953,24 @@ class Machine:
         devstate.load(snap["devices"], self.pic, self.pit, self.uart)
         for f, v in snap["clock"].items():
             setattr(c, f, v)
+        self._clear_run_state()
         self._halted = snap["halted"]
         self._pending_stop = None
         self._stop_requested = False
         del self.console_output[snap["console_len"]:]
         self.irqs_delivered = snap["irqs_delivered"]
         self.uc.ctl_flush_tb()
+        if snap["code"] != self._code:      # memory from another code version
+            self._blk.clear_blocks()
+            self._code = snap["code"]
         self._flush_tlb()
+
+    def _clear_run_state(self):
+        """Clock fields that only live during one emu_start."""
+        c = self._clock
+        c.stop_reason = c.stop_req = 0
+        c.blk_n = c.blk_done = 0
+        c.arm_pc = c.arm_addr = vclock.NO_ADDR
 
     # ------------------------------------------------------------- debugging
     def disassemble(self, vaddr: int, count: int = 8) -> str:

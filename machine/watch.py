@@ -22,11 +22,15 @@ so an access through another mapping never reports a false hit, and the
 ranges are re-translated at every stop (`refresh`).
 
 Stopping: emu_stop() inside a memory hook would leave the instruction half
-executed.  Instead the hook records the hit and sets the clock's deadline to
-the current count: the clock hook then stops before the NEXT instruction, so
-the accessing instruction completes and the state is exact (gdb compares old
-and new values).  The hit's instruction count is `icount - 1` (the clock hook
-counts an instruction before it runs).
+executed.  Instead the hook records the hit (its instruction count: the
+block clock counts up to the accessing instruction first) and sets the
+clock's deadline to the count after it: the accessing instruction completes.
+The block clock then stops at the next block start, past the hit when the
+instruction was not the last of its block; TimeMachine goes back to just
+after it (restore + exact replay, machine/history.py), so the state gdb sees
+is exact (it compares old and new values).  A watchpoint costs what its
+memory hooks cost (unicorn sends every load through its slow path while any
+exists) plus a short replay per hit, not a clock before every instruction.
 """
 from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
 
@@ -160,6 +164,7 @@ class Watchpoints:
         return False
 
     def _hit(self, kind, va):
+        self.m._blk.sync()              # the block clock: count up to this instruction
         c = self.m._clock
         hit = (c.icount - 1, kind, va)
         if self.record is not None:

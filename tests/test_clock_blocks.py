@@ -1,0 +1,184 @@
+"""The block clock (machine/_clock.c): virtual time counted per translation
+block must be exact at every stop, so the trajectory of the real kernel does
+not depend on breakpoints, probes or watchpoints elsewhere, on how a run is
+sliced, or on which clock counts (block mode, or per-instruction mode as
+while a watchpoint exists)."""
+import capstone
+import pytest
+from hypothesis import given, settings, strategies as st, HealthCheck
+
+from machine import Machine
+from machine.history import TimeMachine
+from machine.kbuild import ensure_kernel
+from machine.testkit import symbols
+
+T = 2_500_000                      # the boot (~1.64 M) and idle ticks after it
+MAIN = ("kthread_create", "wake_up_process", "do_exit", "schedule")
+# hit too, in the middle of blocks: their stops are skipped
+EXTRA = ("do_fork", "complete", "printk", "vsnprintf")
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    return ensure_kernel()
+
+
+@pytest.fixture(scope="module")
+def syms(kernel):
+    return symbols(kernel)
+
+
+def _insn_addrs(kernel, syms, name, n=6):
+    """The first n instruction addresses of a function (from the image)."""
+    m = Machine(kernel)
+    m.cont(200_000)                 # paging on: the higher-half text is mapped
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+    a = syms[name]
+    return [i.address for i in md.disasm(m.read_memory(a, 64), a)][:n]
+
+
+@pytest.fixture(scope="module")
+def extra_addrs(kernel, syms):
+    # not the first instruction: the 3rd and 5th, inside their blocks
+    return [a for f in EXTRA for a in _insn_addrs(kernel, syms, f)[2::2]]
+
+
+def run(kernel, main, extra=(), probes=(), slices=None, per_insn=False, watch=None,
+        cmdline="", catch=False):
+    """Run to T: the stops at `main` breakpoints as (icount, pc), the
+    console, the final icount and registers."""
+    m = Machine(kernel, cmdline=cmdline)
+    m.catch_exceptions = catch
+    target = m
+    if watch is not None:
+        target = TimeMachine(m)
+        target.add_watchpoint("watch", watch, 4)
+    elif per_insn:
+        m._blk.set_per_insn(True)
+    for a in list(main) + list(extra):
+        target.add_breakpoint(a)
+    seen = []
+    for a in probes:
+        m.add_probe(a, lambda va, ic: seen.append((ic, va)))
+    stops = []
+    sizes = iter(slices or ())
+    while m.icount < T:
+        n = min(T - m.icount, next(sizes, T))
+        s = target.cont(n)
+        if s.reason == "breakpoint" and s.pc in main:
+            stops.append((m.icount, s.pc))
+        elif s.reason not in ("limit", "breakpoint"):
+            stops.append((s.reason, m.icount, s.pc))
+            if m.caught_exception is not None:
+                m.deliver_caught_exception()
+    regs = [m.read_register(r) for r in ("eax", "ecx", "edx", "ebx", "esp", "ebp",
+                                         "esi", "edi", "eip", "eflags")]
+    return stops, bytes(m.console_output), m.icount, regs, seen
+
+
+@pytest.fixture(scope="module")
+def base(kernel, syms):
+    main = [syms[f] for f in MAIN]
+    return main, run(kernel, main)
+
+
+def test_main_breakpoints_are_hit(base):
+    _, (stops, console, icount, _, _) = base
+    assert len(stops) > 20 and b"init: boot complete" in console and icount == T
+
+
+def test_extra_breakpoints_and_probes_do_not_change_the_run(kernel, base, extra_addrs, syms):
+    main, want = base
+    got = run(kernel, main, extra=extra_addrs, probes=extra_addrs + [syms["do_timer"]])
+    assert got[:4] == want[:4]
+    assert len(got[4]) > 100            # the probes fired
+
+
+def test_per_instruction_clock_gives_the_same_run(kernel, base):
+    main, want = base
+    assert run(kernel, main, per_insn=True)[:4] == want[:4]
+
+
+def test_unrelated_watchpoint_gives_the_same_run(kernel, base):
+    main, want = base
+    # free RAM far above the kernel: never written
+    got = run(kernel, main, watch=0xc7000100)
+    assert got[:4] == want[:4]
+
+
+def test_probes_fire_once_per_instruction_in_both_clocks(kernel, base, extra_addrs, syms):
+    main, _ = base
+    probes = extra_addrs + [syms["do_timer"]]
+    blocks = run(kernel, main, probes=probes)[4]
+    insns = run(kernel, main, probes=probes, per_insn=True)[4]
+    assert blocks == insns and len(blocks) == len(set(blocks))
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.integers(1, 300_000), min_size=1, max_size=40))
+def test_random_slices_give_the_same_run(kernel, base, extra_addrs, slices):
+    main, want = base
+    assert run(kernel, main, extra=extra_addrs[:3], slices=slices)[:4] == want[:4]
+
+
+def test_stop_requested_from_the_console_is_exact(kernel):
+    """request_stop() in the console callback stops before the instruction
+    after that OUT, with icount = the instructions begun: a run to that
+    count without the request ends in the same state."""
+    holder = {}
+
+    def console(data):
+        if b"init: boot complete" in holder["m"].console_output and "at" not in holder:
+            holder["at"] = True
+            holder["m"].request_stop()
+
+    m = Machine(kernel, console=console)
+    holder["m"] = m
+    while "at" not in holder:
+        stop = m.cont(1_000_000)
+    assert stop.detail == "stop requested"
+    again = Machine(kernel)
+    again.cont(m.icount, service_at_limit=False)
+    assert again.read_register("eip") == m.read_register("eip")
+    assert [again.read_register(r) for r in ("eax", "ebx", "ecx", "edx", "esp")] == \
+        [m.read_register(r) for r in ("eax", "ebx", "ecx", "edx", "esp")]
+
+
+def test_breakpoint_on_an_unmapped_address_leaves_cr2_alone(kernel):
+    """A new breakpoint retranslates its address (machine/clock.py); unicorn
+    would fault on an unmapped one and write the guest's CR2."""
+    m = Machine(kernel)
+    m.cont(300_000)                         # paging on
+    cr2 = m.read_register("cr2")
+    m.add_breakpoint(0xd1234567)
+    m.add_probe(0xd1234000, lambda va, ic: None)
+    assert m.read_register("cr2") == cr2
+
+
+@pytest.mark.parametrize("catch", [False, True])
+def test_faults_in_mid_block_count_the_same_in_both_clocks(kernel, base, catch):
+    """oops=pf: a store page-faults in the middle of its block; the rest of
+    the block never runs (delivered at once, or caught first: a stop)."""
+    main, _ = base
+    blocks = run(kernel, main, cmdline="oops=pf", catch=catch)
+    assert b"oops" in blocks[1].lower() or blocks[0]
+    assert blocks[:4] == run(kernel, main, cmdline="oops=pf", catch=catch, per_insn=True)[:4]
+    if catch:
+        assert any(s[0] == "fault" for s in blocks[0])
+
+
+def test_watchpoint_hits_are_exact_without_the_per_instruction_clock(kernel, syms):
+    """A watchpoint leaves the block clock on (no clock before every
+    instruction): a hit in mid-block goes back to just after the accessing
+    instruction (machine/history.py), where a plain run to that count is."""
+    tm = TimeMachine(Machine(kernel))
+    tm.add_watchpoint("watch", syms["jiffies"], 4)
+    assert tm.m._clock.per_insn == 0
+    for _ in range(3):
+        stop = tm.cont(3_000_000)
+        assert stop.reason == "watchpoint" and stop.watch == ("watch", syms["jiffies"])
+        plain = Machine(kernel)
+        plain.cont(tm.icount, service_at_limit=False)
+        regs = ("eip", "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eflags")
+        assert [plain.read_register(r) for r in regs] == [tm.read_register(r) for r in regs]
+        assert plain.read_memory(syms["jiffies"], 4) == tm.read_memory(syms["jiffies"], 4)
