@@ -45,7 +45,7 @@ print("RESULT read_MB_per_s %%f" %% (1.0 / timed("dump binary memory %(dump)s 0x
 
 
 def gdb_run(kernel):
-    with session.Stub(kernel) as stub, tempfile.TemporaryDirectory() as tmp:
+    with session.StubProcess(kernel, once=True) as stub, tempfile.TemporaryDirectory() as tmp:
         script = os.path.join(tmp, "bench.py")
         t_start = time.perf_counter()
         # time.perf_counter is CLOCK_MONOTONIC on Linux: comparable across processes.
@@ -62,7 +62,7 @@ def gdb_run(kernel):
 
 
 def g_roundtrip_us(kernel, count=2000):
-    with session.Stub(kernel) as stub:
+    with session.StubProcess(kernel, once=True) as stub:
         s = socket.create_connection(("127.0.0.1", stub.port))
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 

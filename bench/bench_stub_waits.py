@@ -57,7 +57,7 @@ def main(argv=None):
     tlb = _timed(kernel, to_kthreadd + ["monitor info tlb"]) - _timed(kernel, to_kthreadd)
     print(f"monitor info tlb at kthreadd (32768 lines through gdb): {tlb:.2f} s")
 
-    with session.Stub(kernel, (), once=False) as stub:
+    with session.StubProcess(kernel, (), once=False) as stub:
         subprocess.run(session.gdb_command(kernel, stub.address(), commands=to_kthreadd + ["detach"]),
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
         c0, w0 = _cpu_seconds(stub.proc.pid), time.monotonic()

@@ -189,7 +189,7 @@ FREE_ROWS = [
 
 
 class _QemuAsStub:
-    """bench_gdb.g_roundtrip_us wants session.Stub(kernel): this is QEMU held at -S."""
+    """bench_gdb.g_roundtrip_us wants session.StubProcess(kernel): this is QEMU held at -S."""
 
     def __init__(self, kernel, *a, **k):
         self._q = Qemu(kernel)
@@ -204,17 +204,17 @@ class _QemuAsStub:
 
 @contextlib.contextmanager
 def _stub_is_qemu():
-    saved = bench_gdb.session.Stub
-    bench_gdb.session.Stub = _QemuAsStub
+    saved = bench_gdb.session.StubProcess
+    bench_gdb.session.StubProcess = _QemuAsStub
     try:
         yield
     finally:
-        bench_gdb.session.Stub = saved
+        bench_gdb.session.StubProcess = saved
 
 
 def gdb_run(kernel, side, args):
     with tempfile.TemporaryDirectory() as tmp:
-        target = session.Stub(kernel) if side == "ours" else Qemu(kernel)
+        target = session.StubProcess(kernel, once=True) if side == "ours" else Qemu(kernel)
         try:
             script = os.path.join(tmp, "bench.py")
             t_start = time.perf_counter()   # CLOCK_MONOTONIC: comparable across processes
@@ -243,7 +243,7 @@ def gdb_run(kernel, side, args):
 def workload_run(kernel, side, args):
     """The lab5=run workload row on a fresh target of `side`."""
     with tempfile.TemporaryDirectory() as tmp:
-        target = (session.Stub(kernel, extra_args=["--append", WORKLOAD_CMDLINE])
+        target = (session.StubProcess(kernel, ["--append", WORKLOAD_CMDLINE], once=True)
                   if side == "ours" else Qemu(kernel, extra=["-append", WORKLOAD_CMDLINE]))
         try:
             script = os.path.join(tmp, "workload.py")

@@ -35,9 +35,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from gdbstub.rsp.packet import (Ack, Decoder, MAX_FRAME, Nak, Packet,  # noqa: E402
-                            checksum, escape)
-from gdbstub.dispatch import PACKET_SIZE  # noqa: E402
+from gdbstub.harness.session import StubProcess  # noqa: E402
+from gdbstub.rsp.packet import (PACKET_SIZE, Ack, Decoder, MAX_FRAME, Nak,  # noqa: E402
+                                Packet, checksum, escape)
 
 SYNC = b"#zz"                   # brings the stub's decoder back to idle from any state
 SCRATCH = 0x07F00000            # physical (paging is off at the entry point): 1 MiB below the top of 128 MiB
@@ -454,10 +454,7 @@ def inject_faults(kernel, rounds=1, out=sys.stdout):
                     assert b"triple fault" in stub.output()
                     stats["triple_faults"] += 1
                 else:
-                    end = time.monotonic() + 30
-                    while b"---[ end trace ]---" not in stub.output():
-                        assert time.monotonic() < end, stub.output()[-500:]
-                        time.sleep(0.02)
+                    stub.wait_for(b"---[ end trace ]---", timeout=30)
                     assert (b"eip %08x" % eip) in stub.output()
                     c.send(b"\x03")
                     assert _stop(c).startswith(b"T02")
@@ -469,67 +466,6 @@ def inject_faults(kernel, rounds=1, out=sys.stdout):
           f"stopped gdb with the right signal, {stats['oopses']} then oopsed in the kernel, "
           f"{stats['triple_faults']} triple-faulted; stub alive", file=out)
     return stats
-
-
-class StubProcess:
-    """A kthread-stub child serving many clients; its stderr and stdout (the
-    guest console) go to a file: a pipe nobody reads would fill up and block
-    the stub."""
-
-    def __init__(self, kernel, extra_args=(), deadline=60.0):
-        import re
-        import subprocess
-        import tempfile
-        from gdbstub.harness.session import free_port
-        self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="kthread-stub-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gdbstub", "--kernel", kernel, "--port", str(self.port),
-             *extra_args], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=self.log,
-            stderr=subprocess.STDOUT)
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
-            if re.search(rb"Listening on", self.stderr()):
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        text = self.stderr().decode(errors="replace")
-        self.close()
-        raise RuntimeError("kthread-stub did not start: " + text)
-
-    def address(self):
-        return f"127.0.0.1:{self.port}"
-
-    def output(self) -> bytes:
-        return self.stderr()
-
-    def stderr(self) -> bytes:
-        with open(self.log.name, "rb") as f:
-            return f.read()
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        try:
-            os.unlink(self.log.name)
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def main(argv=None):

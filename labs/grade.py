@@ -205,8 +205,9 @@ def replay(lab, commands_text, kernel=None, timeout=None, max_interrupts=3, dead
         stop_log = os.path.join(tmp, "stops.jsonl")
         env = dict(os.environ, HOME=tmp, XDG_CONFIG_HOME=tmp, XDG_CACHE_HOME=tmp,
                    XDG_DATA_HOME=tmp)
-        with session.Stub(kernel, lab.stub_args + ["--deadline", str(deadline),
-                                                   "--stop-log", stop_log]) as stub:
+        with session.StubProcess(kernel, lab.stub_args + ["--deadline", str(deadline),
+                                                          "--stop-log", stop_log],
+                                 once=True) as stub:
             cmd = session.gdb_command(kernel, stub.address(), commands=[
                 "set width 0",
                 "monitor trace on",            # in memory, for the trailer's `trace tail`

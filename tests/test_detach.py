@@ -22,7 +22,7 @@ def _icount(text):
 
 
 def _two_sessions(kernel, extra=()):
-    with session.Stub(kernel, extra, once=False) as stub:
+    with session.StubProcess(kernel, extra, once=False) as stub:
         first = _gdb(kernel, stub, FIRST)
         second = _gdb(kernel, stub, SECOND)
     assert "Breakpoint 1, kthreadd" in first and "Detaching from program" in first, first

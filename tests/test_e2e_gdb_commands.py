@@ -110,7 +110,7 @@ def test_set_var_reaches_the_guest(kernel, gdb):
 def test_detach_then_reconnect(kernel, gdb):
     """After `detach` a second gdb attaches to the same machine (tests/test_detach.py:
     the guest ran on meanwhile)."""
-    with session.Stub(kernel, once=False) as stub:
+    with session.StubProcess(kernel, once=False) as stub:
         first = subprocess.run(session.gdb_command(
             kernel, stub.address(), commands=[*TO_KTHREADD, "print jiffies", "detach"]),
             capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL).stdout

@@ -14,7 +14,7 @@ EACH_RUN = ["run", "monitor icount", "print $pc", "print/x $esp", "print create-
 
 
 def run_extended(kernel, commands, stub_args=()):
-    with session.Stub(kernel, stub_args, once=True) as stub:
+    with session.StubProcess(kernel, stub_args, once=True) as stub:
         cmd = session.gdb_command(kernel, stub.address(), commands=commands)
         i = cmd.index(f"target remote {stub.address()}")
         cmd[i] = f"target extended-remote {stub.address()}"

@@ -209,7 +209,7 @@ def run_autoload(kernel, tmp_path, safe_path, *commands):
     shutil.copyfile(os.path.join(session.ROOT, kernel), vmlinux)
     os.symlink(os.path.join(session.ROOT, "gdb_scripts", "vmlinux-gdb.py"),
                tmp_path / "vmlinux-gdb.py")
-    with session.Stub(kernel) as stub:
+    with session.StubProcess(kernel, once=True) as stub:
         cmd = session.gdb_command(str(vmlinux), stub.address(), commands=commands)
         if safe_path:
             cmd[1:1] = ["-iex", f"add-auto-load-safe-path {tmp_path}"]

@@ -14,12 +14,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
 from gdbharness import match_in_order
 from gdbstub.harness import session
+from gdbstub.harness.session import StubProcess
 from gdbstub.dispatch import PACKET_SIZE
 from gdbstub.rsp.packet import MAX_FRAME, Nak, Packet
 
@@ -38,7 +38,7 @@ frame = soak.frame
 def stub(kernel, tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
     # every client detaches and the next expects the machine where it was
-    with soak.StubProcess(kernel, ("--trace-dir", str(folder), "--halt-on-detach")) as s:
+    with StubProcess(kernel, ("--trace-dir", str(folder), "--halt-on-detach")) as s:
         s.folder = folder
         yield s
 
@@ -417,7 +417,7 @@ def test_debug_rsp_never_follows_a_planted_link(kernel, tmp_path):
 def test_a_trace_folder_gone_leaves_the_trace_off(kernel, tmp_path):
     folder = tmp_path / "traces"
     folder.mkdir()
-    with soak.StubProcess(kernel, ("--trace-dir", str(folder))) as s:
+    with StubProcess(kernel, ("--trace-dir", str(folder))) as s:
         cl = soak.Client(s.address())
         folder.rmdir()
         out = monitor(cl, "trace on")
@@ -465,7 +465,7 @@ def test_history_memory_stays_within_history_mem(kernel):
     (their payloads) count against --history-mem and are trimmed; the stub's
     peak RSS grows by no more than the limit (plus slack for Python)."""
     limit = 32 << 20
-    with soak.StubProcess(kernel, ("--history-mem", "32M")) as s:
+    with StubProcess(kernel, ("--history-mem", "32M")) as s:
         cl = soak.Client(s.address(), timeout=300)
         assert cl.ask(b"Z0,%x,1" % sym(kernel, "kthreadd")) == b"OK"
         assert cl.ask(b"c").startswith(b"T05")
@@ -495,14 +495,11 @@ def test_a_client_that_never_reads_is_dropped_and_signals_still_work(kernel):
     that client after SEND_TIMEOUT (it would block writing: no signal, no
     other client), serves the next one, and exits on SIGTERM."""
     from gdbstub.server import SEND_TIMEOUT
-    with soak.StubProcess(kernel) as s:
+    with StubProcess(kernel) as s:
         stalled = soak.Client(s.address())
         stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stalled.send(frame(b"m0,8000") * 2000)          # 128 MiB of replies, never read
-        end = time.monotonic() + SEND_TIMEOUT + 60
-        while b"session ended (connection closed)" not in s.output():
-            assert time.monotonic() < end, s.output()[-400:]
-            time.sleep(0.2)
+        s.wait_for(b"session ended (connection closed)", "stderr", timeout=SEND_TIMEOUT + 60)
         cl = soak.Client(s.address())
         assert cl.ask(b"qAttached") == b"1"
         s.proc.send_signal(signal.SIGTERM)

@@ -209,7 +209,7 @@ def test_ctrl_c_stops_a_long_reverse_continue(kernel, gdb, tmp_path):
                 "reverse-continue", "echo @@interrupted\\n", "monitor icount",
                 "reverse-continue", "bt 1"]
     log = tmp_path / "rsp.log"
-    with session.Stub(kernel, ["--deadline", "200M", "--debug-rsp", str(log)]) as stub:
+    with session.StubProcess(kernel, ["--deadline", "200M", "--debug-rsp", str(log)], once=True) as stub:
         cmd = session.gdb_command(kernel, stub.address())
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, cwd=session.ROOT, text=True,

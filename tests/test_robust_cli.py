@@ -17,6 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 import soak  # noqa: E402
+from gdbstub.harness.session import StubProcess  # noqa: E402
 
 
 def stub(*args, timeout=60):
@@ -150,17 +151,17 @@ def test_any_other_address_needs_allow_remote(kernel, host):
 
 
 def test_binds_loopback_by_default_and_warns_when_remote_is_allowed(kernel):
-    with soak.StubProcess(kernel) as s:
+    with StubProcess(kernel) as s:
         assert _listening_address(s.port) == "127.0.0.1"
         assert b"warning" not in s.output()
-    with soak.StubProcess(kernel, ("--host", "0.0.0.0", "--allow-remote")) as s:
+    with StubProcess(kernel, ("--host", "0.0.0.0", "--allow-remote")) as s:
         assert _listening_address(s.port) == "0.0.0.0"
         out = s.output().decode()
         assert "warning: listening on 0.0.0.0: anyone who can reach it controls" in out
 
 
 def test_no_vfile_live(kernel):
-    with soak.StubProcess(kernel) as s:
+    with StubProcess(kernel) as s:
         c = soak.Client(s.address())
         assert b"vFile" not in c.ask(b"qSupported:multiprocess+;swbreak+;vContSupported+")
         for p in (b"vFile:setfs:0", b"vFile:open:2f6574632f706173737764,0,0",

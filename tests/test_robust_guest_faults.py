@@ -20,6 +20,7 @@ import pytest
 
 from gdbharness import match_in_order
 from gdbstub.harness import session
+from gdbstub.harness.session import StubProcess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -51,7 +52,7 @@ def hlt_in_do_trap(kernel):
 
 def gdb_session(kernel, append, commands, extra=()):
     # the log is read after gdb quits (detaches): the guest must not run on meanwhile
-    with soak.StubProcess(kernel, ("--append", append, "--halt-on-detach", *extra)) as stub:
+    with StubProcess(kernel, ("--append", append, "--halt-on-detach", *extra)) as stub:
         res = subprocess.run(session.gdb_command(kernel, stub.address(), commands=commands),
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, cwd=ROOT, timeout=120)

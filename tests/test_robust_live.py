@@ -18,6 +18,7 @@ import pytest
 
 from gdbharness import match_in_order
 from gdbstub.harness import session
+from gdbstub.harness.session import StubProcess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -42,7 +43,7 @@ HALT = ("--halt-on-detach",)
 
 
 def _fuzz_then_seed(kernel, n):
-    with soak.StubProcess(kernel, HALT) as stub:
+    with StubProcess(kernel, HALT) as stub:
         stats = soak.fuzz(stub.address(), n_items=n, seed=7)
         assert stats["survived"] == stats["items"] == n
         assert stub.alive()
@@ -62,7 +63,7 @@ def test_fuzz_100k_packets_then_seed_session(kernel, gdb):
 
 
 def test_1000_connect_disconnect_cycles(kernel, gdb):
-    with soak.StubProcess(kernel, HALT) as stub:
+    with StubProcess(kernel, HALT) as stub:
         stats = soak.cycle_connections(stub.address(), 1000)
         assert stats["cycles"] == 1000
         out = stub.output().decode(errors="replace")
@@ -73,7 +74,7 @@ def test_1000_connect_disconnect_cycles(kernel, gdb):
 
 
 def test_second_client_is_refused_and_first_unaffected(kernel, gdb):
-    with soak.StubProcess(kernel, HALT) as stub:
+    with StubProcess(kernel, HALT) as stub:
         first = soak.Client(stub.address())
         regs = first.ask(b"g")
         assert first.ask(b"Z0,c1001000,1") == b"OK"
@@ -116,7 +117,7 @@ def _stop_reply(c):
 def test_ctrl_c_storm_during_continue(kernel):
     """100 rounds of continue + a burst of 0x03: one stop (SIGINT) per continue,
     nothing lost, and the kernel then boots to the end as it would have."""
-    with soak.StubProcess(kernel, ("--slice", "5000")) as stub:
+    with StubProcess(kernel, ("--slice", "5000")) as stub:
         c = soak.Client(stub.address())
         c.ask(b"qSupported:swbreak+;vContSupported+")
         regs0 = c.ask(b"g")
@@ -153,20 +154,18 @@ def _gdb_proc(kernel, stub, commands):
                             stderr=subprocess.STDOUT, cwd=ROOT, text=True)
 
 
+_SESSION_ENDED = re.compile(rb"session ended \(.*?\); machine left at eip=0x([0-9a-f]+)")
+
+
 def _left_at(stub, n):
     """The eip the stub reported when session number n ended."""
-    found = re.findall(r"session ended \(.*?\); machine left at eip=0x([0-9a-f]+)",
-                       stub.output().decode())
+    found = _SESSION_ENDED.findall(stub.stderr)
     return int(found[n], 16) if len(found) > n else None
 
 
 def _wait_sessions_ended(stub, n, deadline=30):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if _left_at(stub, n - 1) is not None:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the stub did not notice gdb went away")
+    """Until the stub has said n times that a session ended (gdb went away)."""
+    stub.wait_for(_SESSION_ENDED, "stderr", timeout=deadline, count=n)
 
 
 BUSY = {
@@ -196,7 +195,7 @@ def test_gdb_killed_while_running(kernel, gdb, how, tmp_path):
     stub stops the machine, keeps it where it was, and the next gdb finds it
     there and works."""
     log = tmp_path / "rsp.log"
-    with soak.StubProcess(kernel, ["--debug-rsp", str(log)]) as stub:
+    with StubProcess(kernel, ["--debug-rsp", str(log)]) as stub:
         busy = BUSY[how]
         g = _gdb_proc(kernel, stub, busy)
         _wait_packets(log, *BUSY_SEEN[how])
@@ -217,7 +216,7 @@ def test_gdb_killed_while_running(kernel, gdb, how, tmp_path):
 def test_killed_mid_packet_and_mid_reply(kernel):
     """A client that dies halfway through sending a packet (or never reads a
     64 KiB reply) costs nothing: the next client gets the same machine."""
-    with soak.StubProcess(kernel) as stub:
+    with StubProcess(kernel) as stub:
         c = soak.Client(stub.address())
         regs = c.ask(b"g")
         ram = c.ask(b"m1000000,1000")

@@ -20,43 +20,22 @@ sys.path.insert(0, str(ROOT))
 
 from gdbstub.rsp.packet import Decoder, Packet, encode_packet  # noqa: E402
 from gdbharness import read_until  # noqa: E402
+from gdbstub.harness.session import StubProcess  # noqa: E402
 
 GDB = shutil.which("gdb")
 needs_gdb = pytest.mark.skipif(GDB is None, reason="gdb is not installed (Debian: apt-get install gdb)")
 
 
-class StubProc:
-    def __init__(self, *args):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gdbstub", "--fake-target", "--port", "0", *args],
-            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        line = self.proc.stderr.readline().decode()
-        m = re.search(r"Listening on ([\d.]+):(\d+)", line)
-        assert m, f"stub did not start: {line!r}"
-        self.port = int(m.group(2))
-        self.addr = f"127.0.0.1:{self.port}"
-        self.banner = line
-
-    def stop(self):
-        if self.proc.stderr.closed:
-            return self.err
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.err = self.proc.stderr.read().decode()
-        self.proc.stderr.close()
-        return self.err
+def stopped(stub) -> str:
+    """Stop the stub; everything it said on stderr."""
+    stub.close()
+    return stub.stderr.decode()
 
 
 @pytest.fixture
 def stub():
-    s = StubProc()
-    yield s
-    s.stop()
+    with StubProcess(fake=True) as s:
+        yield s
 
 
 def gdb_cmd(*commands):
@@ -81,14 +60,14 @@ def assert_no_tdesc_trouble(out):
 
 def test_banner(stub):
     assert f"connect with: gdb " in stub.banner
-    assert f"-ex 'target remote {stub.addr}'" in stub.banner
+    assert f"-ex 'target remote {stub.address()}'" in stub.banner
 
 
 @needs_gdb
 def test_gdb_session_over_tcp(stub):
     out = run_gdb(
         "set debug remote 0",
-        f"target remote {stub.addr}",
+        f"target remote {stub.address()}",
         "info registers eip esp eflags",
         "x/4xb 0x1000",
         "p $st0",
@@ -113,7 +92,7 @@ def test_gdb_session_over_tcp(stub):
 
 @needs_gdb
 def test_gdb_uses_our_tdesc(stub):
-    out = run_gdb(f"target remote {stub.addr}", "maint print registers")
+    out = run_gdb(f"target remote {stub.address()}", "maint print registers")
     assert_no_tdesc_trouble(out)
     names = re.findall(r"^\s*(\w+)\s+\d+\s+\d+", out, re.M)
     assert names[:16] == ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip",
@@ -131,11 +110,11 @@ def test_gdb_over_stdio():
 
 @needs_gdb
 def test_ctrl_c_from_gdb_stops_with_sigint():
-    s = StubProc("--once", "--slice", "1000")
+    s = StubProcess(fake=True, args=["--slice", "1000"], once=True)
     try:
         # gdb's remote debug log goes to unbuffered stderr: interrupt once
         # the resume packet is on the wire.
-        p = subprocess.Popen(gdb_cmd(f"target remote {s.addr}", "set debug remote 1",
+        p = subprocess.Popen(gdb_cmd(f"target remote {s.address()}", "set debug remote 1",
                                      "continue", "set debug remote 0", "p $pc", "detach"),
                              cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
@@ -144,7 +123,7 @@ def test_ctrl_c_from_gdb_stops_with_sigint():
         out, _ = p.communicate(timeout=30)
         out = "".join(seen) + out
     finally:
-        err = s.stop()
+        err = stopped(s)
     assert "Program received signal SIGINT, Interrupt." in out
     assert "detached" in out
     assert "session ended (detached)" in err
@@ -152,11 +131,11 @@ def test_ctrl_c_from_gdb_stops_with_sigint():
 
 @needs_gdb
 def test_reconnect_finds_the_machine_where_it_was(stub):
-    out1 = run_gdb(f"target remote {stub.addr}", "break *0x100123", "continue", "detach")
+    out1 = run_gdb(f"target remote {stub.address()}", "break *0x100123", "continue", "detach")
     assert "Breakpoint 1, 0x00100123" in out1
-    out2 = run_gdb(f"target remote {stub.addr}", "p $pc", "detach")
+    out2 = run_gdb(f"target remote {stub.address()}", "p $pc", "detach")
     assert "0x100123" in out2
-    err = stub.stop()
+    err = stopped(stub)
     assert err.count("gdb connected") == 2
 
 
@@ -202,17 +181,17 @@ def test_ctrl_c_raw_and_second_client_refused(stub):
     assert a.packet().startswith(b"T02thread:01;")
     assert a.ask(b"D") == b"OK"
     a.close()
-    err = stub.stop()
+    err = stopped(stub)
     assert "refused a second gdb" in err
 
 
 def test_connection_drop_while_running_keeps_server_up():
-    stub = StubProc("--debug-rsp", "-")  # the packet log tells when `c` was taken
+    stub = StubProcess(fake=True, args=["--debug-rsp", "-"])  # the packet log tells when `c` was taken
     try:
         a = RawClient(stub.port)
         a.ask(b"Z0,7fffffff,1")
         a.send(encode_packet(b"c"))
-        read_until(stub.proc.stderr, 'getpkt ("c")')
+        stub.wait_for('getpkt ("c")', "stderr")
         a.close()  # vanish without detaching, while the machine runs
         b = RawClient(stub.port)
         reply = b.ask(b"?")
@@ -220,7 +199,7 @@ def test_connection_drop_while_running_keeps_server_up():
         assert b.ask(b"D") == b"OK"
         b.close()
     finally:
-        stub.stop()
+        stub.close()
 
 
 # ------------------------------------------------------ CLI errors

@@ -9,12 +9,11 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from gdbharness import read_until
+from gdbstub.harness.session import StubProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,27 +114,10 @@ def tiny(tmp_path_factory):
     return d / "tiny.elf"
 
 
-class Stub:
-    def __init__(self, kernel, *args):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gdbstub", "--kernel", str(kernel), "--port", "0", *args],
-            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, errors="replace")
-        line = self.proc.stderr.readline()
-        m = re.search(r"Listening on ([\d.]+):(\d+)", line)
-        assert m, f"stub did not start: {line!r}"
-        self.addr = f"127.0.0.1:{m.group(2)}"
-        self.console = []  # console lines already read by wait_console
-
-    def wait_console(self, needle):
-        """Block until the guest prints a console line containing `needle`."""
-        self.console += read_until(self.proc.stdout, needle)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        out, err = self.proc.communicate(timeout=20)
-        return "".join(self.console) + out, err
+def stopped(stub):
+    """Stop the stub; (guest console, stub stderr) as text."""
+    stub.close()
+    return stub.console.decode(errors="replace"), stub.stderr.decode(errors="replace")
 
 
 def gdb_cmd(kernel, addr, *commands):
@@ -152,12 +134,12 @@ def run_gdb(kernel, addr, *commands):
 
 
 def test_break_bt_step_finish_on_the_machine(tiny):
-    s = Stub(tiny, "--once")
-    out = run_gdb(tiny, s.addr,
+    s = StubProcess(tiny, once=True)
+    out = run_gdb(tiny, s.address(),
                   "info registers eip", "break add", "continue", "bt", "x/2i $pc",
                   "stepi", "p $pc", "continue", "finish", "p counter", "next", "next",
                   "p counter", "detach")
-    console, err = s.stop()
+    console, err = stopped(s)
     assert "Architecture rejected" not in out
     assert "_start () at entry.S:" in out
     assert "Breakpoint 1, add (a=2, b=3) at kmain.c:" in out
@@ -172,24 +154,24 @@ def test_break_bt_step_finish_on_the_machine(tiny):
 
 
 def test_ctrl_c_and_reconnect_on_the_machine(tiny):
-    s = Stub(tiny)
+    s = StubProcess(tiny)
     try:
-        p = subprocess.Popen(gdb_cmd(tiny, s.addr, "continue", "p counter > 100", "detach"),
+        p = subprocess.Popen(gdb_cmd(tiny, s.address(), "continue", "p counter > 100", "detach"),
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, cwd=ROOT)
         # The guest prints before it spins; the slice it printed in runs on
         # for many iterations of spin() before the stub reads the interrupt.
-        s.wait_console("tiny: hello")
+        s.wait_for("tiny: hello", "console")
         p.send_signal(signal.SIGINT)
         out, _ = p.communicate(timeout=60)
         assert "Program received signal SIGINT, Interrupt." in out
         assert "$1 = 1" in out
         # Reconnect: the machine is where the first gdb left it.
-        out2 = run_gdb(tiny, s.addr, "p counter > 100", "bt 1", "detach")
+        out2 = run_gdb(tiny, s.address(), "p counter > 100", "bt 1", "detach")
         assert "$1 = 1" in out2
         assert re.search(r"#0  .*(add|spin)", out2)
     finally:
-        s.stop()
+        s.close()
 
 
 # ------------------------------------------------ the real kernel (kernel_src)
@@ -200,9 +182,9 @@ def test_kernel_breakpoints_before_paging_and_ctrl_c(kernel):
     """Z0 on higher-half addresses while paging is off fires once paging maps them;
     hbreak works; Ctrl-C stops the idle kernel with SIGINT (the boot ends while
     the second gdb continues, not while no gdb is attached)."""
-    s = Stub(ROOT / kernel, "--halt-on-detach")
+    s = StubProcess(ROOT / kernel, ["--halt-on-detach"])
     try:
-        out = run_gdb(ROOT / kernel, s.addr, "p $pc", "break start_kernel", "continue",
+        out = run_gdb(ROOT / kernel, s.address(), "p $pc", "break start_kernel", "continue",
                       "hbreak kthreadd", "continue", "bt", "info threads", "delete", "detach")
         assert "$1 = (void (*)()) 0x1000010" in out  # held at the multiboot entry
         assert "Breakpoint 1, start_kernel () at init/main.c:" in out
@@ -211,15 +193,15 @@ def test_kernel_breakpoints_before_paging_and_ctrl_c(kernel):
                          r"arch/x86/kernel/entry_32.S:1000", out)
         assert "#2" not in out
         assert "Thread 1 (CPU#0) kthreadd" in out.replace("  ", " ")
-        p = subprocess.Popen(gdb_cmd(ROOT / kernel, s.addr, "continue", "p jiffies > 0", "detach"),
+        p = subprocess.Popen(gdb_cmd(ROOT / kernel, s.address(), "continue", "p jiffies > 0", "detach"),
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-        s.wait_console("init: boot complete")  # jiffies ticked; the kernel idles
+        s.wait_for("init: boot complete", "console")  # jiffies ticked; the kernel idles
         p.send_signal(signal.SIGINT)
         out2, _ = p.communicate(timeout=60)
         assert "Program received signal SIGINT, Interrupt." in out2
         assert "$1 = 1" in out2
     finally:
-        console, err = s.stop()
+        console, err = stopped(s)
     assert "init: boot complete" in console
     assert err.count("gdb connected") == 2

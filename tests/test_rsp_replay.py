@@ -9,7 +9,6 @@ payloads.  No gdb needed to replay.
 """
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ DATA = ROOT / "tests" / "data"
 sys.path.insert(0, str(ROOT))
 
 from gdbstub.fake import FakeTarget  # noqa: E402
+from gdbstub.harness.session import StubProcess  # noqa: E402
 from gdbstub.rsp.packet import Decoder, Packet, encode_packet, frame_payload  # noqa: E402
 from gdbstub.rsplog import parse_log  # noqa: E402
 from gdbstub.rspsession import Session  # noqa: E402
@@ -119,19 +119,13 @@ def test_there_is_a_recorded_log():
 def record(name, commands):
     """Run real gdb against the stub on the fake target, logging packets."""
     log = DATA / f"{name}.log"
-    stub = subprocess.Popen(
-        [sys.executable, "-m", "gdbstub", "--fake-target", "--port", "0", "--once",
-         "--debug-rsp", str(log)],
-        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    line = stub.stderr.readline().decode()
-    m = re.search(r"Listening on ([\d.]+):(\d+)", line)
-    assert m, line
-    addr = f"{m.group(1)}:{m.group(2)}"
+    stub = StubProcess(fake=True, args=["--debug-rsp", str(log)], once=True)
+    addr = stub.address()
     cmd = ["gdb", "-q", "-nx", "-batch"]
     for c in commands:
         cmd += ["-ex", c.replace("{addr}", addr)]
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
-    stub.wait(timeout=10)
+    stub.close()
     print(res.stdout + res.stderr)
     print(f"recorded {log}")
 

@@ -105,7 +105,7 @@ def test_a_second_connection_numbers_from_1_again(kernel, gdb):
     (init, pid 1), its thread 1, whatever the first gdb called it."""
     first_cmds = ["break oops_test", "continue", "info threads", "detach"]
     second_cmds = ["info threads", "monitor ps"]
-    with session.Stub(kernel, ("--tasks", "--halt-on-detach"), once=False) as stub:
+    with session.StubProcess(kernel, ("--tasks", "--halt-on-detach"), once=False) as stub:
         first, second = (subprocess.run(
             session.gdb_command(kernel, stub.address(), commands=cmds),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,

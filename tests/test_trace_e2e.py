@@ -118,7 +118,7 @@ def test_bad_trace_file_is_a_one_line_error(tmp_path):
 
 def test_a_restart_starts_a_new_trace(kernel, gdb, tmp_path):
     path = tmp_path / "r.json"
-    with session.Stub(kernel, ["--trace", str(path)], once=True) as stub:
+    with session.StubProcess(kernel, ["--trace", str(path)], once=True) as stub:
         cmd = session.gdb_command(kernel, stub.address(), commands=[
             "break create_kthread", "run", "monitor trace status", "kill",
             "run", "monitor trace status", "monitor reset", "monitor trace status"])

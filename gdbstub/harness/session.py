@@ -2,6 +2,7 @@
 
 This is the product's main job (`make demo`) and the engine of the end-to-end
 tests: a real `kthread-stub` process on a real TCP port, real gdb.
+`StubProcess` is the one stub launcher of tests, labs and bench.
 
 The transcript is gdb's own output.  gdb runs as at a terminal (not `-batch`,
 which turns off line wrapping; stdin is empty, so gdb quits after the script)
@@ -14,8 +15,10 @@ when its input ends (a last prompt, `quit`, the detach) is dropped.  Nothing els
 """
 
 import argparse
+import itertools
 import os
 import re
+import select
 import shlex
 import shutil
 import socket
@@ -23,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Pattern, Sequence, Union
 
 # the project (or site-packages) folder: gdbstub/harness/session.py is three levels down
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,49 +44,133 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
-class Stub:
-    """A kthread-stub child process serving one gdb client on a TCP port."""
+class StubProcess:
+    """A kthread-stub child process: the one launcher of tests, labs and bench.
 
-    def __init__(self, kernel, extra_args=(), startup_deadline=60.0, once=True):
-        self.kernel = kernel
+    ``python -m gdbstub`` on a port it picks itself (``--port 0``: no race
+    for a free port), with the kernel `kernel` or, if `fake`, the fake target.
+    once: the stub serves one gdb and exits (``--once``); `close` then waits
+    for that exit, else it terminates the stub.
+
+    Both pipes are read all along (a pipe nobody reads fills up, 64 KiB, and
+    the stub would block in write() with gdb waiting on it), and again by
+    every look at them, so a look sees everything the stub wrote before it.
+    What it printed is kept (`stderr`: its messages, `console`: the guest's
+    UART on stdout, `output()`: both in arrival order); `wait_for` acts on a
+    line as it arrives, as MIT 6.828's gradelib monitors do, never sleeps."""
+
+    def __init__(self, kernel=None, args: Sequence[str] = (), *, once: bool = False,
+                 fake: bool = False, startup_deadline: float = 60.0, cwd=ROOT):
+        target = ["--fake-target"] if fake else ["--kernel", str(kernel)]
+        cmd = [sys.executable, "-m", "gdbstub", *target, "--port", "0",
+               *(["--once"] if once else []), *args]
         self.once = once
-        self.port = free_port()
-        cmd = [sys.executable, "-m", "gdbstub", "--kernel", kernel,
-               "--port", str(self.port), *(["--once"] if once else []), *extra_args]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, cwd=ROOT)
-        self.stderr = b""
-        self._wait_listening(startup_deadline)
-        # Read the stub's stderr all along: a pipe nobody reads fills up
-        # (64 KiB) and the stub would block in write() with gdb waiting on it.
-        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
-        self._drain.start()
+        self.proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._seen = threading.Condition()
+        self._err, self._out, self._both = bytearray(), bytearray(), bytearray()
+        # fd -> its buffer, while not at EOF; reads happen only under the lock
+        self._pipes = {self.proc.stderr.fileno(): self._err, self.proc.stdout.fileno(): self._out}
+        for fd in self._pipes:
+            os.set_blocking(fd, False)
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
+        try:
+            m = self.wait_for(LISTENING, "stderr", timeout=startup_deadline)
+        except AssertionError:
+            self.close()
+            raise SessionError("kthread-stub did not start listening: "
+                               + self.stderr.decode(errors="replace").strip()) from None
+        self.port = int(m.group(2))
+        start = self._err.rfind(b"\n", 0, m.start()) + 1
+        stop = self._err.find(b"\n", m.end())
+        self.banner = bytes(self._err[start:stop if stop >= 0 else None]).decode()  # its line
 
-    def _read_stderr(self):
-        for chunk in iter(lambda: self.proc.stderr.read1(65536), b""):
-            self.stderr += chunk
+    def _drain(self) -> None:
+        """Read what the pipes hold now (the lock is held)."""
+        for fd, buf in list(self._pipes.items()):
+            while True:
+                try:
+                    chunk = os.read(fd, 65536)
+                except BlockingIOError:
+                    break
+                if not chunk:
+                    del self._pipes[fd]
+                    break
+                buf += chunk
+                self._both += chunk
 
-    def _wait_listening(self, deadline):
-        # The stub prints its "Listening on" line once the socket is bound;
-        # read stderr until then (a bounded wait for process start-up, not a sleep).
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            self.stderr += line
-            if LISTENING.search(line):
-                return
-        self.proc.kill()
-        rest = self.proc.stderr.read() or b""
-        raise SessionError("kthread-stub did not start listening: "
-                           + (self.stderr + rest).decode(errors="replace").strip())
+    def _pump(self) -> None:
+        poller = select.poll()
+        for fd in self._pipes:
+            poller.register(fd, select.POLLIN)
+        while True:
+            with self._seen:
+                for fd in [fd for fd in (self.proc.stderr.fileno(), self.proc.stdout.fileno())
+                           if fd not in self._pipes]:
+                    try:
+                        poller.unregister(fd)
+                    except KeyError:
+                        pass
+                if not self._pipes:
+                    self._seen.notify_all()
+                    return
+            poller.poll()
+            with self._seen:
+                self._drain()
+                self._seen.notify_all()
 
-    def address(self):
+    # -- what it printed, up to now
+    @property
+    def stderr(self) -> bytes:
+        with self._seen:
+            self._drain()
+            return bytes(self._err)
+
+    @property
+    def console(self) -> bytes:
+        with self._seen:
+            self._drain()
+            return bytes(self._out)
+
+    def output(self) -> bytes:
+        """stderr and the console, in the order they arrived."""
+        with self._seen:
+            self._drain()
+            return bytes(self._both)
+
+    def wait_for(self, pattern: Union[bytes, str, Pattern], stream: str = "output",
+                 timeout: float = 60.0, count: int = 1):
+        """Block until `pattern` (text, or a compiled bytes regex) has appeared
+        `count` times in `stream` ("stderr", "console" or "output"); the last
+        match.  AssertionError naming what was seen if the stub closes the
+        stream or `timeout` seconds pass first (a bound on a hang, not a wait)."""
+        if isinstance(pattern, str):
+            pattern = pattern.encode()
+        if isinstance(pattern, bytes):
+            pattern = re.compile(re.escape(pattern))
+        buf = {"stderr": self._err, "console": self._out, "output": self._both}[stream]
+        end = time.monotonic() + timeout
+        with self._seen:
+            while True:
+                self._drain()
+                found = list(itertools.islice(pattern.finditer(buf), count))
+                if len(found) == count:
+                    return found[-1]
+                left = end - time.monotonic()
+                if not self._pipes or left <= 0:
+                    raise AssertionError(f"{pattern.pattern!r} appeared {len(found)} of {count} "
+                                         f"times in the stub's {stream}; saw:\n"
+                                         + bytes(buf[-2000:]).decode(errors="replace"))
+                self._seen.wait(left)
+
+    def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def close(self, timeout=10.0):
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self, timeout: float = 10.0) -> None:
         if self.proc.poll() is None and not self.once:
             self.proc.terminate()
         try:
@@ -90,7 +178,8 @@ class Stub:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self._drain.join()
+        self._pump_thread.join()
+        self.proc.stdout.close()
         self.proc.stderr.close()
 
     def __enter__(self):
@@ -171,7 +260,7 @@ def run(script=None, commands=(), kernel=None, stub_args=(), timeout=120.0, batc
     if kernel is None:
         from machine.kbuild import ensure_kernel
         kernel = os.path.relpath(ensure_kernel(), ROOT)
-    with Stub(kernel, stub_args) as stub:
+    with StubProcess(kernel, stub_args, once=True) as stub:
         cmd = gdb_command(kernel, stub.address(), script, commands, batch=batch)
         try:
             res = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
