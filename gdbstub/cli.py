@@ -21,15 +21,12 @@ import ipaddress
 import os
 import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 from .rsplog import RspLog
 from .server import Server
 from .rspsession import DEFAULT_SLICE
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 class UsageError(Exception):
@@ -39,34 +36,16 @@ class UsageError(Exception):
 def ensure_kernel(path=None) -> Path:
     """The kernel to serve: machine.kbuild.ensure_kernel() (which builds
     kernel_src/vmlinux when it is missing or stale, and returns a given path
-    unchanged), falling back to `make -C kernel_src` without the machine."""
-    try:
-        from machine import kbuild  # type: ignore
-    except ImportError:
-        kbuild = None
-    if kbuild is not None and hasattr(kbuild, "ensure_kernel"):
-        from machine import KernelImageError
+    unchanged)."""
+    from machine import KernelImageError, kbuild
 
-        if path is not None and not Path(path).is_file():
-            raise UsageError(f"kernel image not found: {path} (pass the path of an "
-                             "i386 vmlinux, or leave out --kernel to build kernel_src/vmlinux)")
-        try:
-            return Path(kbuild.ensure_kernel(None if path is None else str(path)))
-        except KernelImageError as e:
-            raise UsageError(_one_line(str(e))) from None
-    if path is not None:
-        if not Path(path).is_file():
-            raise UsageError(f"kernel image not found: {path} (pass the path of an "
-                             "i386 vmlinux, or leave out --kernel to build kernel_src/vmlinux)")
-        return Path(path)
-    src = REPO / "kernel_src"
-    if not (src / "Makefile").exists():
-        raise UsageError(f"no kernel given and no {src}/Makefile to build one; use --kernel PATH")
-    r = subprocess.run(["make", "-s", "-C", str(src)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        tail = r.stdout.decode(errors="replace").strip().splitlines()[-1:] or [""]
-        raise UsageError(f"building the kernel failed (make -C kernel_src): {tail[0]}")
-    return src / "vmlinux"
+    if path is not None and not Path(path).is_file():
+        raise UsageError(f"kernel image not found: {path} (pass the path of an "
+                         "i386 vmlinux, or leave out --kernel to build kernel_src/vmlinux)")
+    try:
+        return Path(kbuild.ensure_kernel(None if path is None else str(path)))
+    except KernelImageError as e:
+        raise UsageError(_one_line(str(e))) from None
 
 
 def _shown_path(kernel) -> str:
@@ -218,12 +197,11 @@ def _make_target(args, messages):
         why = _one_line(str(e)) or type(e).__name__
         raise UsageError(f"kernel image {kernel} is corrupt or unreadable ({why}): "
                          "rebuild it with make -C kernel_src or pass another --kernel PATH") from None
-    if hasattr(type(machine), "catch_exceptions"):
-        machine.catch_exceptions = args.catch_exceptions
+    machine.catch_exceptions = args.catch_exceptions
     from .target import MachineTarget
     from machine.history import TimeMachine  # watchpoints, reverse execution, restarts
 
-    return MachineTarget(TimeMachine(machine, mem_limit=args.history_mem)), kernel
+    return MachineTarget(TimeMachine(machine, mem_limit=args.history_mem), history=True), kernel
 
 
 def _start_trace(target, path):

@@ -17,7 +17,7 @@ A handler returns one of:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Set
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from .rsp import commands as C
 from .rsp.packet import PACKET_SIZE, XFER_MAX
@@ -83,11 +83,18 @@ class Context:
     continue_thread: int = 0
     # breakpoints: addr -> set of Z types installed there
     breakpoints: Dict[int, Set[int]] = field(default_factory=dict)
+    # watchpoints gdb inserted: (kind, addr, length) (handlers/watch.py)
+    watchpoints: Set[Tuple[str, int, int]] = field(default_factory=set)
+    extended: bool = False  # `!`: extended-remote (handlers/extended.py)
     thread_cursor: int = 0
     thread_list: List[int] = field(default_factory=list)  # snapshot for qs/qfThreadInfo
     start_no_ack: Optional[Callable[[], None]] = None
     stop_log: Optional[object] = None   # gdbstub/stoplog.py (--stop-log): records each stop
     connection: int = 0     # counts sessions: a thread id means another task in the next one
+    # What each layer does when gdb, or its program (kill in extended mode),
+    # is gone: hook(say), say(text) telling the user (kernelaware/: write
+    # the scheduling trace so far)
+    session_end_hooks: List[Callable[[Callable[[str], None]], None]] = field(default_factory=list)
 
     def new_session(self) -> None:
         self.connection += 1
@@ -96,10 +103,33 @@ class Context:
         self.general_thread = 0
         self.continue_thread = 0
         self.thread_cursor = 0
-        self.extended = False  # `!`: extended-remote (handlers/extended.py)
-        # a new gdb assumes no watchpoints are inserted (handlers/watch.py)
-        from .handlers.watch import remove_all
-        remove_all(self)
+        self.extended = False
+        self.remove_all_breakpoints()   # a new gdb assumes none is inserted
+
+    def remove_all_breakpoints(self) -> None:
+        """The one removal loop: every breakpoint and watchpoint gdb inserted
+        (detach, kill, end of session, a new gdb).  A removal that fails does
+        not keep the others in place (at the end of a session there is
+        nobody left to tell)."""
+        for addr in list(self.breakpoints):
+            try:
+                self.target.remove_breakpoint(addr)
+            except Exception:
+                pass
+        self.breakpoints.clear()
+        watch = self.target.support_watchpoints()
+        for kind, addr, length in list(self.watchpoints):
+            try:
+                watch.remove_watchpoint(kind, addr, length)
+            except Exception:
+                pass
+        self.watchpoints.clear()
+
+    def end_session(self, say: Callable[[str], None]) -> None:
+        """gdb (or, in extended mode, its program) is gone."""
+        self.remove_all_breakpoints()
+        for hook in self.session_end_hooks:
+            hook(say)
 
     def gdb_supports(self, feature: str) -> bool:
         return self.gdb_features.get(feature) == "+"

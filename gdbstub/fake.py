@@ -12,12 +12,14 @@ from __future__ import annotations
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from .rsp import regs
-from .target import SIGTRAP, StopEvent, TargetMemoryError, TargetRegisterError
+from .target import SIGTRAP, StopEvent, Target, TargetMemoryError, TargetRegisterError
 
 DEFAULT_REGIONS = ((0x1000, 0x10000), (0x00100000, 0x00110000), (0xC1000000, 0xC1010000))
 
 
-class FakeTarget:
+class FakeTarget(Target):
+    """Base ops and its own monitor commands; no history, no signals."""
+
     MONITOR_HELP = "monitor icount        instructions executed so far\n"
 
     def __init__(self, regions: Iterable[Tuple[int, int]] = DEFAULT_REGIONS, entry: int = 0x00100000):
@@ -98,6 +100,9 @@ class FakeTarget:
         self.icount += max_insns
         self.regs["eip"] = (pc + max_insns) & 0xFFFFFFFF
         return StopEvent("limit", self.regs["eip"], SIGTRAP)
+
+    def support_monitor(self):
+        return self
 
     def monitor(self, command: str) -> Optional[str]:
         if command.strip() == "icount":

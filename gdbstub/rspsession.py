@@ -149,9 +149,10 @@ class Session:
                 self._slices = result.slices
                 self.running = True
                 return b""
-            if result.signal and hasattr(self.ctx.target, "deliver_signal"):
+            signals = self.ctx.target.support_signals()
+            if result.signal and signals is not None:
                 # Deliver the caught exception; a step then stops at the handler.
-                stop = self._guard(lambda: self.ctx.target.deliver_signal(result.signal, result.step))
+                stop = self._guard(lambda: signals.deliver_signal(result.signal, result.step))
                 if stop is not None:
                     return self._stopped(stop)
             if result.step:
@@ -233,8 +234,7 @@ class Session:
         if not self._others_run and pc not in self.ctx.breakpoints:
             return self._stopped(StopEvent("step", pc, thread=tid))
         self.wait_thread, self._wait_pc = tid, pc
-        now = getattr(self.ctx.target, "icount", None)
-        self._wait_limit = None if now is None else now + STEP_WAIT_LIMIT
+        self._wait_limit = self.ctx.target.icount + STEP_WAIT_LIMIT
         if pc not in self.ctx.breakpoints:
             self.ctx.target.add_breakpoint(pc)
             self._internal_bp = pc

@@ -131,6 +131,7 @@ class Server:
         self.halt_on_detach = halt_on_detach
         self.messages = messages
         self.ctx = make_context(target, kernel, tasks)
+        self.ctx.session_end_hooks.append(lambda say: flush_trace(target, say))
         self.dispatcher = make_dispatcher(self.ctx)
         self.log = log or RspLog(None)
         self.slice_insns = slice_insns
@@ -201,7 +202,7 @@ class Server:
             if once:
                 self.say(f"gdb session ended ({why}); machine left at eip=0x{self._pc():08x}")
                 return
-            rate = getattr(self.target, "insns_per_second", None)   # none: the fake target
+            rate = self.target.insns_per_second   # None: the fake target
             if why == "detached" and not self.halt_on_detach and rate:
                 self.say(f"gdb session ended ({why}); the guest runs on from "
                          f"eip=0x{self._pc():08x} until the next gdb connects")
@@ -354,16 +355,8 @@ class Server:
                          + traceback.format_exc().rstrip())
         finally:
             session.close()
-            self._cleanup()
+            self.ctx.end_session(self.say)   # gdb left: e.g. the trace file so far
             self._reap_refused(poller, everything=True)
             conn.close()
         return why
 
-    def _cleanup(self) -> None:
-        for addr in list(self.ctx.breakpoints):
-            try:
-                self.target.remove_breakpoint(addr)
-            except Exception:
-                pass
-        self.ctx.breakpoints.clear()
-        flush_trace(self.target, self.say)      # gdb left: the trace file so far

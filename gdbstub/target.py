@@ -82,50 +82,153 @@ class StopEvent:
         return self.reason == Reason.LIMIT
 
 
-class Target(Protocol):
-    def register_names(self) -> Iterable[str]: ...
+class Watchpoints(Protocol):
+    """Z2/Z3/Z4: kind is 'watch', 'rwatch' or 'awatch'."""
 
-    def read_register(self, name: str) -> int: ...
+    def add_watchpoint(self, kind: str, addr: int, length: int) -> None: ...
+
+    def remove_watchpoint(self, kind: str, addr: int, length: int) -> None: ...
+
+
+class ReverseExecution(Protocol):
+    """bs / bc (ReverseStep+, ReverseContinue+)."""
+
+    def reverse_step(self) -> StopEvent: ...
+
+    def reverse_cont(self, max_segments: Optional[int] = None) -> StopEvent:
+        """A LIMIT stop: still running backwards, call again."""
+        ...
+
+
+class RangeStepping(Protocol):
+    """vCont;r (advertised in the vCont? reply)."""
+
+    def range_step(self, start: int, end: int) -> StopEvent: ...
+
+
+class Restart(Protocol):
+    """Extended remote: !, vRun and R start the program again."""
+
+    def restart(self) -> None: ...
+
+
+class SignalDelivery(Protocol):
+    """C/S/vCont;C with a signal: deliver the exception the target stopped before."""
+
+    def deliver_signal(self, signal: int, step: bool = False) -> Optional[StopEvent]: ...
+
+
+class MonitorCommands(Protocol):
+    """The target's own `monitor` commands; MONITOR_HELP: `monitor CMD  what` lines."""
+
+    MONITOR_HELP: str
+
+    def monitor(self, command: str) -> Optional[str]:
+        """The output, or None if the command is not the target's."""
+        ...
+
+
+class SystemState(Protocol):
+    """What `monitor info mem/tlb/registers` read besides registers: guest
+    physical memory and the descriptor-table registers."""
+
+    def read_physical(self, paddr: int, size: int) -> bytes: ...
+
+    def descriptor_table(self, name: str) -> Optional[Tuple[int, int]]: ...
+
+
+class Target:
+    """What the handlers program against.
+
+    Base ops every target has: registers, virtual memory, code breakpoints,
+    `step` and `cont` in slices of virtual time.  Optional ops are offered
+    the way the Rust `gdbstub` crate's `support_*` methods offer theirs: each
+    returns the object implementing them (usually the target itself) or None,
+    the default.  The stub advertises and handles only what they return
+    (handlers/__init__.py derives the capabilities, hence qSupported, vCont?
+    and the dispatch table; tests/test_rsp_capabilities.py)."""
+
+    # Bumped whenever registers may have changed: handlers may cache replies
+    # derived from registers (the g blob) for one generation.  None: no cache.
+    generation: Optional[int] = None
+    # Virtual time's rate while no gdb is attached; None: the target stays
+    # where gdb left it.
+    insns_per_second: Optional[int] = None
+    # Virtual time: instructions run so far (plus idle time skipped).
+    icount: int = 0
+
+    def register_names(self) -> Iterable[str]:
+        raise NotImplementedError
+
+    def read_register(self, name: str) -> int:
+        raise NotImplementedError
 
     def read_registers(self, names: Sequence[str]) -> List[int]:
         """Several registers at once (the ``g`` packet)."""
-        ...
+        return [self.read_register(n) for n in names]
 
-    def write_register(self, name: str, value: int) -> None: ...
+    def write_register(self, name: str, value: int) -> None:
+        raise NotImplementedError
 
-    def read_memory(self, addr: int, size: int) -> bytes: ...
+    def read_memory(self, addr: int, size: int) -> bytes:
+        raise NotImplementedError
 
-    def write_memory(self, addr: int, data: bytes) -> None: ...
+    def write_memory(self, addr: int, data: bytes) -> None:
+        raise NotImplementedError
 
-    def add_breakpoint(self, addr: int) -> None: ...
+    def add_breakpoint(self, addr: int) -> None:
+        raise NotImplementedError
 
-    def remove_breakpoint(self, addr: int) -> None: ...
+    def remove_breakpoint(self, addr: int) -> None:
+        raise NotImplementedError
 
-    def step(self) -> StopEvent: ...
+    def step(self) -> StopEvent:
+        raise NotImplementedError
 
-    def cont(self, max_insns: int) -> StopEvent: ...
+    def cont(self, max_insns: int) -> StopEvent:
+        raise NotImplementedError
 
-    def monitor(self, command: str) -> Optional[str]:
-        """Target-specific `monitor` commands; None if unknown."""
-        ...
+    # -- optional ops: None unless a target offers them
+    def support_watchpoints(self) -> Optional[Watchpoints]:
+        return None
+
+    def support_reverse(self) -> Optional[ReverseExecution]:
+        return None
+
+    def support_range_step(self) -> Optional[RangeStepping]:
+        return None
+
+    def support_restart(self) -> Optional[Restart]:
+        return None
+
+    def support_signals(self) -> Optional[SignalDelivery]:
+        return None
+
+    def support_monitor(self) -> Optional[MonitorCommands]:
+        return None
+
+    def support_system_state(self) -> Optional[SystemState]:
+        return None
 
 
-class MachineTarget:
-    """Adapter from machine.Machine to Target."""
+class MachineTarget(Target):
+    """Adapter from machine.Machine to Target.
 
-    def __init__(self, machine, memory_fault=None):
+    history: the machine is a machine.history.TimeMachine, which adds
+    watchpoints, reverse execution, range stepping and restarts."""
+
+    def __init__(self, machine, memory_fault=None, history: bool = False):
         if memory_fault is None:
             from machine import MemoryFault as memory_fault  # the machine package, not unicorn
 
         self.machine = machine
+        self.history = history
         self._fault = memory_fault
         self._regs: Dict[str, int] = {}
         # Virtual time (icount) at which forward execution stops for good
         # with SIGXCPU; None: no deadline.  A budget counted in instructions
         # makes a runaway session end at the same point on any host.
         self.deadline: Optional[int] = None
-        # Bumped whenever registers may have changed; handlers may cache
-        # replies derived from registers (the g blob) for one generation.
         self.generation = 0
 
     # Registers are cached while the machine is stopped: they change only when
@@ -165,15 +268,11 @@ class MachineTarget:
     def read_registers(self, names: Sequence[str]) -> List[int]:
         missing = [n for n in names if n not in self._regs]
         if missing:
-            batch = getattr(self.machine, "read_registers", None)
-            if batch is not None:
-                try:
-                    self._regs.update(zip(missing, (int(v) for v in batch(missing))))
-                except (KeyError, ValueError) as e:
-                    raise TargetRegisterError(str(e)) from e
-            else:
-                for n in missing:
-                    self.read_register(n)
+            try:
+                values = self.machine.read_registers(missing)
+                self._regs.update(zip(missing, (int(v) for v in values)))
+            except (KeyError, ValueError) as e:
+                raise TargetRegisterError(str(e)) from e
         return [self._regs[n] for n in names]
 
     def write_register(self, name: str, value: int) -> None:
@@ -257,11 +356,10 @@ class MachineTarget:
         resuming; a StopEvent: delivery triple-faulted, or (step) the CPU is
         now at the handler's first instruction, which is where a step with a
         signal stops.  Nothing held back: nothing to deliver, None."""
-        deliver = getattr(self.machine, "deliver_caught_exception", None)
-        if not signal or deliver is None or self.machine.caught_exception is None:
+        if not signal or self.machine.caught_exception is None:
             return None
         self._invalidate()
-        stop = deliver()
+        stop = self.machine.deliver_caught_exception()
         if stop is not None:
             return StopEvent.from_stop(stop)
         if step:
@@ -270,12 +368,11 @@ class MachineTarget:
 
     def descriptor_table(self, name: str):
         """(base, limit) of gdtr/idtr if the machine exposes them (its
-        read_register(name) returning unicorn's (selector, base, limit, flags)
-        or a descriptor_table(name) method); None when it does not."""
-        fn = getattr(self.machine, "descriptor_table", None)
+        read_register(name) returning unicorn's (selector, base, limit, flags));
+        None when it does not."""
         try:
-            v = fn(name) if fn else self.machine.read_register(name)
-        except (KeyError, ValueError, AttributeError):
+            v = self.machine.read_register(name)
+        except (KeyError, ValueError):
             return None
         if isinstance(v, tuple) and len(v) >= 3:
             return int(v[1]), int(v[2])
@@ -296,9 +393,7 @@ class MachineTarget:
                 f"{r} 0x{m.read_register(r):08x}\n" for r in ("cr0", "cr2", "cr3", "cr4")
             )
         if words[0] == "console":
-            out = getattr(m, "console_output", b"")
-            if isinstance(out, (bytes, bytearray)):
-                out = bytes(out).decode("latin-1")
+            out = bytes(m.console_output).decode("latin-1")
             return out or "(no console output yet)\n"
         if words[0] == "translate":
             va = parse_address(words[1]) if len(words) == 2 else None
@@ -313,7 +408,7 @@ class MachineTarget:
         if words[0] == "reset":
             m.reset()
             return "machine reset to the multiboot entry state\n"
-        if words[0] == "history" and callable(getattr(m, "history_info", None)):
+        if words[0] == "history" and self.history:
             return m.history_info()
         return None
 
@@ -330,25 +425,37 @@ class MachineTarget:
         return (f"deadline: icount {self.deadline} ({max(0, self._remaining())} "
                 f"instructions left); then every resume stops with SIGXCPU\n")
 
-    # -- watchpoints, reverse execution, range stepping, restart: offered
-    # when the machine is wrapped in machine.history.TimeMachine.
-    def supports(self, what: str) -> bool:
-        return callable(getattr(self.machine, what, None))
+    # -- optional ops (Target): signals, monitor commands and the system
+    # state always; watchpoints, reverse execution, range stepping and
+    # restarts when the machine keeps history (TimeMachine)
+    def support_signals(self):
+        return self
 
-    def _ext(self, what: str):
-        fn = getattr(self.machine, what, None)
-        if not callable(fn):
-            raise TargetError(f"the machine has no {what}")
-        return fn
+    def support_monitor(self):
+        return self
+
+    def support_system_state(self):
+        return self
+
+    def support_watchpoints(self):
+        return self if self.history else None
+
+    def support_reverse(self):
+        return self if self.history else None
+
+    def support_range_step(self):
+        return self if self.history else None
+
+    def support_restart(self):
+        return self if self.history else None
 
     def add_watchpoint(self, kind: str, addr: int, length: int) -> None:
-        self._ext("add_watchpoint")(kind, addr, length)
+        self.machine.add_watchpoint(kind, addr, length)
 
     def remove_watchpoint(self, kind: str, addr: int, length: int) -> None:
-        self._ext("remove_watchpoint")(kind, addr, length)
+        self.machine.remove_watchpoint(kind, addr, length)
 
-    def _run(self, what: str, *args) -> StopEvent:
-        fn = self._ext(what)
+    def _run(self, fn, *args) -> StopEvent:
         self._invalidate()
         try:
             return StopEvent.from_stop(fn(*args))
@@ -356,22 +463,22 @@ class MachineTarget:
             self._invalidate()
 
     def reverse_step(self) -> StopEvent:
-        return self._run("reverse_step")
+        return self._run(self.machine.reverse_step)
 
     def reverse_cont(self, max_segments: Optional[int] = None) -> StopEvent:
         """A 'limit' stop (max_segments scanned, nothing found yet) means
         still running backwards: call again (the session does, between polls)."""
-        return self._run("reverse_cont", max_segments)
+        return self._run(self.machine.reverse_cont, max_segments)
 
     def range_step(self, start: int, end: int) -> StopEvent:
         left = self._remaining()
         if left is not None and left <= 0:
             return self._deadline_stop()
-        return self._run("range_step", start, end)
+        return self._run(self.machine.range_step, start, end)
 
     def restart(self) -> None:
         self._invalidate()
-        self._ext("restart")()
+        self.machine.restart()
         self._invalidate()
 
     MONITOR_HELP = (

@@ -63,7 +63,7 @@ SAMPLES = {
     C.WriteRegisters: b"G00", C.ReadRegister: b"p0", C.WriteRegister: b"P0=00000000",
     C.ReadMemory: b"m0,4", C.WriteMemory: b"M0,1:00", C.QueryAttached: b"qAttached",
     C.QueryOffsets: b"qOffsets", C.Detach: b"D", C.Kill: b"k",
-    C.StartNoAckMode: b"QStartNoAckMode", C.Unknown: b"vMustReplyEmpty",
+    C.StartNoAckMode: b"QStartNoAckMode",
     C.QXferRead: b"qXfer:features:read:target.xml:0,100", C.Breakpoint: b"Z0,1000,1",
     C.Continue: b"c", C.Step: b"s", C.VCont: b"vCont;c", C.VContQuery: b"vCont?",
     C.SetThread: b"Hg0", C.ThreadAlive: b"T1", C.CurrentThread: b"qC",

@@ -51,6 +51,14 @@ VALID = [
     (b"vKill;1", C.Kill(1)),
     (b"QStartNoAckMode", C.StartNoAckMode()),
     (b"qRcmd,68656c70", C.MonitorCommand("help")),
+    # extended remote and reverse execution go through the parser too
+    (b"!", C.ExtendedMode()),
+    (b"vRun;", C.Run((b"",))),
+    (b"vRun;2f62696e;2d61", C.Run((b"2f62696e", b"2d61"))),
+    (b"R", C.Restart()),
+    (b"R00", C.Restart()),
+    (b"bs", C.ReverseStep()),
+    (b"bc", C.ReverseContinue()),
 ]
 
 
@@ -73,6 +81,7 @@ INVALID = [
     b"qXfer:features", b"H", b"Hx1", b"Hg", b"Hgzz", b"T", b"Tq",
     b"D1", b"D;zz", b"qAttached:zz", b"qAttachedx",
     b"qThreadExtraInfo", b"qRcmd", b"qRcmd,6", b"qRcmd,ff",
+    b"vRun;zz", b"vRun;00;x", b"Rzz",
 ]
 
 
@@ -82,9 +91,9 @@ def test_invalid_raises_parse_error(payload):
         C.parse(payload)
 
 
-UNKNOWN = [b"", b"vMustReplyEmpty", b"qTStatus", b"qSymbol::", b"!", b"R00", b"qCRC:0,4",
+UNKNOWN = [b"", b"vMustReplyEmpty", b"qTStatus", b"qSymbol::", b"qCRC:0,4",
            b"qXfer:libraries:write:x:0,1", b"QStartNoAckModeX", b"qfThreadInfoX", b"vFile:open:",
-           b"\x00\xff", b"qOffsetsX", b"i", b"bc"]
+           b"\x00\xff", b"qOffsetsX", b"i", b"!x", b"bsx", b"bcx", b"b", b"vRun"]
 
 
 @pytest.mark.parametrize("payload", UNKNOWN, ids=[repr(v) for v in UNKNOWN])

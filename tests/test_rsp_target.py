@@ -34,6 +34,9 @@ class StandIn:
     def read_register(self, name):
         return self.regs[name]
 
+    def read_registers(self, names):
+        return [self.regs[n] for n in names]
+
     def write_register(self, name, value):
         if name not in self.regs:
             raise KeyError(name)

@@ -1,4 +1,4 @@
-"""Handlers grouped by capability; `default_capabilities` is the stub's set."""
+"""Handlers grouped by capability; `default_capabilities` derives the stub's set."""
 
 from .base import BaseOps, MonitorOps
 from .breakpoints import BreakpointOps
@@ -10,16 +10,20 @@ from .xfer import TargetDescriptionOps
 
 
 def default_capabilities(ctx):
+    """The stub's capabilities, derived from the optional ops the target
+    offers (Target.support_*): what it does not offer is neither advertised
+    in qSupported / vCont? nor dispatched (its packets get the empty reply)."""
+    target = ctx.target
     threads = ThreadOps(ctx)
-    base = BaseOps(ctx)
-    reverse = ReverseOps(ctx)
+    restart, reverse = target.support_restart(), target.support_reverse()
+    # in this order: qSupported lists the features as the capabilities come
     return [
-        base,
-        ExtendedOps(ctx, base, extra=reverse.packets()),
-        reverse,
+        BaseOps(ctx),
+        *([ExtendedOps(ctx, restart)] if restart else []),
+        *([ReverseOps(ctx, reverse)] if reverse else []),
         TargetDescriptionOps(ctx, threads),
-        BreakpointOps(ctx),
-        ResumeOps(ctx),
+        BreakpointOps(ctx, target.support_watchpoints()),
+        ResumeOps(ctx, target.support_range_step()),
         threads,
         MonitorOps(ctx),
     ]

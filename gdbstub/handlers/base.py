@@ -53,7 +53,7 @@ class BaseOps(Capability):
         return stop_reply(self.ctx, self.ctx.last_stop)
 
     def read_registers(self, cmd):
-        gen = getattr(self.ctx.target, "generation", None)
+        gen = self.ctx.target.generation
         key = (gen, self.ctx.connection, self._thread(), getattr(self.ctx.threads, "enabled", None))
         if gen is not None and self._g_cache is not None and self._g_cache[0] == key:
             return self._g_cache[1]
@@ -129,19 +129,18 @@ class BaseOps(Capability):
         # applies no offsets.
         return b""
 
-    def _remove_all_breakpoints(self):
-        for addr in list(self.ctx.breakpoints):
-            self.ctx.target.remove_breakpoint(addr)
-        self.ctx.breakpoints.clear()
-
     def detach(self, cmd):
-        self._remove_all_breakpoints()
+        self.ctx.remove_all_breakpoints()
         return EndSession(b"OK", "detached")
 
-    def kill(self, cmd):
+    def kill(self, cmd: C.Kill):
+        if self.ctx.extended:
+            # the program is gone for gdb, the session goes on (extended.py)
+            self.ctx.end_session(lambda text: None)
+            return b"OK"
         # A machine cannot be killed from gdb: end the session, keep the machine.
-        self._remove_all_breakpoints()
-        return EndSession(b"OK" if isinstance(cmd, C.Kill) and cmd.pid is not None else None, "killed")
+        self.ctx.remove_all_breakpoints()
+        return EndSession(b"OK" if cmd.pid is not None else None, "killed")
 
     def no_ack(self, cmd):
         return Reply(b"OK", after=self.ctx.start_no_ack)

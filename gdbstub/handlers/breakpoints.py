@@ -8,9 +8,11 @@ reply says swbreak or hwbreak according to what gdb inserted.  Watchpoints
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..rsp import commands as C
 from ..dispatch import Capability, Context
-from ..target import Refused
+from ..target import Refused, Watchpoints
 from . import watch
 
 SUPPORTED_TYPES = (0, 1)
@@ -23,15 +25,18 @@ MAX_BREAKPOINTS = 127
 class BreakpointOps(Capability):
     features = ("swbreak+", "hwbreak+")
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, watchpoints: Optional[Watchpoints] = None):
         self.ctx = ctx
+        self.watchpoints = watchpoints   # Z2-Z4 go there; None: not supported
 
     def handlers(self):
         return {C.Breakpoint: self.breakpoint}
 
     def breakpoint(self, cmd: C.Breakpoint):
         if cmd.type in watch.WATCH_TYPES:
-            return watch.watchpoint(self.ctx, cmd)
+            if self.watchpoints is None:
+                return b""
+            return watch.watchpoint(self.ctx, self.watchpoints, cmd)
         if cmd.type not in SUPPORTED_TYPES:
             return b""
         addr = cmd.addr & 0xFFFFFFFF

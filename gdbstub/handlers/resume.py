@@ -25,17 +25,21 @@ mean "run the machine":
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..rsp import commands as C
 from ..rsp import regs
 from ..dispatch import E_INVALID, Capability, Context, Resume
+from ..target import RangeStepping
 
 
 class ResumeOps(Capability):
     features = ("vContSupported+",)
     VCONT_ACTIONS = b"vCont;c;C;s;S"
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, ranges: Optional[RangeStepping] = None):
         self.ctx = ctx
+        self.ranges = ranges   # vCont;r when the target offers range stepping
 
     def handlers(self):
         return {
@@ -62,17 +66,13 @@ class ResumeOps(Capability):
         # `Hc T` then `s`: only T is resumed
         return Resume(step=True, thread=tid, others_run=False, signal=cmd.signal or 0)
 
-    def _ranges(self) -> bool:
-        supports = getattr(self.ctx.target, "supports", None)
-        return bool(supports and supports("range_step"))
-
     def vcont_query(self, cmd):
         # `r` (range stepping: a line's range stepped inside the stub) when
         # the machine offers it (machine/history.py)
-        return self.VCONT_ACTIONS + (b";r" if self._ranges() else b"")
+        return self.VCONT_ACTIONS + (b";r" if self.ranges else b"")
 
     def vcont(self, cmd: C.VCont):
-        if any(act.action == "r" for act in cmd.actions) and self._ranges():
+        if any(act.action == "r" for act in cmd.actions) and self.ranges:
             return self._range(cmd)
         if any(act.action not in ("c", "C", "s", "S") for act in cmd.actions):
             return b""  # 't' is not advertised
@@ -112,5 +112,5 @@ class ResumeOps(Capability):
                               others_run=any(a.action in ("c", "C") and a.thread is None
                                              for a in cmd.actions))
             start, end = act.range
-            return Resume(step=True, run=lambda: self.ctx.target.range_step(start, end))
+            return Resume(step=True, run=lambda: self.ranges.range_step(start, end))
         return b""

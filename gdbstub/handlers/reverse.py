@@ -4,14 +4,17 @@ without `record`: ReverseStep+ / ReverseContinue+ in qSupported).
 The machine keeps its own history (machine/history.py: snapshots and
 deterministic replay).  `bs` goes back one instruction, `bc` to the last
 breakpoint or watchpoint hit before the current point; both answer with a
-stop reply, ``replaylog:begin`` when history runs out.  Advertised only when
-the target has history.  `bc` runs in slices like `c`, so Ctrl-C stops it
-(at a past point: a snapshot boundary it had scanned back to).
+stop reply, ``replaylog:begin`` when history runs out.  Offered only when
+the target offers reverse execution (Target.support_reverse); without it
+bs and bc get the empty reply.  `bc` runs in slices like `c`, so Ctrl-C
+stops it (at a past point: a snapshot boundary it had scanned back to).
 """
 
 from __future__ import annotations
 
+from ..rsp import commands as C
 from ..dispatch import Capability, Context, Resume
+from ..target import ReverseExecution
 
 # Snapshot segments (machine/history.py: 2M instructions each, ~35 ms to
 # scan) per slice of a reverse continue: Ctrl-C is seen within ~0.15 s.
@@ -19,24 +22,18 @@ SEGMENTS_PER_SLICE = 4
 
 
 class ReverseOps(Capability):
-    def __init__(self, ctx: Context):
+    features = ("ReverseStep+", "ReverseContinue+")
+
+    def __init__(self, ctx: Context, target: ReverseExecution):
         self.ctx = ctx
-        supports = getattr(ctx.target, "supports", None)
-        self.enabled = bool(supports and supports("reverse_step"))
-        self.features = ("ReverseStep+", "ReverseContinue+") if self.enabled else ()
+        self.target = target
 
     def handlers(self):
-        return {}
+        return {C.ReverseStep: self.reverse_step, C.ReverseContinue: self.reverse_cont}
 
-    def packets(self):
-        """Packets the command parser does not know (routed by ExtendedOps)."""
-        if not self.enabled:
-            return {}
-        return {b"bs": self.reverse_step, b"bc": self.reverse_cont}
+    def reverse_step(self, cmd):
+        return Resume(step=True, run=self.target.reverse_step)
 
-    def reverse_step(self, payload: bytes):
-        return Resume(step=True, run=self.ctx.target.reverse_step)
-
-    def reverse_cont(self, payload: bytes):
-        target = self.ctx.target
+    def reverse_cont(self, cmd):
+        target = self.target
         return Resume(step=False, slices=lambda: target.reverse_cont(SEGMENTS_PER_SLICE))

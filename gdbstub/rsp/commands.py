@@ -238,6 +238,31 @@ class MonitorCommand:  # qRcmd,hex
     command: str
 
 
+@dataclass(frozen=True)
+class ExtendedMode:  # !
+    pass
+
+
+@dataclass(frozen=True)
+class Run:  # vRun;filename[;argument]...  (each hex; kept as sent)
+    args: Tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class Restart:  # R XX  (the argument is ignored)
+    pass
+
+
+@dataclass(frozen=True)
+class ReverseStep:  # bs
+    pass
+
+
+@dataclass(frozen=True)
+class ReverseContinue:  # bc
+    pass
+
+
 # ------------------------------------------------------------------- parsers
 
 
@@ -357,6 +382,19 @@ def _parse_question(body: bytes):
     return QueryHaltReason()
 
 
+def _parse_vrun(body: bytes):
+    args = tuple(body.split(b";"))
+    if not all(is_hex(a) for a in args):
+        raise ParseError("vRun arguments are hex")
+    return Run(args)
+
+
+def _parse_R(body: bytes):
+    if not is_hex(body):
+        raise ParseError("bad R packet")
+    return Restart()
+
+
 def _parse_vcont(body: bytes):
     if body == b"?":
         return VContQuery()
@@ -474,6 +512,9 @@ _PREFIXES: List[Tuple[bytes, Callable]] = [
     (b"qC", _exact(CurrentThread)),
     (b"vCont", _parse_vcont),
     (b"vKill;", _parse_vkill),
+    (b"vRun;", _parse_vrun),
+    (b"bs", _exact(ReverseStep)),
+    (b"bc", _exact(ReverseContinue)),
 ]
 
 _SINGLE: Dict[int, Callable] = {
@@ -495,6 +536,8 @@ _SINGLE: Dict[int, Callable] = {
     ord("T"): _parse_T,
     ord("D"): _parse_D,
     ord("k"): _parse_k,
+    ord("!"): _exact(ExtendedMode),
+    ord("R"): _parse_R,
 }
 
 
@@ -518,4 +561,5 @@ def parse(payload: bytes):
     fn = _SINGLE.get(first)
     if fn is None:
         return Unknown(payload)
-    return fn(payload[1:])
+    cmd = fn(payload[1:])
+    return Unknown(payload) if isinstance(cmd, Unknown) else cmd
