@@ -6,7 +6,7 @@ Four packages, imports pointing one way (tests/test_import_layers.py):
 
 rsp/ (the protocol, pure: framing, parsers, register table, target.xml);
 the stub proper here: dispatch.py + handlers/ (by capability), target.py (the
-Target interface, MachineTarget), threads.py (thread layer), rspsession.py
+Target and its optional ops, MachineTarget), threadmodel.py (thread layer), rspsession.py
 (one gdb session, I/O free), server.py (sockets/stdio, slices, Ctrl-C),
 cli.py (kthread-stub); kernelaware/ (our kernel's structures: tasks, the
 scheduling trace); harness/ (start a stub, run gdb, match transcripts).

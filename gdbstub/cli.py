@@ -24,6 +24,8 @@ import socket
 import sys
 from pathlib import Path
 
+from .kernelaware import monitor as kernel_monitor
+from .kernelaware.threads import make_thread_model
 from .rsplog import RspLog
 from .server import Server
 from .rspsession import DEFAULT_SLICE
@@ -320,8 +322,11 @@ def main(argv=None) -> int:
         target.trace_dir = args.trace_dir
         if args.trace is not None:
             _start_trace(target, args.trace)
+        # the composition: the stub, with the kernel-awareness layer plugged in
+        threads, _why_not = make_thread_model(target, kernel, tasks=args.tasks)
         server = Server(target, log=RspLog(log_stream), slice_insns=args.slice, messages=messages,
-                        kernel=kernel, tasks=args.tasks, halt_on_detach=args.halt_on_detach)
+                        threads=threads, halt_on_detach=args.halt_on_detach)
+        kernel_monitor.install(server.ctx)
         server.wakeup = (wake_r, _check_signals)
         _check_signals()
         if args.stop_log:

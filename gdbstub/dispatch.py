@@ -19,11 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
+from .monitor import MonitorRegistry
 from .rsp import commands as C
 from .rsp.packet import PACKET_SIZE, XFER_MAX
 from .target import (Refused, StopEvent, Target, TargetError, TargetMemoryError,
                      TargetRegisterError)
-from .threads import SingleThread, ThreadModel, ThreadNotRunning
+from .threadmodel import SingleThread, ThreadModel, ThreadNotRunning
 
 E_SYNTAX = b"E01"  # malformed packet
 E_INVALID = b"E22"  # EINVAL, as QEMU: bad register number, unknown thread, bad annex
@@ -95,6 +96,8 @@ class Context:
     # is gone: hook(say), say(text) telling the user (kernelaware/: write
     # the scheduling trace so far)
     session_end_hooks: List[Callable[[Callable[[str], None]], None]] = field(default_factory=list)
+    # `monitor` commands layers add to the stub's (monitor.py; kernelaware/: ps, trace...)
+    monitor_commands: MonitorRegistry = field(default_factory=MonitorRegistry)
 
     def new_session(self) -> None:
         self.connection += 1

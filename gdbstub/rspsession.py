@@ -140,9 +140,7 @@ class Session:
         if result is None:  # a packet with no reply (R)
             return b""
         if isinstance(result, Resume):
-            forget = getattr(self.ctx.threads, "forget_departed", None)
-            if forget is not None:
-                forget(keep=result.thread if result.step else None)
+            self.ctx.threads.forget_departed(keep=result.thread if result.step else None)
             if result.run is not None:
                 return self._stopped(self._guard(result.run))
             if result.slices is not None:
@@ -196,7 +194,7 @@ class Session:
         instruction; one that is not (or that this instruction switched off
         the CPU) is handled by _off_cpu."""
         threads = self.ctx.threads
-        aware = hasattr(threads, "resume_pc")
+        aware = threads.tasks_known
         self._others_run = others_run
         if tid is not None and aware and tid != threads.running():
             return self._off_cpu(tid)

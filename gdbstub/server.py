@@ -31,9 +31,8 @@ from .dispatch import Context, Dispatcher
 from .handlers import default_capabilities
 from .rsplog import RspLog
 from .rspsession import DEFAULT_SLICE, Session
-from .kernelaware.schedtrace import flush_trace
 from .target import SIGTRAP, StopEvent, Target
-from .threads import make_thread_model
+from .threadmodel import SingleThread, ThreadModel
 
 BUSY_REPLY = b"$E.another gdb is already attached to this machine#"
 REFUSED_LINGER = 5.0  # seconds a refused client's half-closed socket is kept
@@ -43,15 +42,11 @@ REFUSED_LINGER = 5.0  # seconds a refused client's half-closed socket is kept
 SEND_TIMEOUT = 20.0
 
 
-def make_context(target: Target, kernel=None, tasks: bool = False) -> Context:
-    """The handlers' shared state.  With the kernel ELF (`kernel`, or the
-    machine's own kernel_path) kernel tasks are gdb threads; otherwise the CPU
-    is the only thread."""
+def make_context(target: Target, threads: Optional[ThreadModel] = None) -> Context:
+    """The handlers' shared state; the CPU is the only thread unless the
+    composer gives another thread model (cli.py: kernel tasks as threads)."""
     pc = target.read_register("eip")
-    if kernel is None:
-        kernel = getattr(getattr(target, "machine", None), "kernel_path", None)
-    threads, _why_not = make_thread_model(target, kernel, tasks=tasks)
-    return Context(target=target, threads=threads,
+    return Context(target=target, threads=threads or SingleThread(target),
                    last_stop=StopEvent("step", pc, SIGTRAP))
 
 
@@ -126,12 +121,11 @@ def _busy_frame() -> bytes:
 class Server:
     def __init__(self, target: Target, *, log: Optional[RspLog] = None,
                  slice_insns: int = DEFAULT_SLICE, messages: IO[str] = sys.stderr,
-                 kernel=None, tasks: bool = False, halt_on_detach: bool = False):
+                 threads: Optional[ThreadModel] = None, halt_on_detach: bool = False):
         self.target = target
         self.halt_on_detach = halt_on_detach
         self.messages = messages
-        self.ctx = make_context(target, kernel, tasks)
-        self.ctx.session_end_hooks.append(lambda say: flush_trace(target, say))
+        self.ctx = make_context(target, threads)
         self.dispatcher = make_dispatcher(self.ctx)
         self.log = log or RspLog(None)
         self.slice_insns = slice_insns

@@ -31,12 +31,12 @@ class StopLog:
                 regs[name] = target.read_register(name)
             except Exception:       # a fake target may not have them all
                 pass
-        pid = getattr(ctx.threads, "running_pid", lambda: None)()   # tasks shown or not
+        pid = ctx.threads.running_pid()   # tasks shown or not
         self.n += 1
         self.file.write(json.dumps({
             "n": self.n, "reason": stop.reason, "signal": stop.signal, "pc": stop.pc,
             "pid": pid,
-            "icount": getattr(getattr(target, "machine", None), "icount", None),
+            "icount": target.icount,
             "watch": list(stop.watch) if stop.watch else None, "regs": regs}) + "\n")
 
     def close(self) -> None:

@@ -1,7 +1,8 @@
 """The small interface the handlers program against, and its Machine adapter.
 
 Handlers see only `Target`: registers by name, virtual memory, code
-breakpoints, and `resume` in slices of virtual time.  `MachineTarget` adapts
+breakpoints, `step` and `cont` in slices of virtual time, and the optional
+ops a target declares with its `support_*` methods.  `MachineTarget` adapts
 machine.Machine (docs/ARCHITECTURE.md, "Machine API") to it; tests use
 gdbstub.fake.FakeTarget.  Nothing in gdbstub imports unicorn.
 """
@@ -70,7 +71,7 @@ class StopEvent:
     @classmethod
     def from_stop(cls, stop) -> "StopEvent":
         """The view of a machine Stop, or of any stop-like record with
-        reason, pc and signal (detail and watch are optional)."""
+        reason, pc and signal (detail and watch are optional: read dynamically)."""
         return cls(stop.reason, int(stop.pc),
                    SIGTRAP if stop.signal is None else int(stop.signal),
                    getattr(stop, "detail", "") or "", getattr(stop, "watch", None))
@@ -520,6 +521,8 @@ def parse_address(text: str) -> Optional[int]:
 
 
 def _fault_addr(exc, default: int) -> int:
+    # the machine's MemoryFault carries .addr; another fault type (a test
+    # stand-in's) may give the address as its first argument, or nothing
     addr = getattr(exc, "addr", None)
     if addr is None and exc.args and isinstance(exc.args[0], int):
         addr = exc.args[0]

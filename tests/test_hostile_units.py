@@ -119,6 +119,7 @@ def test_an_exception_while_resuming_is_an_error_reply():
     said = []
     s = Session(ctx, make_dispatcher(ctx), notify=said.append)
     # thread 2: a task that is not on the CPU, resuming at 0x1000
+    ctx.threads.tasks_known = True
     ctx.threads.resume_pc = lambda tid: 0x1000
     ctx.threads.is_alive = lambda tid: tid in (1, 2)
 

@@ -27,18 +27,10 @@ MAY_IMPORT = {
     "machine": {"machine"},
 }
 
-# Wrong-way imports that exist today, each to be removed by declaring
-# capabilities and registries (issue 14 item 2); an entry that is no longer
-# needed fails the test too, so this list only shrinks.
-ALLOWED = {
-    # the end-of-session hook that writes the scheduling trace
-    ("gdbstub.server", "gdbstub.kernelaware.schedtrace"),
-    # kernel monitor commands (trace, dmesg) live in the stub's Monitor
-    ("gdbstub.monitor", "gdbstub.kernelaware.schedtrace"),
-    ("gdbstub.monitor", "gdbstub.kernelaware.oskernel"),
-    # KernelThreads (kernel tasks as threads) still lives beside SingleThread
-    ("gdbstub.threads", "gdbstub.kernelaware.oskernel"),
-}
+# Wrong-way imports that exist, each with why; declaring capabilities and
+# registries (issue 14 item 2) emptied it.  An entry that is no longer needed
+# fails the test too, so this list only shrinks.
+ALLOWED = set()
 
 
 def layer_of(module: str) -> Optional[str]:

@@ -4,7 +4,7 @@ import struct
 
 from gdbstub.monitor import O_CHUNK, output_packets
 from test_threads_unit import CURRENT, KTHREADD, Harness, fake_kernel
-from gdbstub.threads import KernelThreads
+from gdbstub.kernelaware.threads import KernelThreads
 from test_threads_unit import LAYOUT
 
 

@@ -15,7 +15,9 @@ from gdbstub.rsp.packet import Decoder, Packet, encode_packet
 from gdbstub.rspsession import Session
 from gdbstub.server import make_context, make_dispatcher
 from gdbstub.target import TargetRegisterError
-from gdbstub.threads import KernelThreads, ThreadNotRunning, make_thread_model
+from gdbstub.kernelaware.monitor import install as install_kernel_monitor
+from gdbstub.kernelaware.threads import KernelThreads, make_thread_model
+from gdbstub.threadmodel import ThreadNotRunning
 
 # ---------------------------------------------------------------- a fake kernel
 
@@ -199,8 +201,8 @@ def test_disabled_model_is_one_cpu_thread_but_ps_still_works():
 class Harness:
     def __init__(self, target):
         self.target = target
-        self.ctx = make_context(target)
-        self.ctx.threads = KernelThreads(target, LAYOUT)
+        self.ctx = make_context(target, KernelThreads(target, LAYOUT))
+        install_kernel_monitor(self.ctx)
         self.dispatcher = make_dispatcher(self.ctx)
         self.session = Session(self.ctx, self.dispatcher, slice_insns=1000)
         self.decoder = Decoder()

@@ -54,7 +54,7 @@ class BaseOps(Capability):
 
     def read_registers(self, cmd):
         gen = self.ctx.target.generation
-        key = (gen, self.ctx.connection, self._thread(), getattr(self.ctx.threads, "enabled", None))
+        key = (gen, self.ctx.connection, self._thread(), self.ctx.threads.enabled)
         if gen is not None and self._g_cache is not None and self._g_cache[0] == key:
             return self._g_cache[1]
         reply = self._read_registers()
@@ -113,9 +113,7 @@ class BaseOps(Capability):
             self.ctx.target.write_memory(cmd.addr & 0xFFFFFFFF, cmd.data)
             # A write may change the task list or a sleeping task's saved context.
             self._g_cache = None
-            invalidate = getattr(self.ctx.threads, "invalidate", None)
-            if invalidate:
-                invalidate()
+            self.ctx.threads.invalidate()
         return b"OK"
 
     def attached(self, cmd):

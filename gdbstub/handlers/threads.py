@@ -1,5 +1,5 @@
 """H, T, qC, qfThreadInfo/qsThreadInfo, qThreadExtraInfo, qXfer:threads:read
--- via the thread layer (gdbstub/threads.py)."""
+-- via the thread layer (gdbstub/threadmodel.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class ThreadOps(Capability):
         return ("qXfer:threads:read+",) if self._named() else ()
 
     def _named(self) -> bool:
-        return hasattr(self.ctx.threads, "thread_name")
+        return self.ctx.threads.tasks_known
 
     def handlers(self):
         return {
@@ -60,7 +60,7 @@ class ThreadOps(Capability):
         return self._chunk()
 
     def _chunk(self, per_reply: int = 64):
-        ids = getattr(self.ctx, "thread_list", None) or self.ctx.threads.thread_ids()
+        ids = self.ctx.thread_list or self.ctx.threads.thread_ids()
         start = self.ctx.thread_cursor
         if start >= len(ids):
             return b"l"
@@ -83,7 +83,7 @@ class ThreadOps(Capability):
             attrs = f'id="{tid:x}" core="0"'
             if name:
                 attrs += f" name={quoteattr(name)}"
-            task = th.task(tid) if hasattr(th, "task") else None
+            task = th.task(tid)
             if task is not None:
                 body = f"pid {task.pid}, {th.state(tid)}"
             else:

@@ -32,7 +32,7 @@ for byte.
 Trace-event schema (docs/ARCHITECTURE.md, "Scheduling trace"):
   one process (pid TRACE_PID, not a kernel pid) and one thread track per
   kernel task: tid = pid + 1.  Not the gdb thread id: gdb's ids are per
-  connection, in discovery order (gdbstub/threads.py), while a trace file
+  connection, in discovery order (kernelaware/threads.py), while a trace file
   outlives connections and is recorded with no gdb or tasks off; the pid is
   the stable name, + 1 keeps tid 0 out (viewers treat it as special).
   Metadata "M": process_name, thread_name "<comm> (pid N)", thread_sort_index.

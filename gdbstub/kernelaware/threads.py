@@ -1,102 +1,22 @@
-"""The thread layer between the handlers and the target.
-
-gdb sees threads; the machine has one CPU.  Every thread-shaped packet (H, T,
-qC, qfThreadInfo, qThreadExtraInfo, qXfer:threads, the ``thread:`` field of
-stop replies, and which registers ``g`` reads) goes through a `ThreadModel`.
-
-* `SingleThread`: thread 1 is "the CPU" (a target without a kernel ELF, the
-  fake target).
-* `KernelThreads`: kernel tasks as threads, the way kgdb shows them (a
-  sleeping task's registers from its saved switch_to context, register
-  writes refused for tasks that are not running), with the task layout read
-  from the kernel's DWARF (oskernel.py).  Thread ids are `ThreadIds`: per
-  connection, in the order gdb discovers the threads, so that the id gdb
-  prints as "Thread N" is also gdb's own thread number N.  Off by default
-  (`monitor tasks on`, or `kthread-stub --tasks`): with several threads gdb
-  prints "Thread N hit Breakpoint M, ..." instead of "Breakpoint M, ...", and
-  the documented kthreadd session must stay as the seed shows it.  Off, it
-  behaves as `SingleThread`; the monitor's ps/dmesg work either way.
+"""Kernel tasks as gdb threads (`KernelThreads`), the way kgdb shows them:
+a sleeping task's registers from its saved switch_to context, register
+writes refused for tasks that are not running, with the task layout read
+from the kernel's DWARF (oskernel.py).  Thread ids are `ThreadIds`: per
+connection, in the order gdb discovers the threads, so that the id gdb
+prints as "Thread N" is also gdb's own thread number N.  Off by default
+(`monitor tasks on`, or `kthread-stub --tasks`): with several threads gdb
+prints "Thread N hit Breakpoint M, ..." instead of "Breakpoint M, ...", and
+the documented kthreadd session must stay as the seed shows it.  Off, it
+behaves as the stub's `SingleThread` (threadmodel.py); the monitor's
+ps/dmesg work either way.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Protocol
+from typing import Dict, List, Optional
 
-from .target import Target, TargetRegisterError
-
-
-class ThreadModel(Protocol):
-    def new_inferior(self) -> None:
-        """gdb knows no thread now: a new connection, or extended-remote `run`
-        (gdb numbers the new inferior's threads from 1 again)."""
-        ...
-
-    def thread_ids(self) -> List[int]:
-        """The thread list sent to gdb (qfThreadInfo, qXfer:threads)."""
-        ...
-
-    def current(self) -> int:
-        """The thread that runs on the CPU now, as a stop reply or qC names it."""
-        ...
-
-    def running(self) -> Optional[int]:
-        """The thread on the CPU if gdb knows it (to compare with ids gdb sent)."""
-        ...
-
-    def is_alive(self, tid: int) -> bool: ...
-
-    def extra_info(self, tid: int) -> Optional[str]: ...
-
-    def read_register(self, tid: int, name: str) -> int: ...
-
-    def read_registers(self, tid: int, names: List[str]) -> List[int]: ...
-
-    def write_register(self, tid: int, name: str, value: int) -> None: ...
-
-
-class SingleThread:
-    CPU = 1
-
-    def __init__(self, target: Target):
-        self.target = target
-
-    def new_inferior(self) -> None:
-        pass
-
-    def thread_ids(self) -> List[int]:
-        return [self.CPU]
-
-    def current(self) -> int:
-        return self.CPU
-
-    def running(self) -> int:
-        return self.CPU
-
-    def is_alive(self, tid: int) -> bool:
-        return tid == self.CPU
-
-    def extra_info(self, tid: int) -> Optional[str]:
-        return "CPU#0" if tid == self.CPU else None
-
-    def _check(self, tid: int) -> None:
-        if tid != self.CPU:
-            raise TargetRegisterError(f"no thread {tid}")
-
-    def read_register(self, tid: int, name: str) -> int:
-        self._check(tid)
-        return self.target.read_register(name)
-
-    def read_registers(self, tid: int, names: List[str]) -> List[int]:
-        self._check(tid)
-        return self.target.read_registers(names)
-
-    def write_register(self, tid: int, name: str, value: int) -> None:
-        self._check(tid)
-        self.target.write_register(name, value)
-
-
-class ThreadNotRunning(TargetRegisterError):
-    """Registers of a task that is not on the CPU cannot be written."""
+from ..target import Target, TargetRegisterError
+from ..threadmodel import SingleThread, ThreadModel, ThreadNotRunning
 
 
 class ThreadIds:
@@ -157,7 +77,7 @@ class ThreadIds:
 _SHARED = ("cs", "ss", "ds", "es", "fs", "gs")
 
 
-class KernelThreads:
+class KernelThreads(ThreadModel):
     """Kernel tasks as gdb threads, the way kgdb shows them.
 
     * Thread ids are given in the order gdb discovers the tasks
@@ -182,10 +102,12 @@ class KernelThreads:
     (gdb wrote memory).
     """
 
+    tasks_known = True
+
     CPU_PID = 0   # the key of the one CPU thread: the boot code runs as task 0
 
     def __init__(self, target: Target, layout, enabled: bool = True):
-        from .kernelaware.oskernel import TaskWalker
+        from .oskernel import TaskWalker
 
         self.target = target
         self.layout = layout
@@ -213,7 +135,7 @@ class KernelThreads:
         self.invalidate()
 
     def _fresh(self) -> None:
-        key = getattr(self.target, "generation", None)
+        key = self.target.generation
         if key is None or key != self._key:
             self._key = key if key is not None else object()
             self._cur = self._current_raw() if self.enabled else None
@@ -402,7 +324,7 @@ def make_thread_model(target: Target, kernel_path=None, tasks: bool = False):
     (no ELF given, no DWARF, a fake target).  Returns (model, why-not or None)."""
     if kernel_path is None:
         return SingleThread(target), "no kernel ELF"
-    from .kernelaware.oskernel import KernelLayout, LayoutError
+    from .oskernel import KernelLayout, LayoutError
 
     try:
         layout = KernelLayout.from_elf(kernel_path)

@@ -1,0 +1,122 @@
+"""The thread layer between the handlers and the target.
+
+gdb sees threads; the machine has one CPU.  Every thread-shaped packet (H, T,
+qC, qfThreadInfo, qThreadExtraInfo, qXfer:threads, the ``thread:`` field of
+stop replies, and which registers ``g`` reads) goes through a `ThreadModel`.
+
+* `SingleThread`: thread 1 is "the CPU" (a target without a kernel ELF, the
+  fake target), the stub's default.
+* kernelaware/threads.py's `KernelThreads`: kernel tasks as threads, given
+  to the stub by whoever composes it (cli.py).
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Protocol
+
+from .target import Target, TargetRegisterError
+
+
+class ThreadModel(Protocol):
+    """The thread layer.  Models subclass it: the kernel view (tasks, their
+    names, where a sleeping one resumes) has the defaults of a model without
+    tasks, which kernelaware/threads.py's KernelThreads overrides."""
+
+    # Tasks are known: threads have names and tasks (qXfer:threads), and a
+    # thread that is not on the CPU can be stepped once it gets there.
+    tasks_known = False
+    # Tasks are shown as threads now (`monitor tasks on|off`).
+    enabled = False
+
+    def invalidate(self) -> None:
+        """Memory changed behind the model's back: forget what it read."""
+
+    def forget_departed(self, keep: Optional[int] = None) -> None:
+        """The target resumes: tasks that exited may go (but `keep`)."""
+
+    def running_pid(self) -> Optional[int]:
+        """The pid of the task on the CPU, if tasks are known."""
+        return None
+
+    def task(self, tid: int):
+        """The task behind thread `tid`, if tasks are known."""
+        return None
+
+    def thread_name(self, tid: int) -> Optional[str]:
+        return None
+
+    def resume_pc(self, tid: int) -> Optional[int]:
+        """Where a task that is not on the CPU resumes."""
+        return None
+
+    def new_inferior(self) -> None:
+        """gdb knows no thread now: a new connection, or extended-remote `run`
+        (gdb numbers the new inferior's threads from 1 again)."""
+        ...
+
+    def thread_ids(self) -> List[int]:
+        """The thread list sent to gdb (qfThreadInfo, qXfer:threads)."""
+        ...
+
+    def current(self) -> int:
+        """The thread that runs on the CPU now, as a stop reply or qC names it."""
+        ...
+
+    def running(self) -> Optional[int]:
+        """The thread on the CPU if gdb knows it (to compare with ids gdb sent)."""
+        ...
+
+    def is_alive(self, tid: int) -> bool: ...
+
+    def extra_info(self, tid: int) -> Optional[str]: ...
+
+    def read_register(self, tid: int, name: str) -> int: ...
+
+    def read_registers(self, tid: int, names: List[str]) -> List[int]: ...
+
+    def write_register(self, tid: int, name: str, value: int) -> None: ...
+
+
+class SingleThread(ThreadModel):
+    CPU = 1
+
+    def __init__(self, target: Target):
+        self.target = target
+
+    def new_inferior(self) -> None:
+        pass
+
+    def thread_ids(self) -> List[int]:
+        return [self.CPU]
+
+    def current(self) -> int:
+        return self.CPU
+
+    def running(self) -> int:
+        return self.CPU
+
+    def is_alive(self, tid: int) -> bool:
+        return tid == self.CPU
+
+    def extra_info(self, tid: int) -> Optional[str]:
+        return "CPU#0" if tid == self.CPU else None
+
+    def _check(self, tid: int) -> None:
+        if tid != self.CPU:
+            raise TargetRegisterError(f"no thread {tid}")
+
+    def read_register(self, tid: int, name: str) -> int:
+        self._check(tid)
+        return self.target.read_register(name)
+
+    def read_registers(self, tid: int, names: List[str]) -> List[int]:
+        self._check(tid)
+        return self.target.read_registers(names)
+
+    def write_register(self, tid: int, name: str, value: int) -> None:
+        self._check(tid)
+        self.target.write_register(name, value)
+
+
+class ThreadNotRunning(TargetRegisterError):
+    """Registers of a task that is not on the CPU cannot be written."""
