@@ -151,6 +151,9 @@ class Dispatcher:
     def __init__(self, ctx: Context, capabilities: List[Capability]):
         self.ctx = ctx
         self.capabilities = capabilities
+        # where an internal error was reported with its traceback: once per
+        # server, across sessions (rspsession.py)
+        self.reported_errors: Set[str] = set()
         self.table: Dict[type, Callable] = {C.QSupported: self._qsupported}
         for cap in capabilities:
             for typ, fn in cap.handlers().items():

@@ -48,7 +48,7 @@ class Session:
         self._note: Optional[str] = None  # console text (O packet) sent before the next stop
         self._stopped_at = self._cpu_pc()  # the CPU's pc when gdb last heard of a stop
         self._slices: Optional[Callable[[], StopEvent]] = None  # instead of cont()
-        self._reported = dispatcher.__dict__.setdefault("reported_errors", set())
+        self._reported = dispatcher.reported_errors
         ctx.new_session()
         ctx.start_no_ack = self._request_no_ack
 
