@@ -345,28 +345,19 @@ def test_signals_take_the_clean_exit(kernel, tmp_path, sig):
     """SIGTERM (docker stop, systemd) and SIGHUP as SIGINT: the trace and the
     packet log are complete, the port is free again, exit status 128+N."""
     trace, log = tmp_path / "t.json", tmp_path / "rsp.log"
-    proc = subprocess.Popen(_stub_cmd(kernel, "--port", "0", "--trace", str(trace),
-                                      "--debug-rsp", str(log)), cwd=ROOT,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    try:
-        port = _listening(proc)
-        cl = soak.Client(f"127.0.0.1:{port}")
+    with StubProcess(kernel, ["--trace", str(trace), "--debug-rsp", str(log)]) as stub:
+        port = stub.port
+        cl = soak.Client(stub.address())
         assert cl.ask(b"Z0,%x,1" % sym(kernel, "kthreadd")) == b"OK"
         assert cl.ask(b"c").startswith(b"T05")      # a boot's worth of trace to write
         assert monitor(cl, "icount").startswith("icount")
         cl.send(frame(b"vCont;c"))                  # running when the signal comes
         cl.send(frame(b"qAttached"))                # answered (E: running) and logged
         assert next_reply(cl).data.startswith(b"E.")
-        proc.send_signal(sig)
-        assert proc.wait(timeout=60) == 128 + sig
+        stub.proc.send_signal(sig)
+        assert stub.proc.wait(timeout=60) == 128 + sig
         cl.close()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        err = proc.stderr.read().decode()
-        proc.stderr.close()
+    err = stub.stderr.decode()
     assert "Traceback" not in err and "trace not saved" not in err, err
     events = json.loads(trace.read_text())["traceEvents"]
     assert any(e.get("name") == "kthread_create" for e in events)
