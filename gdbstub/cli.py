@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from .kernelaware import monitor as kernel_monitor
+from .kernelaware.schedtrace import TraceSlot
 from .kernelaware.threads import make_thread_model
 from .rsplog import RspLog
 from .server import Server
@@ -179,7 +180,7 @@ def _make_target(args, messages):
     if args.fake_target:
         from .fake import FakeTarget
 
-        return FakeTarget()
+        return FakeTarget(), None, None
     kernel = ensure_kernel(args.kernel)
     try:
         from machine import KernelImageError, Machine
@@ -203,14 +204,15 @@ def _make_target(args, messages):
     from .target import MachineTarget
     from machine.history import TimeMachine  # watchpoints, reverse execution, restarts
 
-    return MachineTarget(TimeMachine(machine, mem_limit=args.history_mem), history=True), kernel
+    timemachine = TimeMachine(machine, mem_limit=args.history_mem)
+    return MachineTarget(timemachine, history=True), kernel, timemachine
 
 
-def _start_trace(target, path):
-    from .kernelaware.schedtrace import TraceError, tracer_for
+def _start_trace(slot, path):
+    from .kernelaware.schedtrace import TraceError
 
     try:
-        tr = tracer_for(target)
+        tr = slot.get()
         tr.start(path)
     except TraceError as e:
         raise UsageError(f"--trace: {e}") from None
@@ -290,7 +292,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     messages = _Lossy(sys.stderr)
     log_stream = None
-    target = None
+    trace_slot = None
     server = None
     # SIGINT, SIGTERM (docker stop, systemd, harnesses) and SIGHUP: one clean
     # exit, trace and packet log flushed, port released.  The handler only
@@ -315,18 +317,18 @@ def main(argv=None) -> int:
         remote = not args.stdio and _check_host(args.host, args.allow_remote)
         if args.debug_rsp:
             log_stream = messages if args.debug_rsp == "-" else _open_log(args.debug_rsp)
-        made = _make_target(args, messages)
-        target, kernel = made if isinstance(made, tuple) else (made, None)
+        target, kernel, machine = _make_target(args, messages)
         if args.deadline is not None:
             target.deadline = args.deadline
-        target.trace_dir = args.trace_dir
+        # the scheduling trace probes the machine (none for the fake target)
+        trace_slot = TraceSlot(machine, folder=args.trace_dir)
         if args.trace is not None:
-            _start_trace(target, args.trace)
+            _start_trace(trace_slot, args.trace)
         # the composition: the stub, with the kernel-awareness layer plugged in
         threads, _why_not = make_thread_model(target, kernel, tasks=args.tasks)
         server = Server(target, log=RspLog(log_stream), slice_insns=args.slice, messages=messages,
                         threads=threads, halt_on_detach=args.halt_on_detach)
-        kernel_monitor.install(server.ctx)
+        kernel_monitor.install(server.ctx, trace_slot)
         server.wakeup = (wake_r, _check_signals)
         _check_signals()
         if args.stop_log:
@@ -368,10 +370,8 @@ def main(argv=None) -> int:
     finally:
         if server is not None:
             server.close()
-        if target is not None:
-            from .kernelaware.schedtrace import flush_trace
-
-            flush_trace(target, lambda text: messages.write(f"kthread-stub: {text}\n"), close=True)
+        if trace_slot is not None:
+            trace_slot.flush(lambda text: messages.write(f"kthread-stub: {text}\n"), close=True)
         if log_stream not in (None, messages):
             try:
                 log_stream.close()

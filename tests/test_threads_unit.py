@@ -16,6 +16,7 @@ from gdbstub.rspsession import Session
 from gdbstub.server import make_context, make_dispatcher
 from gdbstub.target import TargetRegisterError
 from gdbstub.kernelaware.monitor import install as install_kernel_monitor
+from gdbstub.kernelaware.schedtrace import TraceSlot
 from gdbstub.kernelaware.threads import KernelThreads, make_thread_model
 from gdbstub.threadmodel import ThreadNotRunning
 
@@ -202,7 +203,7 @@ class Harness:
     def __init__(self, target):
         self.target = target
         self.ctx = make_context(target, KernelThreads(target, LAYOUT))
-        install_kernel_monitor(self.ctx)
+        install_kernel_monitor(self.ctx, TraceSlot())   # no machine: nothing to trace
         self.dispatcher = make_dispatcher(self.ctx)
         self.session = Session(self.ctx, self.dispatcher, slice_insns=1000)
         self.decoder = Decoder()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..dispatch import Context
 from ..monitor import MonitorError
 from .oskernel import walkers
-from .schedtrace import TAIL_DEFAULT, TraceError, flush_trace, tracer_for
+from .schedtrace import TAIL_DEFAULT, TraceError, TraceSlot
 from .threads import KernelThreads
 
 HELP = (
@@ -25,14 +25,14 @@ HELP = (
 )
 
 
-def install(ctx: Context) -> None:
+def install(ctx: Context, trace_slot: TraceSlot) -> None:
     """Our monitor commands and the trace flush at the end of each session
     (kernel tasks as threads are the composer's: make_thread_model)."""
     for words, run in (("ps", ps), ("dmesg", dmesg), ("tasks", tasks_command),
-                       ("trace", trace)):
+                       ("trace", lambda ctx, args: trace(trace_slot, args))):
         ctx.monitor_commands.add(words, run)
     ctx.monitor_commands.help.extend(HELP)
-    ctx.session_end_hooks.append(lambda say: flush_trace(ctx.target, say))
+    ctx.session_end_hooks.append(trace_slot.flush)
 
 
 def _kernel(ctx) -> KernelThreads:
@@ -89,11 +89,11 @@ def tasks_command(ctx, args) -> str:
     return text
 
 
-def trace(ctx, args) -> str:
+def trace(slot: TraceSlot, args) -> str:
     """The machine's scheduling trace (schedtrace.py)."""
     sub = args[0] if args else "status"
     try:
-        tr = tracer_for(ctx.target)
+        tr = slot.get()
         if sub == "on":
             if len(args) > 1:
                 raise MonitorError("takes no file name (a client never names a host "

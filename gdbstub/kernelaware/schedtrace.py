@@ -855,28 +855,32 @@ def record_boot(kernel_path, cmdline: str = "", stop_at: str = "oops_test",
     return tr
 
 
-def tracer_for(target) -> SchedTracer:
-    """The target's tracer, made on first use (the stub's monitor)."""
-    tr = getattr(target, "tracer", None)
-    if tr is None:
-        machine = getattr(target, "machine", None)
-        if machine is None or not callable(getattr(machine, "add_probe", None)):
-            raise TraceError("this target has no machine probes to trace with")
-        tr = SchedTracer(machine)
-        tr.folder = getattr(target, "trace_dir", None)
-        target.tracer = tr
-    return tr
+class TraceSlot:
+    """The stub's scheduling tracer, made on first use (--trace, `monitor
+    trace on`) from the machine the composer (cli.py) hands over; None: a
+    target without machine probes (the fake target)."""
 
+    def __init__(self, machine=None, folder: Optional[str] = None):
+        self.machine = machine
+        self.folder = folder          # --trace-dir
+        self.tracer: Optional[SchedTracer] = None
 
-def flush_trace(target, say, close: bool = False) -> None:
-    """gdb left or killed the program (or, close=True, the stub exits: stop
-    recording too): write the trace so far, if the target records one to a
-    file.  Errors are reported with `say`, never raised (a full disk must not
-    take the stub down)."""
-    tracer = getattr(target, "tracer", None)
-    if tracer is None:
-        return
-    try:
-        tracer.close() if close else tracer.flush()
-    except Exception as e:
-        say(f"trace not saved: {e}")
+    def get(self) -> SchedTracer:
+        if self.tracer is None:
+            if self.machine is None:
+                raise TraceError("this target has no machine probes to trace with")
+            self.tracer = SchedTracer(self.machine)
+            self.tracer.folder = self.folder
+        return self.tracer
+
+    def flush(self, say, close: bool = False) -> None:
+        """gdb left or killed the program (or, close=True, the stub exits: stop
+        recording too): write the trace so far, if one is recorded to a file.
+        Errors are reported with `say`, never raised (a full disk must not
+        take the stub down)."""
+        if self.tracer is None:
+            return
+        try:
+            self.tracer.close() if close else self.tracer.flush()
+        except Exception as e:
+            say(f"trace not saved: {e}")
