@@ -244,7 +244,7 @@ def _check_host(host: str, allow_remote: bool) -> bool:
     try:
         infos = socket.getaddrinfo(host or None, 0, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)
-    except (OSError, UnicodeError) as e:
+    except (OSError, UnicodeError) as e:   # a UnicodeError has no strerror
         raise UsageError(f"cannot listen on {host}: {getattr(e, 'strerror', None) or e} "
                          "(check --host: an address of this machine, e.g. 127.0.0.1)") from None
     addr = infos[0][4][0].split("%")[0]

@@ -101,6 +101,7 @@ class GoldenMissing(Exception):
 
 
 def _kernel_cache(config):
+    # kept on pytest's config object, which has no slot for it
     if not hasattr(config, "_kthread_kernels"):
         config._kthread_kernels = {}
     return config._kthread_kernels
@@ -195,6 +196,7 @@ class GdbTranscript(pytest.Item):
         e = excinfo.value
         name = self.path.name
         if isinstance(e, TranscriptMismatch):
+            # the transcript lines matched before the difference, when the matcher set them
             line = self.script_line(getattr(e, "matched", []))
             at = f"first differing command: {name}:{line[0]}: {line[1]}\n" if line else ""
             return (f"{name}: {e}\n{at}"
@@ -248,6 +250,7 @@ class _Goldens:
                     self.counts[value] += 1
 
     def pytest_terminal_summary(self, terminalreporter):
+        # xdist sets workerinput on its workers' config: only the controller reports
         if self.config.getoption("gdb_update") and not hasattr(self.config, "workerinput"):
             terminalreporter.write_line(
                 f"gdb goldens: {self.counts['written']} written, "

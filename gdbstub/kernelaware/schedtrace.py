@@ -236,6 +236,7 @@ class SchedTracer:
         from .oskernel import KernelLayout, TaskWalker
 
         self.m = machine
+        # a Machine's own; a stand-in machine may have none
         path = kernel_path or getattr(machine, "kernel_path", None)
         if path is None:
             raise TraceError("no kernel ELF to learn the task layout from")
@@ -380,12 +381,14 @@ class SchedTracer:
 
     # -- output
     def _end_now(self) -> int:
+        # a TimeMachine's frontier (the furthest point run); a plain Machine has none
         end = max(self.m.icount, getattr(self.m, "frontier", 0) or 0)
         if self.records:
             end = max(end, self.records[-1]["ic"] + 1)
         return end
 
     def end_icount(self) -> int:
+        # _end: set when recording stopped; never recorded: now
         return self._end_now() if self.recording else getattr(self, "_end", self._end_now())
 
     def trace(self) -> dict:
