@@ -115,10 +115,12 @@ def run(n):
         raise gdb.GdbError("loop run stopped at 0x%%x, not 0x%%x" %% (pc, B))
     return dt
 def rate(label, probe_n, target_s, cap_n):
-    dt = run(probe_n)
+    # grow n until the run is long enough that gdb's fixed cost per
+    # continue does not dominate (a short probe would measure only that)
     n = probe_n
-    if dt < target_s:
-        n = int(min(cap_n, max(probe_n, probe_n * target_s / max(dt, 1e-6))))
+    dt = run(n)
+    while dt < target_s / 2 and n < cap_n:
+        n = int(min(cap_n, max(2 * n, n * target_s / max(dt, 1e-6))))
         dt = run(n)
     result(label, (5 * n + 3) / dt)
     result(label + "_n", n)

@@ -238,11 +238,19 @@ class BlockClock:
         """Per-instruction mode on or off (a TB flush when it changes)."""
         if bool(on) == (self.per_insn_hook is not None):
             return
+        # The address hooks have nothing to do in per-instruction mode, and
+        # each code hook costs every hooked instruction a look at it: only
+        # one of the two kinds exists at a time.
         if on:
+            for h in self.hooks.values():
+                uclib.uc_hook_del(self.uc._uch, ctypes.c_size_t(h))
+            self.hooks.clear()
             self.per_insn_hook = install(self.uc, self.c)
         else:
             uclib.uc_hook_del(self.uc._uch, ctypes.c_size_t(self.per_insn_hook))
             self.per_insn_hook = None
+            for addr in self.roles:
+                self.hooks[addr] = self._addr_hook(addr)
         self.c.per_insn = 1 if on else 0
         self.uc.ctl_flush_tb()
 
@@ -252,10 +260,12 @@ class BlockClock:
         self.blocks.clear()
 
     # ----------------------------------------------------- address hooks
+    def _addr_hook(self, addr):
+        return _hook(self.uc, self.c, UC_HOOK_CODE, lib().vclock_addr, addr, addr)
+
     def add_role(self, addr, role):
-        if addr not in self.hooks:
-            self.hooks[addr] = _hook(self.uc, self.c, UC_HOOK_CODE,
-                                     lib().vclock_addr, addr, addr)
+        if addr not in self.hooks and self.per_insn_hook is None:
+            self.hooks[addr] = self._addr_hook(addr)
             self._retranslate(addr)
         self.roles.setdefault(addr, set()).add(role)
 
@@ -266,8 +276,9 @@ class BlockClock:
         roles.discard(role)
         if not roles:
             del self.roles[addr]
-            uclib.uc_hook_del(self.uc._uch, ctypes.c_size_t(self.hooks.pop(addr)))
-            self._retranslate(addr)
+            if addr in self.hooks:
+                uclib.uc_hook_del(self.uc._uch, ctypes.c_size_t(self.hooks.pop(addr)))
+                self._retranslate(addr)
 
     def _retranslate(self, addr):
         """A hook only fires in code translated after it was added.  Unicorn

@@ -57,6 +57,7 @@ NEAR = 100_000                    # a replay longer than this leaves a snapshot
 RANGE_STEP_MAX = 200_000          # steps per range-step request
 LOG_ENTRY = 256                   # bytes a log entry costs (tuple, ints, list slots, a step's set entry)
 LOG_SNAP_MAX = 16 << 20           # log bytes after the newest snapshot that make a new one
+HOT_WATCH = DEFAULT_INTERVAL      # instructions counted one by one after a watchpoint hit
 
 
 def _cost(kind, data) -> int:
@@ -269,6 +270,7 @@ class TimeMachine:
         self.m._notify("rewind", t)     # e.g. a probe consumer drops events from t on
 
     live = True
+    _insn_clock_until = None          # per-instruction clock until this icount (watch hits)
 
     # ----------------------------------------------------------- replay
     def _run_to(self, t, scan=None):
@@ -392,6 +394,10 @@ class TimeMachine:
             # that instruction: restore and replay exactly (the overshoot
             # is undone; listeners hear "rewind" when the run goes on).
             self._goto((hit[0] + 1, False))
+        # Hits come in bursts (a variable in use): for a while the clock
+        # counts before every instruction, where a hit stops with no replay.
+        self._insn_clock_until = self.m.icount + HOT_WATCH
+        self.m._blk.set_per_insn(True)
         self.watch.refresh()
         return Stop(Reason.WATCHPOINT, self.m.read_register("eip"), watch=(hit[1], hit[2]))
 
@@ -400,6 +406,9 @@ class TimeMachine:
         self._forward()
         end = None if max_insns is None else m.icount + max(0, int(max_insns))
         while True:
+            if self._insn_clock_until is not None and m.icount >= self._insn_clock_until:
+                self._insn_clock_until = None       # no hit for a while: blocks again
+                m._blk.set_per_insn(False)
             lim = self.next_snap
             if end is not None:
                 lim = min(lim, end)
@@ -540,6 +549,7 @@ class TimeMachine:
         """Back to the first instruction (icount 0); history starts again."""
         self.m.reset()
         self._written.mark_all()        # reset zeroes RAM without writing it
+        self._insn_clock_until = None   # a new engine: block clock
         self.watch._uc = None
         self.watch.install()
         self.live = True
