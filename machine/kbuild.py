@@ -5,9 +5,10 @@ ensure_kernel(path=None) -> str
   (make itself decides what is stale) and returns the path of
   kernel_src/vmlinux.  Installed from a wheel, kernel_src/ holds the sources
   and a vmlinux prebuilt from exactly them (machine/ksources.py stamps it):
-  that image while the sources are unchanged (no gcc needed), else a build of
-  the edited sources in a per-user cache folder (cache_dir()), with a
-  progress line on stderr.
+  that image while the sources are unchanged (no gcc needed; touched, or
+  copied to the cache if read-only, when pip left it older than a source),
+  else a build of the edited sources in a per-user cache folder
+  (cache_dir()), with a progress line on stderr.
   With a path: returns it unchanged if the file exists (a user-supplied image
   is never rebuilt).  Raises KernelImageError with one line naming the
   missing Debian package when make/gcc/ld are absent, or with the tail of
@@ -47,8 +48,34 @@ def ensure_kernel(path=None) -> str:
         return build(KERNEL_SRC)
     digest = ksources.digest(KERNEL_SRC)
     if digest == stamp and os.path.exists(VMLINUX):
-        return VMLINUX
+        return _newer_than_sources(VMLINUX, digest)
     return _build_cached(digest)
+
+
+def _newer_than_sources(vmlinux, digest):
+    """The prebuilt image, with an mtime no older than any installed source.
+
+    pip writes a wheel's files in archive order, kernel_src/'s folders after
+    kernel_src/vmlinux, so the sources come out newer than the image and gdb
+    says "Source file is more recent than executable" whenever the install
+    crossed a second.  Touch the image; where it cannot be written (a system
+    install), use a copy in the cache."""
+    newest = max(os.stat(os.path.join(KERNEL_SRC, rel)).st_mtime
+                 for rel in ksources.source_files(KERNEL_SRC))
+    if os.stat(vmlinux).st_mtime >= newest:
+        return vmlinux
+    try:
+        os.utime(vmlinux)
+        return vmlinux
+    except OSError:
+        pass
+    copy = os.path.join(cache_dir(), "prebuilt-" + digest[:16], "vmlinux")
+    if not os.path.exists(copy):
+        os.makedirs(os.path.dirname(copy), exist_ok=True)
+        tmp = copy + ".%d" % os.getpid()
+        shutil.copyfile(vmlinux, tmp)
+        os.replace(tmp, copy)
+    return copy
 
 
 def shipped_sources():
