@@ -2,6 +2,7 @@
 first write to each page after arm() faults once and is noted, so finding
 them costs what the guest wrote, not a scan of all RAM."""
 import ctypes
+import os
 import weakref
 
 import numpy as np
@@ -15,7 +16,7 @@ _lib = None
 def _dirty_lib():
     global _lib
     if _lib is None:
-        l = ctypes.CDLL(clock.build(clock.os.path.join(clock._HERE, "_dirty.c")))
+        l = ctypes.CDLL(clock.build(os.path.join(os.path.dirname(__file__), "_dirty.c")))
         l.dirty_track.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
         l.dirty_track.restype = ctypes.c_int
         for f in (l.dirty_untrack, l.dirty_arm, l.dirty_overflow):
