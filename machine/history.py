@@ -1,15 +1,21 @@
 """Execution history for reverse debugging: snapshots + deterministic replay.
 
-`TimeMachine(machine)` wraps a Machine (every other attribute passes
-through) and adds what gdb's reverse execution, watchpoints, range stepping
-and extended-remote restarts need:
+`TimeMachine(machine)` wraps a Machine and adds what gdb's reverse
+execution, watchpoints, range stepping and extended-remote restarts need:
 
   cont(max_insns) / step()           forward, recording history
+  write_memory / write_register / write_phys / deliver_caught_exception
+                                     the debugger's changes, recorded
   add_watchpoint / remove_watchpoint  write/read/access watchpoints (watch.py)
   reverse_step() / reverse_cont()    back one instruction / back to the last
                                      breakpoint or watchpoint hit
   range_step(start, end)             step while start <= pc < end
   restart()                          reset to the first instruction, new history
+
+Of the machine, only what history need not record passes through
+(PASS_THROUGH: reads, breakpoints, probes, listeners, a stop request);
+restore() and snapshot() are refused (they would move the machine behind
+history's back), and so is anything else the wrapper does not name.
 
 Positions.  The machine is deterministic: its state is a function of the
 instruction count (virtual time) and of what the debugger did (single steps
@@ -38,6 +44,7 @@ bounded (`mem_limit`, default 1 GiB): the oldest snapshots are dropped and
 history then begins at the oldest one kept (gdb hears `replaylog:begin`).
 """
 import bisect
+import contextlib
 import ctypes
 
 import numpy as np
@@ -62,7 +69,7 @@ HOT_WATCH = DEFAULT_INTERVAL      # instructions counted one by one after a watc
 
 def _cost(kind, data) -> int:
     """Memory one log entry holds: a memory write keeps its payload."""
-    return LOG_ENTRY + (len(data[2]) if kind == "write" and data[0] == "mem" else 0)
+    return LOG_ENTRY + (len(data[2]) if kind == "write" and data[0] in ("mem", "phys") else 0)
 
 
 class _Snap:
@@ -75,6 +82,25 @@ class _Snap:
         self.serviced = serviced
 
 
+# What TimeMachine passes through to its Machine: reading state, and what
+# history need not record (replays turn breakpoints off; probes and
+# listeners observe; a stop request is the caller's).  The devices are for
+# inspection.
+PASS_THROUGH = frozenset((
+    "icount", "halted", "halted_at", "irqs_delivered", "console_output",
+    "kernel_path", "cmdline", "ram_size", "boot", "REGISTER_NAMES",
+    "read_register", "read_registers", "read_memory", "read_phys", "translate",
+    "disassemble", "caught_exception", "breakpoints", "probes", "probe_errors",
+    "pic", "pit", "uart",
+    "add_breakpoint", "remove_breakpoint", "add_probe", "remove_probe",
+    "add_listener", "remove_listener", "request_stop",
+))
+REFUSED = {
+    "restore": "use reverse_step/reverse_cont: restore() would move the machine behind history's back",
+    "snapshot": "history keeps its own snapshots",
+}
+
+
 class TimeMachine:
     def __init__(self, machine, mem_limit=DEFAULT_MEM, interval=DEFAULT_INTERVAL):
         self.m = machine
@@ -85,18 +111,31 @@ class TimeMachine:
         self._new_history()
 
     def __getattr__(self, name):
-        return getattr(self.m, name)
+        if name in PASS_THROUGH:
+            return getattr(self.m, name)
+        if name in REFUSED:
+            raise AttributeError("TimeMachine.%s is refused: %s" % (name, REFUSED[name]))
+        raise AttributeError("TimeMachine has no %r (not passed through to the machine)" % (name,))
+
+    @property
+    def catch_exceptions(self):
+        return self.m.catch_exceptions
+
+    @catch_exceptions.setter
+    def catch_exceptions(self, on):
+        raise AttributeError("set catch_exceptions on the Machine before wrapping it: "
+                             "history does not record a change")
 
     # ------------------------------------------------------------ pages
     def _init_pages(self):
         self.npages = self.m.ram_size // PAGE
-        self._ram = np.frombuffer(self.m._ram, dtype=np.uint8).reshape(self.npages, PAGE)
+        self._ram = np.frombuffer(self.m.ram, dtype=np.uint8).reshape(self.npages, PAGE)
         self._shadow = np.zeros((self.npages, PAGE), dtype=np.uint8)
         self._shadow_ids = np.zeros(self.npages, dtype=np.int64)  # 0: zero page
         self._store = {}                  # page version id -> bytes
         self._refs = {}                   # page version id -> snapshots using it
         self._next_id = 1
-        self._written = DirtyPages(self.m._ram, self.m._mem.address, self.m.ram_size)
+        self._written = DirtyPages(self.m.ram, self._ram.ctypes.data, self.m.ram_size)
 
     def _dirty(self):
         """Pages whose live content differs from the shadow: among the pages
@@ -267,7 +306,7 @@ class TimeMachine:
         self.steps = {s for s in self.steps if s < t}
         self.next_snap = max(self.snaps[-1].icount + self.interval, t + 1)
         self.live = True
-        self.m._notify("rewind", t)     # e.g. a probe consumer drops events from t on
+        self.m.notify_rewind(t)     # e.g. a probe consumer drops events from t on
 
     live = True
     _insn_clock_until = None          # per-instruction clock until this icount (watch hits)
@@ -280,8 +319,8 @@ class TimeMachine:
         if scan is not None and m.icount < t:
             # cont() would run the first instruction without reporting a
             # breakpoint there: service (as that cont() does first) and look
-            m._service()
-            if m.read_register("eip") in m._bps:
+            m.service()
+            if m.read_register("eip") in m.breakpoints:
                 scan.append(((m.icount, True), "bp", None))
         while m.icount < t:
             stop = m.cont(t - m.icount, service_at_limit=False)
@@ -303,7 +342,6 @@ class TimeMachine:
         """Restore the latest snapshot at or before pos (or snaps[snap_index])
         and replay to pos."""
         t, serviced = pos
-        m = self.m
         i = snap_index
         if i is None:
             i = max(0, bisect.bisect_right([s.icount for s in self.snaps], t) - 1)
@@ -311,65 +349,69 @@ class TimeMachine:
                 i -= 1          # taken after the service point: later than pos
         snap = self.snaps[i]
         self._restore(snap)
-        saved_bps = None
-        if scan is None and m._bps:
-            saved_bps = set(m._bps)
-            from . import clock as vclock
-            vclock.set_breakpoints(m._clock, ())
+        # a scan looks for breakpoint hits; a plain replay runs past them
+        bps = self.m.breakpoints_off() if scan is None else contextlib.nullcontext()
+        try:
+            with bps:
+                self._replay(snap, pos, scan, near)
+        finally:
+            self.watch.record = None
+        self.serviced = serviced
+        self.live = False
+
+    def _replay(self, snap, pos, scan, near):
+        """From snap (restored) forward to pos, doing the log's steps,
+        services and debugger writes at their counts."""
+        t, serviced = pos
+        m = self.m
         self.watch.record = scan_w = ([] if scan is not None else None)
         if scan is None:
             self.watch.record = []          # replaying: hits are not stops
-        try:
-            pending_snap = near and scan is None and t - snap.icount > NEAR
-            mark = t - NEAR // 2
-            j_next = len(self.log)
-            for j in range(snap.logidx, len(self.log)):
-                at, kind, data = self.log[j]
-                if at > t or (at == t and kind not in ("write", "deliver")):
-                    j_next = j
-                    break
-                if pending_snap and at > mark:
-                    self._run_to(mark, scan)
-                    self._leave_snapshot(j)
-                    pending_snap = False
-                self._run_to(at, scan)
-                if kind == "svc":
-                    m._service()
-                elif kind == "step":
-                    if scan is not None and m.read_register("eip") in m._bps:
-                        scan.append(((at, j > 0 and self.log[j - 1][1] == "svc"
-                                      and self.log[j - 1][0] == at), "bp", None))
-                    n0 = len(scan_w) if scan_w is not None else 0
-                    m.step()
-                    if scan_w is not None:
-                        flag = j > 0 and self.log[j - 1][1] == "svc" and self.log[j - 1][0] == at
-                        for h in scan_w[n0:]:
-                            scan.append(((h[0], flag), h[1], h[2]))
-                        del scan_w[n0:]
-                elif kind == "deliver":
-                    m.deliver_caught_exception()
-                elif kind == "write":
-                    what, a, v = data
-                    if what == "mem":
-                        m.write_memory(a, v)
-                    else:
-                        m.write_register(a, v)
-            if pending_snap and m.icount < mark:
+        pending_snap = near and scan is None and t - snap.icount > NEAR
+        mark = t - NEAR // 2
+        j_next = len(self.log)
+        for j in range(snap.logidx, len(self.log)):
+            at, kind, data = self.log[j]
+            if at > t or (at == t and kind not in ("write", "deliver")):
+                j_next = j
+                break
+            if pending_snap and at > mark:
                 self._run_to(mark, scan)
-                self._leave_snapshot(j_next)
-            self._run_to(t, scan)
-            if serviced:
-                m._service()
-            if scan_w:
-                for h in scan_w:
-                    scan.append(((h[0], True), h[1], h[2]))
-        finally:
-            self.watch.record = None
-            if saved_bps is not None:
-                from . import clock as vclock
-                vclock.set_breakpoints(m._clock, m._bps)
-        self.serviced = serviced
-        self.live = False
+                self._leave_snapshot(j)
+                pending_snap = False
+            self._run_to(at, scan)
+            if kind == "svc":
+                m.service()
+            elif kind == "step":
+                if scan is not None and m.read_register("eip") in m.breakpoints:
+                    scan.append(((at, j > 0 and self.log[j - 1][1] == "svc"
+                                  and self.log[j - 1][0] == at), "bp", None))
+                n0 = len(scan_w) if scan_w is not None else 0
+                m.step()
+                if scan_w is not None:
+                    flag = j > 0 and self.log[j - 1][1] == "svc" and self.log[j - 1][0] == at
+                    for h in scan_w[n0:]:
+                        scan.append(((h[0], flag), h[1], h[2]))
+                    del scan_w[n0:]
+            elif kind == "deliver":
+                m.deliver_caught_exception()
+            elif kind == "write":
+                what, a, v = data
+                if what == "mem":
+                    m.write_memory(a, v)
+                elif what == "phys":
+                    m.write_phys(a, v)
+                else:
+                    m.write_register(a, v)
+        if pending_snap and m.icount < mark:
+            self._run_to(mark, scan)
+            self._leave_snapshot(j_next)
+        self._run_to(t, scan)
+        if serviced:
+            m.service()
+        if scan_w:
+            for h in scan_w:
+                scan.append(((h[0], True), h[1], h[2]))
 
     def _leave_snapshot(self, logidx):
         """A snapshot here, during a replay (the log index is where replay is)."""
@@ -397,7 +439,7 @@ class TimeMachine:
         # Hits come in bursts (a variable in use): for a while the clock
         # counts before every instruction, where a hit stops with no replay.
         self._insn_clock_until = self.m.icount + HOT_WATCH
-        self.m._blk.set_per_insn(True)
+        self.m.per_instruction_clock(True)
         self.watch.refresh()
         return Stop(Reason.WATCHPOINT, self.m.read_register("eip"), watch=(hit[1], hit[2]))
 
@@ -408,7 +450,7 @@ class TimeMachine:
         while True:
             if self._insn_clock_until is not None and m.icount >= self._insn_clock_until:
                 self._insn_clock_until = None       # no hit for a while: blocks again
-                m._blk.set_per_insn(False)
+                m.per_instruction_clock(False)
             lim = self.next_snap
             if end is not None:
                 lim = min(lim, end)
@@ -453,7 +495,7 @@ class TimeMachine:
             pc = m.read_register("eip")
             if not (start <= pc < end):
                 return stop
-            if pc in m._bps:
+            if pc in m.breakpoints:
                 return Stop(Reason.BREAKPOINT, pc)
         return stop
 
@@ -532,6 +574,12 @@ class TimeMachine:
         self._log("write", ("reg", name, value))
         self._log_bounded()
 
+    def write_phys(self, paddr, data):
+        self.m.write_phys(paddr, data)
+        self._forward()
+        self._log("write", ("phys", paddr, bytes(data)))
+        self._log_bounded()
+
     def deliver_caught_exception(self):
         """gdb continues with the signal of a caught exception: deliver it
         (machine.deliver_caught_exception), and remember that it did."""
@@ -550,8 +598,7 @@ class TimeMachine:
         self.m.reset()
         self._written.mark_all()        # reset zeroes RAM without writing it
         self._insn_clock_until = None   # a new engine: block clock
-        self.watch._uc = None
-        self.watch.install()
+        self.watch.install()            # on the new engine
         self.live = True
         self._new_history()
 

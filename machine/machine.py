@@ -16,6 +16,10 @@ Extras beyond the contract: request_stop() (Ctrl-C, thread-safe),
   read_registers(names), snapshot()/restore(snap), halted, irqs_delivered,
   breakpoints, disassemble(vaddr, n), add_probe/remove_probe (observe an
   address without stopping), add_listener/remove_listener (reset, rewind).
+For history.py and watch.py (docs/ARCHITECTURE.md, "Machine API"): ram,
+  service(), breakpoints_off(), notify_rewind(t), stop_after_instruction(),
+  cancel_stop_request(), icount_in_hook(), per_instruction_clock(on),
+  flush_translations().
 
 Virtual time.  `icount` counts instructions begun (see _clock.c: an
 instruction that raises a fault is counted when it starts, and again when
@@ -53,6 +57,7 @@ callback runs when the instruction at the address begins (after it is
 counted), without stopping the machine or touching guest memory.  See
 add_probe for the contract.
 """
+import contextlib
 import itertools
 import logging
 
@@ -360,7 +365,11 @@ class Machine:
             self._arm_irq_window()
         return stop
 
-    def _service(self):
+    def service(self):
+        """The timer/IRQ service point of the current icount (PIT advance,
+        IRQ delivery or arming the IRQ window): what cont() does before its
+        first instruction, and what cont(service_at_limit=False) left for
+        the next one.  Returns a Stop if delivery triple-faulted, else None."""
         self.pit.advance(self._clock.icount)
         return self._check_irq()
 
@@ -510,7 +519,7 @@ class Machine:
             return self._requested_stop()
         if not run.service_at_limit and run.at_limit(c.icount):
             return self._stop(Reason.LIMIT)
-        stop = self._service()
+        stop = self.service()
         if stop is not None:
             return stop
         if run.at_limit(c.icount):
@@ -614,6 +623,31 @@ class Machine:
         self._halted = True
         self.halted_at = self._clock.icount
         return None
+
+    def stop_after_instruction(self):
+        """From a memory hook: let the instruction that is running complete
+        and stop before the next (emu_stop() would leave it half done); cont()
+        returns Stop(LIMIT, "stop requested") there."""
+        self._clock.deadline = self._clock.icount
+        self._stop_requested = True
+
+    def cancel_stop_request(self):
+        """Forget a stop_after_instruction() no cont() has acted on (a hit
+        under step(), which does not look at it)."""
+        self._stop_requested = False
+
+    def per_instruction_clock(self, on):
+        """Count before every instruction (on) instead of per translation
+        block: a memory hook's stop then needs no replay (history.py, while
+        watchpoint hits come in bursts).  A TB flush when it changes."""
+        self._blk.set_per_insn(on)
+
+    def icount_in_hook(self):
+        """icount from inside a memory hook: the block clock charges a block
+        as it starts, so first count the running one up to the instruction
+        at EIP (begun)."""
+        self._blk.sync()
+        return self._clock.icount
 
     def request_stop(self):
         """Make the running (or next) cont() return Stop(LIMIT, detail=
@@ -726,6 +760,16 @@ class Machine:
     def breakpoints(self):
         return frozenset(self._bps)
 
+    @contextlib.contextmanager
+    def breakpoints_off(self):
+        """Inside: no breakpoint stops the machine (history.py's replays);
+        they are all back after, unchanged."""
+        vclock.set_breakpoints(self._clock, ())
+        try:
+            yield
+        finally:
+            vclock.set_breakpoints(self._clock, self._bps)
+
     # ----------------------------------------------------------------- probes
     def add_probe(self, vaddr, callback):
         """Call `callback(vaddr, icount)` each time the instruction at vaddr
@@ -808,6 +852,11 @@ class Machine:
     def _notify(self, event, icount):
         for fn in tuple(self._listeners):
             fn(event, icount)
+
+    def notify_rewind(self, icount):
+        """Tell the listeners ("rewind", icount): history.py discarded what
+        ran after icount."""
+        self._notify("rewind", icount)
 
     # -------------------------------------------------------------- registers
     def read_register(self, name: str) -> int:
@@ -923,6 +972,19 @@ class Machine:
         # The Python binding has no ctl_flush_tlb(); UC_CTL_TLB_FLUSH, write.
         from unicorn.unicorn_const import UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    def flush_translations(self):
+        """Drop translated code and the TLB: a memory hook added on `uc`
+        takes effect on code translated before it only after this."""
+        self.uc.ctl_flush_tb()
+        self._flush_tlb()
+
+    @property
+    def ram(self):
+        """Guest RAM as a writable buffer, offset = physical address (for
+        history.py's page store).  Writing it directly bypasses the
+        translation cache: restore() (or flush_translations()) after."""
+        return self._mem.ram
 
     # -------------------------------------------------------------- snapshots
     def snapshot(self, ram=True):

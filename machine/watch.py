@@ -126,8 +126,7 @@ class Watchpoints:
         self._uc, self._ranges = uc, ranges
         # Memory hooks take effect on code translated before them only after
         # the translation cache and the TLB are flushed.
-        uc.ctl_flush_tb()
-        self.m._flush_tlb()
+        self.m.flush_translations()
 
     def refresh(self):
         if self.points:
@@ -164,17 +163,13 @@ class Watchpoints:
         return False
 
     def _hit(self, kind, va):
-        self.m._blk.sync()              # the block clock: count up to this instruction
-        c = self.m._clock
-        hit = (c.icount - 1, kind, va)
+        hit = (self.m.icount_in_hook() - 1, kind, va)
         if self.record is not None:
             self.record.append(hit)
             return
         self.hits.append(hit)
         if self.stop_on_hit:
-            # stop before the next instruction: the accessing one completes
-            c.deadline = c.icount
-            self.m._stop_requested = True
+            self.m.stop_after_instruction()     # the accessing one completes
 
     def take_hit(self):
         """The first hit since the last call (or None); clears the stop request."""
@@ -182,5 +177,5 @@ class Watchpoints:
             return None
         hit = self.hits[0]
         self.hits.clear()
-        self.m._stop_requested = False
+        self.m.cancel_stop_request()
         return hit
