@@ -165,6 +165,21 @@ static inline uint64_t blk_lookup(const struct vclock *c, uint64_t pc, uint32_t 
     }
 }
 
+/* An IRQ waits (irq_armed): 1 when the IRQ window is due at this
+ * instruction; else note the first instruction that sees IF set (irq_at). */
+static inline int irq_window_due(struct vclock *c, void *uc)
+{
+    if (c->irq_at && c->icount >= c->irq_at)
+        return 1;
+    if (!c->irq_at) {
+        uint32_t fl = 0;
+        c->reg_read(uc, UC_X86_REG_EFLAGS, &fl);
+        if (fl & X86_IF)
+            c->irq_at = c->icount + 1;
+    }
+    return 0;
+}
+
 /* The per-instruction hook (per-instruction mode). */
 void vclock_hook(void *uc, uint64_t address, uint32_t size, void *user_data)
 {
@@ -184,17 +199,9 @@ void vclock_hook(void *uc, uint64_t address, uint32_t size, void *user_data)
         c->stop_reason = STOP_DEADLINE;
         goto stop;
     }
-    if (__builtin_expect(c->irq_armed != 0, 0)) {
-        if (c->irq_at && c->icount >= c->irq_at) {
-            c->stop_reason = STOP_IRQ_WINDOW;
-            goto stop;
-        }
-        if (!c->irq_at) {
-            uint32_t fl = 0;
-            c->reg_read(uc, UC_X86_REG_EFLAGS, &fl);
-            if (fl & X86_IF)
-                c->irq_at = c->icount + 1;
-        }
+    if (__builtin_expect(c->irq_armed != 0, 0) && irq_window_due(c, uc)) {
+        c->stop_reason = STOP_IRQ_WINDOW;
+        goto stop;
     }
     c->skip_pending = 0;
     c->icount++;
@@ -244,15 +251,9 @@ void vclock_block(void *uc, uint64_t address, uint32_t size, void *user_data)
     }
     uint64_t k = c->deadline - c->icount;
     if (__builtin_expect(c->irq_armed != 0, 0)) {
-        if (c->irq_at && c->icount >= c->irq_at) {
+        if (irq_window_due(c, uc)) {
             c->stop_reason = STOP_IRQ_WINDOW;
             goto stop;
-        }
-        if (!c->irq_at) {
-            uint32_t fl = 0;
-            c->reg_read(uc, UC_X86_REG_EFLAGS, &fl);
-            if (fl & X86_IF)
-                c->irq_at = c->icount + 1;
         }
         if (c->irq_at && c->irq_at - c->icount < k)
             k = c->irq_at - c->icount;
