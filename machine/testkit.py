@@ -4,6 +4,9 @@ build_kernel(tmpdir, body, data="", name="tiny") -> path
   Assembles `body` (GNU as, AT&T syntax) after a multiboot v1 header with
   gcc -m32 -c and links it with ld -m elf_i386 at 1 MiB (virtual ==
   physical), returning the ELF path.  `_start` is the entry point.
+PAGING_ON
+  GNU as fragment for a body: paging on with the page directory at %eax
+  (CR3), 4 MiB pages allowed (CR4.PSE), then CR0.PG.
 asm(source, addr) -> bytes
   Intel-syntax keystone assembly of `source` for address `addr`.
   Beware keystone quirks in 32-bit mode: `iret` and `push cs` assemble
@@ -18,6 +21,16 @@ MB_HEADER = """
     .long 0x1BADB002
     .long 0x00000003
     .long -(0x1BADB002 + 0x00000003)
+"""
+
+PAGING_ON = """
+    mov %eax, %cr3
+    mov %cr4, %eax
+    or $0x10, %eax
+    mov %eax, %cr4
+    mov %cr0, %eax
+    or $0x80000000, %eax
+    mov %eax, %cr0
 """
 
 LDS = """

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 
 from machine import Machine, MemoryFault, REGISTER_NAMES
 from machine.pit import period_insns
-from machine.testkit import build_kernel, build_timer_os, symbols, asm
+from machine.testkit import PAGING_ON, build_kernel, build_timer_os, symbols, asm
 
 TICK = period_insns(11932)
 
@@ -177,13 +177,7 @@ def test_breakpoint_on_unmapped_address_fires_after_paging(tmp):
     mov $pgdir, %eax
     movl $0x00000083, (%eax)
     movl $0x00000083, 768*4(%eax)
-    mov %eax, %cr3
-    mov %cr4, %eax
-    or $0x10, %eax
-    mov %eax, %cr4
-    mov %cr0, %eax
-    or $0x80000000, %eax
-    mov %eax, %cr0
+""" + PAGING_ON + r"""
     lea high + 0xC0000000, %eax
     jmp *%eax
 high:
@@ -221,13 +215,7 @@ def test_virtual_memory_access_and_faults(tmp):
     movl $0x83, (%eax)                # 0-4 MiB identity, 4 MiB page
     movl $0x00500003, pt + 0*4        # 0x400000 -> 0x500000
     movl $0x00600003, pt + 1*4        # 0x401000 -> 0x600000
-    mov %eax, %cr3
-    mov %cr4, %eax
-    or $0x10, %eax
-    mov %eax, %cr4
-    mov %cr0, %eax
-    or $0x80000000, %eax
-    mov %eax, %cr0
+""" + PAGING_ON + r"""
 1:  jmp 1b
     .data
     .align 4096
@@ -312,13 +300,7 @@ def test_debugger_writes_cr3_and_cr0(tmp):
     mov $pgdir, %eax
     movl $0x00000083, (%eax)          # 0-4 MiB identity
     movl $0x00400083, pgdir2          # alt: 0-4 MiB -> 4-8 MiB
-    mov %eax, %cr3
-    mov %cr4, %eax
-    or $0x10, %eax
-    mov %eax, %cr4
-    mov %cr0, %eax
-    or $0x80000000, %eax
-    mov %eax, %cr0
+""" + PAGING_ON + r"""
 1:  jmp 1b
     .data
     .align 4096

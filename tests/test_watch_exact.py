@@ -12,7 +12,7 @@ import pytest
 
 from machine import Machine
 from machine.history import TimeMachine
-from machine.testkit import build_kernel, symbols
+from machine.testkit import PAGING_ON, build_kernel, symbols
 
 # virtual 0x400000 -> physical 0x500000 (page A), 0x401000 -> 0x600000 (page B),
 # 0x402000 -> 0x500000 again (a second mapping of page A)
@@ -28,13 +28,7 @@ BODY = r"""
     movl $0x00500003, pt + 0*4
     movl $0x00600003, pt + 1*4
     movl $0x00500003, pt + 2*4
-    mov %eax, %cr3
-    mov %cr4, %eax
-    or $0x10, %eax
-    mov %eax, %cr4
-    mov %cr0, %eax
-    or $0x80000000, %eax
-    mov %eax, %cr0
+""" + PAGING_ON + r"""
     mov $0x90000, %esp
     mov $0x400800, %esi
     mov $0x400ff6, %edi
