@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from gdbstub.harness import session  # noqa: E402
-from gdbstub.rspsession import STEP_WAIT_LIMIT  # noqa: E402
+from gdbstub.kernelaware.stepwait import STEP_WAIT_LIMIT  # noqa: E402
 
 
 def _timed(kernel, commands, args=()):

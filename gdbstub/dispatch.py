@@ -42,11 +42,11 @@ class Reply:
 class Resume:
     step: bool
     # Step this thread (a kernel task).  If it is not on the CPU, the machine
-    # first runs until the scheduler switches to it (see rspsession.py).
+    # first runs until the scheduler switches to it (see kernelaware/stepwait.py).
     thread: Optional[int] = None
     # The other threads run too (vCont;s:T;c).  False (vCont;s:T alone, as
     # gdb steps a thread over a breakpoint): gdb believes them stopped, so
-    # they do not run (rspsession.Session._off_cpu).
+    # they do not run (kernelaware/stepwait.py off_cpu).
     others_run: bool = True
     signal: int = 0  # C/S/vCont;C sig: deliver the caught exception first (0: don't)
     # run the target now with this (range step, reverse step);

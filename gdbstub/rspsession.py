@@ -16,15 +16,11 @@ from .monitor import output_packets
 from .rsp.packet import BadPacket, Garbage, Interrupt, Packet, PacketProtocol
 from .rsplog import RspLog
 from .target import SIGINT, StopEvent, TargetError
+from .threadmodel import Wait
 
 SIGABRT = 6
 
 DEFAULT_SLICE = 200_000
-
-# A step of a task that is not on the CPU waits for the scheduler to run it;
-# after this much virtual time (5 s at 10 M instructions/s, 500 timer ticks)
-# it stops instead: the task sleeps for good (kthreadd with no requests).
-STEP_WAIT_LIMIT = 50_000_000
 
 
 class Session:
@@ -39,13 +35,8 @@ class Session:
         self.running = False
         self.ended: Optional[str] = None  # why the session is over
         self._pending_no_ack = False
-        # Stepping a task that is not on the CPU: run until it is (see _off_cpu).
-        self.wait_thread: Optional[int] = None
-        self._wait_pc: Optional[int] = None
-        self._internal_bp: Optional[int] = None
-        self._wait_limit: Optional[int] = None  # icount at which the wait gives up
-        self._others_run = True  # while waiting: report other tasks' breakpoints
-        self._note: Optional[str] = None  # console text (O packet) sent before the next stop
+        # A step the thread model turned into a run (see _step)
+        self.wait: Optional[Wait] = None
         self._stopped_at = self._cpu_pc()  # the CPU's pc when gdb last heard of a stop
         self._slices: Optional[Callable[[], StopEvent]] = None  # instead of cont()
         self._reported = dispatcher.reported_errors
@@ -64,6 +55,7 @@ class Session:
     def _stopped(self, stop: StopEvent) -> bytes:
         self.running = False
         self._slices = None
+        note = self.wait.note if self.wait is not None else None
         self._end_wait()
         if stop.reason in ("fault", "triple_fault", "deadline"):
             self.notify(f"machine stopped: {stop.reason} at eip=0x{stop.pc:08x} "
@@ -72,7 +64,6 @@ class Session:
         if self.ctx.stop_log is not None:
             self.ctx.stop_log.record(self.ctx, stop)
         self._stopped_at = self._cpu_pc()
-        note, self._note = self._note, None
         out = self._send(b"O" + note.encode().hex().encode()) if note else b""
         return out + self._send(stop_reply(self.ctx, stop))
 
@@ -184,99 +175,27 @@ class Session:
         if not self.running:
             return b""
         pc = self.ctx.target.read_register("eip")
-        # While gdb steps one task alone, only that task may report a stop.
-        alone = self.wait_thread if self.wait_thread is not None and not self._others_run else None
+        alone = self.wait.interrupt_thread if self.wait is not None else None
         return self._stopped(StopEvent("interrupt", pc, SIGINT, thread=alone))
 
     # -- stepping threads
     def _step(self, tid: Optional[int], others_run: bool = True) -> bytes:
-        """Step `tid` (None: whoever runs).  A kernel task on the CPU steps one
-        instruction; one that is not (or that this instruction switched off
-        the CPU) is handled by _off_cpu."""
-        threads = self.ctx.threads
-        aware = threads.tasks_known
-        self._others_run = others_run
-        if tid is not None and aware and tid != threads.running():
-            return self._off_cpu(tid)
-        before = threads.task(tid) if tid is not None and aware else None
-        stop = self._guard(self.ctx.target.step)
-        if tid is not None and aware and stop.reason == "step" and threads.running() != tid:
-            if before is not None and not threads.is_alive(tid):
-                # It had released itself (EXIT_DEAD, unlinked) and this was
-                # its last switch: still gdb's thread until gdb resumes.
-                threads.keep_departed(tid, before.addr)
-            if threads.is_alive(tid):
-                return self._off_cpu(tid)
-        return self._stopped(stop)
-
-    def _off_cpu(self, tid: int) -> bytes:
-        """A step of task `tid`, which is not on the CPU.
-
-        Resumed alone (``vCont;s:T``: gdb steps T over a breakpoint, or
-        scheduler-locking), the step ends at once, naming T at its resume
-        address: T cannot run without the other tasks, and gdb believes them
-        stopped, so running them would pass their breakpoints unreported (a
-        stop named for another thread makes gdb 13 fail an assertion in
-        infrun.c finish_step_over).  Exception: a gdb breakpoint at that very
-        address (gdb would take the stop for a hit, and its next step-over of
-        T would end there again): then the machine runs until T reaches it.
-
-        Resumed with the others (``vCont;s:T;c``): the machine runs until the
-        scheduler switches to T and stops at its resume address, or at any
-        breakpoint first, or after STEP_WAIT_LIMIT instructions (a task that
-        sleeps for good) with SIGINT and a message."""
-        pc = self.ctx.threads.resume_pc(tid)
-        if pc is None:  # gone, or running after all
-            return self._stopped(self.ctx.last_stop if tid == self.ctx.threads.running()
-                                 else StopEvent("step", self.ctx.target.read_register("eip")))
-        if not self._others_run and pc not in self.ctx.breakpoints:
-            return self._stopped(StopEvent("step", pc, thread=tid))
-        self.wait_thread, self._wait_pc = tid, pc
-        self._wait_limit = self.ctx.target.icount + STEP_WAIT_LIMIT
-        if pc not in self.ctx.breakpoints:
-            self.ctx.target.add_breakpoint(pc)
-            self._internal_bp = pc
+        """Step thread `tid` (None: whoever runs).  The thread model says
+        what that means; it may turn the step into a run (a `Wait`: a kernel
+        task that is not on the CPU runs when the scheduler picks it)."""
+        result = self.ctx.threads.step(tid, others_run,
+                                       lambda: self._guard(self.ctx.target.step),
+                                       self.ctx.breakpoints)
+        if isinstance(result, StopEvent):
+            return self._stopped(result)
+        self.wait = result
         self.running = True
         return b""
 
     def _end_wait(self) -> None:
-        if self._internal_bp is not None:
-            try:
-                self.ctx.target.remove_breakpoint(self._internal_bp)
-            except Exception:
-                pass
-        self.wait_thread = self._wait_pc = self._internal_bp = self._wait_limit = None
-
-    def _waited(self, stop: StopEvent) -> Optional[StopEvent]:
-        """While a step waits for its task: the stop to report, or None (run on)."""
-        tid = self.wait_thread
-        on_cpu = self.ctx.threads.running() == tid
-        ours = stop.pc not in self.ctx.breakpoints  # only the stub's breakpoint is there
-        if stop.reason == "breakpoint" and stop.pc == self._wait_pc and on_cpu:
-            return StopEvent("step", stop.pc, stop.signal) if ours else stop
-        if stop.reason == "breakpoint" and (ours or not self._others_run):
-            pass  # another task at the resume address, or gdb resumed only `tid`
-        elif not stop.slice_expired:
-            return stop
-        if self._wait_left() == 0:
-            return self._gave_up(tid)
-        return None
-
-    def _wait_left(self) -> Optional[int]:
-        if self._wait_limit is None:
-            return None
-        return max(0, self._wait_limit - self.ctx.target.icount)
-
-    def _gave_up(self, tid: int) -> StopEvent:
-        threads = self.ctx.threads
-        if self._others_run:
-            threads.current()   # the stop reply below names the task on the CPU
-        self._note = (f"{threads.label(threads.ids.key(tid))} did not run within "
-                      f"{STEP_WAIT_LIMIT} instructions, so the step ended; the CPU runs "
-                      f"{threads.label(threads.running_pid())}\n")
-        # Name the stepped task if gdb believes the others stopped.
-        return StopEvent("interrupt", self.ctx.target.read_register("eip"), SIGINT,
-                         thread=None if self._others_run else tid)
+        if self.wait is not None:
+            self.wait.end()
+        self.wait = None
 
     # -- running
     def run_slice(self) -> bytes:
@@ -284,12 +203,11 @@ class Session:
         if not self.running:
             return b""
         n = self.slice_insns
-        if self.wait_thread is not None:
-            left = self._wait_left()
-            n = n if left is None else min(n, left)
+        if self.wait is not None:
+            n = min(n, self.wait.budget())
         stop = self._guard(self._slices or (lambda: self.ctx.target.cont(n)))
-        if self.wait_thread is not None:
-            stop = self._waited(stop)
+        if self.wait is not None:
+            stop = self.wait.stopped(stop)
             if stop is None:
                 return b""
         elif stop.slice_expired:
@@ -297,7 +215,7 @@ class Session:
         return self._stopped(stop)
 
     def close(self) -> None:
-        """The connection is gone: drop the stub's own breakpoint, if any."""
+        """The connection is gone: end a wait (it may have planted a breakpoint)."""
         self._end_wait()
         self.running = False
         self._slices = None

@@ -8,13 +8,37 @@ stop replies, and which registers ``g`` reads) goes through a `ThreadModel`.
   fake target), the stub's default.
 * kernelaware/threads.py's `KernelThreads`: kernel tasks as threads, given
   to the stub by whoever composes it (cli.py).
+
+A step of a thread goes through the model too (`ThreadModel.step`): a model
+whose threads can be off the CPU may answer with a `Wait`, and the session
+runs the target until the wait says which stop ends the step.
 """
 
 from __future__ import annotations
 
-from typing import List, Optional, Protocol
+from typing import Callable, Dict, List, Optional, Protocol, Set, Union
 
-from .target import Target, TargetRegisterError
+from .target import StopEvent, Target, TargetRegisterError
+
+
+class Wait(Protocol):
+    """A step that became a run: the session runs the target in slices (at
+    most `budget()` instructions of each) and reports the stop `stopped`
+    returns; `end()` undoes what the wait set up, whatever ended it (its
+    stop, Ctrl-C, an error, the connection gone)."""
+
+    # the thread a Ctrl-C stop names (None: the one on the CPU)
+    interrupt_thread: Optional[int]
+    # console text (an O packet) to send before the stop that ends the wait
+    note: Optional[str]
+
+    def budget(self) -> int: ...
+
+    def stopped(self, stop: StopEvent) -> Optional[StopEvent]:
+        """The stop to report, or None: run on."""
+        ...
+
+    def end(self) -> None: ...
 
 
 class ThreadModel(Protocol):
@@ -48,6 +72,13 @@ class ThreadModel(Protocol):
     def resume_pc(self, tid: int) -> Optional[int]:
         """Where a task that is not on the CPU resumes."""
         return None
+
+    def step(self, tid: Optional[int], others_run: bool, step: Callable[[], StopEvent],
+             breakpoints: Dict[int, Set[int]]) -> Union[StopEvent, Wait]:
+        """Step thread `tid` (None: whoever runs; `others_run`: gdb resumed
+        the other threads too) with `step`, one instruction of the CPU.
+        `breakpoints` are gdb's.  Every thread is on the CPU here."""
+        return step()
 
     def new_inferior(self) -> None:
         """gdb knows no thread now: a new connection, or extended-remote `run`

@@ -111,27 +111,6 @@ def test_an_exception_in_any_handler_is_an_error_reply_logged_once():
     assert sum("Traceback" in t for t in said) == 1 and len(said) == 2
 
 
-def test_an_exception_while_resuming_is_an_error_reply():
-    """The 128-breakpoint crash: the stub's own breakpoint for stepping a
-    task that is not on the CPU did not fit, and the TargetError escaped."""
-    from gdbstub.target import TargetError
-    ctx = make_context(FakeTarget())
-    said = []
-    s = Session(ctx, make_dispatcher(ctx), notify=said.append)
-    # thread 2: a task that is not on the CPU, resuming at 0x1000
-    ctx.threads.tasks_known = True
-    ctx.threads.resume_pc = lambda tid: 0x1000
-    ctx.threads.is_alive = lambda tid: tid in (1, 2)
-
-    def full(addr):
-        raise TargetError("too many breakpoints (max 128)")
-    ctx.target.add_breakpoint = full
-    assert _replies(s.receive(_frame(b"vCont;s:2;c"))) == [b"E.too many breakpoints (max 128)"]
-    assert not s.running and s.wait_thread is None
-    assert said == ["refused handling b'vCont;s:2;c': too many breakpoints (max 128)"]
-    assert _replies(s.receive(_frame(b"?")))[0].startswith(b"T05")
-
-
 # ------------------------------------------------------------ stated limits
 
 def test_breakpoint_limit_is_stated_not_a_memory_error():

@@ -14,7 +14,7 @@ from gdbstub.kernelaware.oskernel import KernelLayout, LayoutError, TaskWalker
 from gdbstub.rsp.packet import Decoder, Packet, encode_packet
 from gdbstub.rspsession import Session
 from gdbstub.server import make_context, make_dispatcher
-from gdbstub.target import TargetRegisterError
+from gdbstub.target import TargetError, TargetRegisterError
 from gdbstub.kernelaware.monitor import install as install_kernel_monitor
 from gdbstub.kernelaware.schedtrace import TraceSlot
 from gdbstub.kernelaware.threads import KernelThreads, make_thread_model
@@ -323,7 +323,7 @@ def test_layout_needs_dwarf(kernel, tmp_path):
 
 def test_continue_for_a_sleeping_task_only_runs_the_machine(h):
     assert h.ask(b"vCont;c:3") == []
-    assert h.session.running and h.session.wait_thread is None
+    assert h.session.running and h.session.wait is None
 
 
 def _expedited_pc(reply):
@@ -337,7 +337,7 @@ def test_step_with_hc_of_a_task_off_the_cpu_ends_at_once(h):
     reply = h.ask(b"s")
     assert reply.startswith(b"T05thread:03;") and _expedited_pc(reply) == RESUME
     assert h.target.icount == 0 and h.target.regs["eip"] == 0xC1000400
-    assert not h.session.running and h.session.wait_thread is None
+    assert not h.session.running and h.session.wait is None
     assert RESUME not in h.target.breakpoints
 
 
@@ -358,7 +358,7 @@ def test_vcont_step_alone_waits_if_a_breakpoint_is_at_the_resume_address(h):
     step-over would end there again): T is run to it instead."""
     h.ask(b"Z0,%x,1" % RESUME)
     assert h.ask(b"vCont;s:3") == []
-    assert h.session.wait_thread == 3
+    assert h.session.wait.thread == 3
 
 
 def test_a_step_alone_that_switches_the_task_out_ends_at_once(h):
@@ -384,8 +384,8 @@ def test_a_step_alone_that_switches_the_task_out_ends_at_once(h):
 def test_waiting_for_a_task_that_never_runs_gives_up_with_a_message(h, monkeypatch):
     """kthreadd sleeps for good: the step stops after STEP_WAIT_LIMIT
     instructions, exactly, with SIGINT for the CPU's thread and a line saying why."""
-    from gdbstub import rspsession
-    monkeypatch.setattr(rspsession, "STEP_WAIT_LIMIT", 5500)
+    from gdbstub.kernelaware import stepwait
+    monkeypatch.setattr(stepwait, "STEP_WAIT_LIMIT", 5500)
     assert h.ask(b"vCont;s:3;c") == []
     out = h.run()
     assert len(out) == 2 and out[0].startswith(b"O")
@@ -394,7 +394,54 @@ def test_waiting_for_a_task_that_never_runs_gives_up_with_a_message(h, monkeypat
         'so the step ended; the CPU runs Thread 1 "swapper" (pid 0, running)\n')
     assert out[1].startswith(b"T02thread:01;")
     assert h.target.icount == 5500
-    assert RESUME not in h.target.breakpoints and h.session.wait_thread is None
+    assert RESUME not in h.target.breakpoints and h.session.wait is None
+
+
+def test_an_exception_while_planting_the_wait_breakpoint_is_an_error_reply(h):
+    """The 128-breakpoint crash: the stub's own breakpoint for stepping a
+    task that is not on the CPU did not fit, and the TargetError escaped."""
+    said = []
+    h.session.notify = said.append
+
+    def full(addr):
+        raise TargetError("too many breakpoints (max 128)")
+    h.target.add_breakpoint = full
+    assert h.ask(b"vCont;s:3;c") == b"E.too many breakpoints (max 128)"
+    assert not h.session.running and h.session.wait is None
+    assert said == ["refused handling b'vCont;s:3;c': too many breakpoints (max 128)"]
+    assert h.ask(b"?").startswith(b"T05")
+
+
+def test_the_session_runs_a_wait_the_thread_model_returns():
+    """The session knows no kernel: a model's step may return a Wait, and
+    the session runs the target in slices of at most its budget, reports
+    the stop it picks with its note first, and ends it."""
+    t = FakeTarget()
+    ctx = make_context(t)
+    log = []
+
+    class Wait:
+        interrupt_thread = None
+        note = "waited\n"
+
+        def budget(self):
+            return 700
+
+        def stopped(self, stop):
+            log.append((stop.reason, t.icount))
+            return stop if t.icount >= 2100 else None
+
+        def end(self):
+            log.append("end")
+
+    ctx.threads.step = lambda tid, others, step, bps: Wait()
+    s = Session(ctx, make_dispatcher(ctx), slice_insns=1000)
+    dec = Decoder()
+    assert s.receive(encode_packet(b"s")) == b"+"
+    out = [e.data for e in dec.feed(s.run_until_stopped()) if isinstance(e, Packet)]
+    assert log == [("limit", 700), ("limit", 1400), ("limit", 2100), "end"]
+    assert bytes.fromhex(out[0][1:].decode()) == b"waited\n" and out[1].startswith(b"T05")
+    assert s.wait is None and not s.running
 
 
 def test_step_of_an_unknown_thread_is_refused(h):
@@ -416,7 +463,7 @@ def test_a_step_that_switches_tasks_ends_when_the_task_runs_again(h):
     t.step = switching_step
     t.regs["eip"] = 0xC1000400
     assert h.ask(b"vCont;s:1;c") == []          # switched away: keep running
-    assert h.session.wait_thread == 1 and 0xC1000600 in t.breakpoints
+    assert h.session.wait.thread == 1 and 0xC1000600 in t.breakpoints
     t.write_memory(CURRENT, struct.pack("<I", INIT_TASK))
     stop = h.run()
     assert stop[0].startswith(b"T05thread:01;")

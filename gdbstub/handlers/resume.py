@@ -11,8 +11,8 @@ Threads are kernel tasks and there is one CPU, so "resume thread T" can only
 mean "run the machine":
 
 * a step action naming a thread (``vCont;s:T[;c]``, or ``Hc T`` then ``s``)
-  steps task T; rspsession.py (`Session._step`, `_off_cpu`) does it.  If T is
-  on the CPU that is one instruction.  With the other threads resumed too
+  steps task T; the thread model does it (`ThreadModel.step`, for kernel
+  tasks kernelaware/stepwait.py).  If T is on the CPU that is one instruction.  With the other threads resumed too
   (``vCont;s:T;c``) a T that is not running (or that the instruction
   switched off the CPU) is waited for: the machine runs until the scheduler
   switches to T, stopping at other tasks' breakpoints on the way, or gives

@@ -17,6 +17,7 @@ from typing import Dict, List, Optional
 
 from ..target import Target, TargetRegisterError
 from ..threadmodel import SingleThread, ThreadModel, ThreadNotRunning
+from .stepwait import step_task
 
 
 class ThreadIds:
@@ -278,6 +279,10 @@ class KernelThreads(ThreadModel):
         if tid is None:
             return f'pid {pid} "{t.comm}" ({state})'
         return f'Thread {tid} "{t.comm}" (pid {pid}, {state})'
+
+    def step(self, tid, others_run, step, breakpoints):
+        """A task that is not on the CPU is waited for (stepwait.py)."""
+        return step_task(self, tid, others_run, step, breakpoints)
 
     def resume_pc(self, tid: int) -> Optional[int]:
         """Where a task that is not running will resume (its thread.ip)."""
