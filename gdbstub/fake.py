@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from machine.stop import Reason
+
 from .rsp import regs
 from .target import SIGTRAP, StopEvent, Target, TargetMemoryError, TargetRegisterError
 
@@ -87,7 +89,7 @@ class FakeTarget(Target):
     def step(self) -> StopEvent:
         self.regs["eip"] = (self.regs["eip"] + 1) & 0xFFFFFFFF
         self.icount += 1
-        return StopEvent("step", self.regs["eip"], SIGTRAP)
+        return StopEvent(Reason.STEP, self.regs["eip"], SIGTRAP)
 
     def cont(self, max_insns: int) -> StopEvent:
         pc = self.regs["eip"]
@@ -96,10 +98,10 @@ class FakeTarget(Target):
             target = min(hits)
             self.icount += target - pc
             self.regs["eip"] = target
-            return StopEvent("breakpoint", target, SIGTRAP)
+            return StopEvent(Reason.BREAKPOINT, target, SIGTRAP)
         self.icount += max_insns
         self.regs["eip"] = (pc + max_insns) & 0xFFFFFFFF
-        return StopEvent("limit", self.regs["eip"], SIGTRAP)
+        return StopEvent(Reason.LIMIT, self.regs["eip"], SIGTRAP)
 
     def support_monitor(self):
         return self

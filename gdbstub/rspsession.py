@@ -10,6 +10,8 @@ from __future__ import annotations
 import traceback
 from typing import Callable, Optional
 
+from machine.stop import Reason
+
 from .dispatch import Context, Dispatcher, EndSession, Frames, Reply, Resume
 from .handlers.stopreply import stop_reply
 from .monitor import output_packets
@@ -57,7 +59,7 @@ class Session:
         self._slices = None
         note = self.wait.note if self.wait is not None else None
         self._end_wait()
-        if stop.reason in ("fault", "triple_fault", "deadline"):
+        if stop.reason in (Reason.FAULT, Reason.TRIPLE_FAULT, Reason.DEADLINE):
             self.notify(f"machine stopped: {stop.reason} at eip=0x{stop.pc:08x} "
                         f"(signal {stop.signal}){': ' + stop.detail if stop.detail else ''}")
         self.ctx.last_stop = stop
@@ -152,7 +154,7 @@ class Session:
                 # before that instruction runs, as on QEMU.  (The machine runs its
                 # first instruction past a breakpoint: gdb steps over the ones it
                 # stopped at itself.)
-                return self._stopped(StopEvent("breakpoint", pc))
+                return self._stopped(StopEvent(Reason.BREAKPOINT, pc))
             self.running = True
             return b""
         if isinstance(result, Frames):
@@ -176,7 +178,7 @@ class Session:
             return b""
         pc = self.ctx.target.read_register("eip")
         alone = self.wait.interrupt_thread if self.wait is not None else None
-        return self._stopped(StopEvent("interrupt", pc, SIGINT, thread=alone))
+        return self._stopped(StopEvent(Reason.INTERRUPT, pc, SIGINT, thread=alone))
 
     # -- stepping threads
     def _step(self, tid: Optional[int], others_run: bool = True) -> bytes:
@@ -230,7 +232,7 @@ class Session:
                 pc = self.ctx.target.read_register("eip")
             except Exception:
                 pc = 0
-            return StopEvent("fault", pc, SIGABRT, detail=str(e))
+            return StopEvent(Reason.FAULT, pc, SIGABRT, detail=str(e))
 
     def run_until_stopped(self, max_slices: int = 1000) -> bytes:
         """For tests: run slices until a stop (or give up; then stays running)."""

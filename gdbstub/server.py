@@ -27,6 +27,8 @@ import time
 import traceback
 from typing import IO, Optional
 
+from machine.stop import Reason
+
 from .dispatch import Context, Dispatcher
 from .handlers import default_capabilities
 from .rsplog import RspLog
@@ -47,7 +49,7 @@ def make_context(target: Target, threads: Optional[ThreadModel] = None) -> Conte
     composer gives another thread model (cli.py: kernel tasks as threads)."""
     pc = target.read_register("eip")
     return Context(target=target, threads=threads or SingleThread(target),
-                   last_stop=StopEvent("step", pc, SIGTRAP))
+                   last_stop=StopEvent(Reason.STEP, pc, SIGTRAP))
 
 
 def make_dispatcher(ctx: Context) -> Dispatcher:
@@ -222,7 +224,7 @@ class Server:
             if self.wakeup is not None and self.wakeup[0] in ready:
                 self._woken()
             if self.listener.fileno() in ready:
-                stop = StopEvent("step", self._pc(), SIGTRAP)
+                stop = StopEvent(Reason.STEP, self._pc(), SIGTRAP)
                 break
         self.ctx.last_stop = stop
 

@@ -9,7 +9,7 @@ gdbstub.fake.FakeTarget.  Nothing in gdbstub imports unicorn.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
 
 from machine.stop import Reason, Stop  # pure: the machine package imports unicorn only for Machine
@@ -44,39 +44,25 @@ class Refused(TargetError):
     says it on stderr (gdb shows some E replies only as a generic error)."""
 
 
-@dataclass(frozen=True)
-class StopEvent:
-    """Why the target stopped: the RSP-side view of a machine Stop
-    (machine/stop.py, built by `from_stop`) plus the thread the reply names.
+@dataclass
+class StopEvent(Stop):
+    """Why the target stopped: a machine Stop (machine/stop.py: reason, pc,
+    signal, vector, detail, watch) plus the thread the reply names.
 
-    reason: a machine.stop.Reason (a string naming one is converted).  The
-    stub makes INTERRUPT (Ctrl-C) and DEADLINE (virtual time reached the
-    target's deadline: SIGXCPU) itself.  LIMIT means the slice of virtual time
-    ran out: the target is still logically running and the server resumes it
+    reason is a machine.stop.Reason member (a string is refused).  The stub
+    makes INTERRUPT (Ctrl-C) and DEADLINE (virtual time reached the target's
+    deadline: SIGXCPU) itself.  LIMIT means the slice of virtual time ran
+    out: the target is still logically running and the server resumes it
     after polling for Ctrl-C.
     """
 
-    reason: Reason
-    pc: int
-    signal: int = SIGTRAP
-    detail: str = ""
-    watch: Optional[Tuple[str, int]] = None  # ('watch'|'rwatch'|'awatch', address)
     # The thread the stop names when it is not the one on the CPU (a step of
     # a task that left the CPU, or that gdb resumed alone while it sleeps).
     thread: Optional[int] = None
 
-    def __post_init__(self):
-        object.__setattr__(self, "reason", Reason(self.reason))
-
     @classmethod
-    def from_stop(cls, stop) -> "StopEvent":
-        """The view of a machine Stop, or of any stop-like record with
-        reason, pc and signal (detail and watch are optional: read dynamically)."""
-        return cls(stop.reason, int(stop.pc),
-                   SIGTRAP if stop.signal is None else int(stop.signal),
-                   getattr(stop, "detail", "") or "", getattr(stop, "watch", None))
-
-    history = Stop.history    # 'begin': reverse execution ran out of history (replaylog:begin)
+    def from_stop(cls, stop: Stop) -> "StopEvent":
+        return cls(**{f.name: getattr(stop, f.name) for f in fields(Stop)})
 
     @property
     def slice_expired(self) -> bool:

@@ -67,9 +67,6 @@ def main(argv=None):
         if stop.reason not in (Reason.LIMIT, Reason.BREAKPOINT):
             why = "%s at 0x%08x: %s" % (stop.reason, stop.pc, stop.detail)
             break
-        if "halted" in stop.detail:
-            why = stop.detail
-            break
     else:
         if not watch:
             status, why = 0, "ran %d instructions" % budget

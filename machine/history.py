@@ -333,9 +333,7 @@ class TimeMachine:
                 # then is in the log (a 'deliver' entry at this count, or
                 # nothing: the instruction ran again)
                 continue
-            if stop.reason != Reason.LIMIT or stop.detail:
-                if m.icount < t and stop.reason == Reason.LIMIT:
-                    continue
+            if stop.reason not in (Reason.LIMIT, Reason.STOP_REQUESTED, Reason.HALTED):
                 break
 
     def _goto(self, pos, scan=None, near=True, snap_index=None):
@@ -460,8 +458,9 @@ class TimeMachine:
                 self.serviced = False
                 self.frontier = m.icount
                 return w
-            self.serviced = stop.reason != Reason.LIMIT
-            if stop.reason == Reason.LIMIT and not stop.detail and m.icount >= self.next_snap:
+            # a slice's end and a requested stop come before the count's service point
+            self.serviced = stop.reason not in (Reason.LIMIT, Reason.STOP_REQUESTED)
+            if stop.reason == Reason.LIMIT and m.icount >= self.next_snap:
                 self._snapshot_now()
                 self.next_snap = m.icount + self.interval
                 if end is None or m.icount < end:

@@ -43,7 +43,7 @@ Interrupt rules:
     limit, staying halted) and the IRQ wakes the CPU.  `hlt` with IF=0 (or
     with no timer programmed) halts forever: cont(max_insns) returns
     Stop(LIMIT) with virtual time skipped to the limit, and cont(None)
-    returns Stop(LIMIT) at once with detail "halted ...", so a debugger can
+    returns Stop(HALTED) at once, its detail saying why, so a debugger can
     always regain control.  step() on a halted CPU executes the instruction
     after the hlt.
 
@@ -529,7 +529,7 @@ class Machine:
     def _requested_stop(self):
         self._stop_requested = False
         self._clock.stop_req = 0
-        return self._stop(Reason.LIMIT, "stop requested")
+        return self._stop(Reason.STOP_REQUESTED)
 
     def _idle(self, run):
         """Halted by `hlt`: take an IRQ that is waiting, else skip virtual
@@ -541,7 +541,7 @@ class Machine:
         if nxt is None or not self._eflags_if():
             return self._halted_for_good(run)
         if run.limit is None and self._never_woken(run):
-            return self._stop(Reason.LIMIT, "halted and no interrupt can wake the CPU "
+            return self._stop(Reason.HALTED, "halted and no interrupt can wake the CPU "
                               "(IRQ 0 masked or not acknowledged)")
         target = nxt if run.limit is None else min(nxt, run.limit)
         if target > c.icount:
@@ -551,7 +551,7 @@ class Machine:
     def _halted_for_good(self, run):
         """`cli; hlt`, or no timer: only the caller's limit ends the sleep."""
         if run.limit is None:
-            return self._stop(Reason.LIMIT, "halted with interrupts disabled (cli; hlt) "
+            return self._stop(Reason.HALTED, "halted with interrupts disabled (cli; hlt) "
                               "or no timer: the CPU will never wake up")
         self._clock.icount = run.limit
         return None
@@ -627,7 +627,7 @@ class Machine:
     def stop_after_instruction(self):
         """From a memory hook: let the instruction that is running complete
         and stop before the next (emu_stop() would leave it half done); cont()
-        returns Stop(LIMIT, "stop requested") there."""
+        returns Stop(STOP_REQUESTED) there."""
         self._clock.deadline = self._clock.icount
         self._stop_requested = True
 
@@ -650,8 +650,8 @@ class Machine:
         return self._clock.icount
 
     def request_stop(self):
-        """Make the running (or next) cont() return Stop(LIMIT, detail=
-        "stop requested") at the next instruction boundary.  Safe to call
+        """Make the running (or next) cont() return Stop(STOP_REQUESTED) at
+        the next instruction boundary.  Safe to call
         from a device callback (e.g. the console) or from another thread
         (a debugger's Ctrl-C).  Runs that use it are deterministic only if
         the caller's decision is (e.g. made from console output)."""

@@ -2,10 +2,11 @@
 
 Contract (docs/ARCHITECTURE.md, "Machine API"):
   Stop(reason, pc, signal=SIGTRAP, vector=None, detail="", watch=None)
-    reason: a Reason (a plain string naming one is accepted and converted;
-    any other raises ValueError).  signal is the gdb signal number: 5 TRAP
+    reason: a Reason member (anything else, a string naming one included,
+    raises TypeError: a typo cannot make a new reason).  signal is the gdb signal number: 5 TRAP
     (breakpoint/step/limit/watchpoint/history), 4 ILL, 8 FPE, 11 SEGV for
     faults.  watch is (watch|rwatch|awatch, vaddr) for a watchpoint stop.
+    Reason is a StrEnum: `stop.reason == "limit"` still reads naturally.
 
 Every stop anyone reports has its reason here, named by who produces it, so
 the stub's StopEvent (its RSP-side view, built from a Stop) cannot invent one.
@@ -24,7 +25,9 @@ class Reason(enum.StrEnum):
     # Machine.cont() / step()
     BREAKPOINT = "breakpoint"
     STEP = "step"
-    LIMIT = "limit"                 # slice ran out, stop requested, or halted for good (detail says)
+    LIMIT = "limit"                 # the slice of virtual time (max_insns) ran out
+    STOP_REQUESTED = "stop_requested"   # request_stop() / stop_after_instruction()
+    HALTED = "halted"               # cont(None) halted for good; detail says why
     FAULT = "fault"                 # an exception not delivered (caught, or no handler reachable)
     TRIPLE_FAULT = "triple_fault"
     # TimeMachine (history.py)
@@ -45,10 +48,8 @@ class Stop:
     watch: Optional[Tuple[str, int]] = None     # (watch|rwatch|awatch, vaddr)
 
     def __post_init__(self):
-        try:
-            self.reason = Reason(self.reason)
-        except ValueError:
-            raise ValueError("bad stop reason %r" % (self.reason,)) from None
+        if not isinstance(self.reason, Reason):
+            raise TypeError("stop reason must be a Reason, not %r" % (self.reason,))
 
     @property
     def history(self) -> str:

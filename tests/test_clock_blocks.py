@@ -7,7 +7,7 @@ import capstone
 import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-from machine import Machine
+from machine import Machine, Reason
 from machine.history import TimeMachine
 from machine.kbuild import ensure_kernel
 from machine.testkit import symbols
@@ -136,7 +136,7 @@ def test_stop_requested_from_the_console_is_exact(kernel):
     holder["m"] = m
     while "at" not in holder:
         stop = m.cont(1_000_000)
-    assert stop.detail == "stop requested"
+    assert stop.reason == Reason.STOP_REQUESTED
     again = Machine(kernel)
     again.cont(m.icount, service_at_limit=False)
     assert again.read_register("eip") == m.read_register("eip")

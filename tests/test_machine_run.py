@@ -6,7 +6,7 @@ import struct
 import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-from machine import Machine, MemoryFault, REGISTER_NAMES
+from machine import Machine, MemoryFault, Reason, REGISTER_NAMES
 from machine.pit import period_insns
 from machine.testkit import PAGING_ON, build_kernel, build_timer_os, symbols, asm
 
@@ -33,7 +33,7 @@ def test_timer_ticks_reach_guest(timer_os, mode):
     m = Machine(timer_os[mode])
     stop = m.cont()
     assert m.console_output == b"." * 10 + b"D\n"
-    assert stop.reason == "limit" and "halted" in stop.detail
+    assert stop.reason == Reason.HALTED and "halted" in stop.detail
     assert m.irqs_delivered == 10
     # the 10th tick is due at 10 periods after the PIT was programmed
     assert 10 * TICK <= m.icount < 10 * TICK + 2000

@@ -10,6 +10,7 @@ from gdbstub.handlers.base import BaseOps
 from gdbstub.rsp import commands as C
 from gdbstub.server import make_context, make_dispatcher
 from gdbstub.target import StopEvent
+from machine.stop import Reason
 
 OPS = ("watchpoints", "reverse", "range_step", "restart")
 
@@ -48,13 +49,13 @@ class Offering(FakeTarget):
         super().remove_breakpoint(addr)
 
     def reverse_step(self):
-        return StopEvent("step", self.regs["eip"])
+        return StopEvent(Reason.STEP, self.regs["eip"])
 
     def reverse_cont(self, max_segments=None):
-        return StopEvent("breakpoint", self.regs["eip"])
+        return StopEvent(Reason.BREAKPOINT, self.regs["eip"])
 
     def range_step(self, start, end):
-        return StopEvent("step", self.regs["eip"])
+        return StopEvent(Reason.STEP, self.regs["eip"])
 
     def restart(self):
         self.calls.append(("restart",))

@@ -333,8 +333,9 @@ def test_fault_stop_is_reported_with_its_signal():
     class Faulty(FakeTarget):
         def cont(self, max_insns):
             from gdbstub.target import StopEvent
+            from machine.stop import Reason
             self.regs["eip"] = 0x1234
-            return StopEvent("fault", 0x1234, 11, "page fault at 0x0")
+            return StopEvent(Reason.FAULT, 0x1234, 11, detail="page fault at 0x0")
 
     notes = []
     hh = Harness(target=Faulty())

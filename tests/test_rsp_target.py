@@ -1,25 +1,16 @@
 """MachineTarget against a stand-in machine (no unicorn): the adapter's contract."""
 
-from dataclasses import dataclass
-
 import pytest
 
-from gdbstub.target import MachineTarget, TargetError, TargetMemoryError, TargetRegisterError
+from gdbstub.target import (MachineTarget, StopEvent, TargetError, TargetMemoryError,
+                            TargetRegisterError)
+from machine.stop import Reason, Stop
 
 
 class Fault(Exception):
     def __init__(self, addr):
         super().__init__(f"fault at {addr:#x}")
         self.addr = addr
-
-
-@dataclass
-class FakeStop:
-    reason: str
-    pc: int
-    signal: int
-    vector: int = None
-    detail: str = ""
 
 
 class StandIn:
@@ -64,10 +55,10 @@ class StandIn:
         self.bps.discard(addr)
 
     def step(self):
-        return FakeStop("step", 0x1001, 5)
+        return Stop(Reason.STEP, 0x1001, 5)
 
     def cont(self, max_insns=None):
-        return FakeStop("fault", 0x1002, 11, 14, "page fault")
+        return Stop(Reason.FAULT, 0x1002, 11, 14, "page fault")
 
     def translate(self, va):
         return va if va in self.mem else None
@@ -109,8 +100,27 @@ def test_stops_are_translated(t):
     s = t.step()
     assert (s.reason, s.pc, s.signal) == ("step", 0x1001, 5)
     s = t.cont(100)
-    assert (s.reason, s.signal, s.detail) == ("fault", 11, "page fault")
+    assert (s.reason, s.signal, s.vector, s.detail) == ("fault", 11, 14, "page fault")
     assert not s.slice_expired
+
+
+def test_stop_records_are_built_from_reasons_not_strings():
+    """One Stop type with a reason enum: the stub's StopEvent is a Stop (plus
+    the thread its reply names), and neither takes a string for a reason."""
+    for make in (Stop, StopEvent):
+        with pytest.raises(TypeError, match="Reason"):
+            make("step", 0)
+    stop = Stop(Reason.WATCHPOINT, 0x10, 5, None, "", ("watch", 0x20))
+    ev = StopEvent.from_stop(stop)
+    assert isinstance(ev, Stop) and ev.thread is None
+    assert (ev.reason, ev.pc, ev.signal, ev.watch) == (Reason.WATCHPOINT, 0x10, 5, ("watch", 0x20))
+
+
+@pytest.mark.parametrize("reason", [Reason.LIMIT, Reason.STOP_REQUESTED, Reason.HALTED])
+def test_only_the_end_of_a_slice_keeps_the_stub_running(reason):
+    """LIMIT meant three things (detail told them apart); each has its own
+    reason now and only the slice running out is not a stop for gdb."""
+    assert StopEvent(reason, 0).slice_expired == (reason == Reason.LIMIT)
 
 
 def test_monitor_commands(t):

@@ -18,6 +18,8 @@ it `!`, vRun and R get the empty reply and gdb stays in plain remote mode.
 
 from __future__ import annotations
 
+from machine.stop import Reason
+
 from ..rsp import commands as C
 from ..dispatch import Capability, Context
 from ..target import SIGTRAP, Restart, StopEvent
@@ -56,5 +58,5 @@ class ExtendedOps(Capability):
         self.target.restart()
         self.ctx.threads.new_inferior()     # gdb numbers the new inferior's threads from 1
         pc = self.ctx.target.read_register("eip")
-        self.ctx.last_stop = StopEvent("step", pc, SIGTRAP)
+        self.ctx.last_stop = StopEvent(Reason.STEP, pc, SIGTRAP)
         return stop_reply(self.ctx, self.ctx.last_stop) if reply else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from machine.stop import Reason
+
 from ..rsp import regs
 from ..dispatch import Context
 from ..target import StopEvent
@@ -16,7 +18,7 @@ def stop_reply(ctx: Context, stop: StopEvent) -> bytes:
     ctx.general_thread = tid
     parts = [b"T%02x" % (stop.signal & 0xFF)]
     parts.append(b"thread:%02x;" % tid)
-    if stop.reason == "breakpoint":
+    if stop.reason == Reason.BREAKPOINT:
         types = ctx.breakpoints.get(stop.pc, set())
         # Report the reason only if gdb said it understands it (qSupported).
         if 0 in types and ctx.gdb_supports("swbreak"):

@@ -71,6 +71,8 @@ import struct
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
+from machine.stop import Reason
+
 INSNS_PER_US = 10          # machine/pit.py INSNS_PER_SECOND / 1e6
 TRACE_PID = 32768          # above Linux's default pid_max - 1: never a kernel pid
 PROCESS_NAME = "kernel tasks (kthread machine)"
@@ -847,9 +849,9 @@ def record_boot(kernel_path, cmdline: str = "", stop_at: str = "oops_test",
     tr.start()
     while m.icount < max_insns:
         stop = m.cont(max_insns - m.icount)
-        if stop.reason == "breakpoint":
+        if stop.reason == Reason.BREAKPOINT:
             break
-        if stop.reason != "limit" or stop.detail:
+        if stop.reason != Reason.LIMIT:
             raise TraceError(f"the boot stopped before {stop_at}: {stop.reason} at "
                              f"0x{stop.pc:08x} {stop.detail}".rstrip())
     else:
