@@ -220,13 +220,23 @@ void vclock_block(void *uc, uint64_t address, uint32_t size, void *user_data)
     struct vclock *c = (struct vclock *)user_data;
     if (c->per_insn)
         return;
-    c->icount += c->blk_n - c->blk_done;
-    c->blk_n = c->blk_done = 0;
-    if (c->stop_reason)
-        return;                 /* stopping: this block does not run */
+    uint64_t icount = c->icount + c->blk_n - c->blk_done;
+    c->icount = icount;
+    c->blk_done = 0;
     c->blk_pc = address;
     c->blk_size = size;
     uint64_t n = blk_lookup(c, address, size);
+    /* The common case, one test per unusual state: a known block that
+     * ends before the deadline, with nothing else to look at. */
+    if (__builtin_expect(n != 0 && icount + n <= c->deadline
+                         && (c->stop_reason | c->stop_req | c->skip_pending
+                             | c->irq_armed | c->nbp) == 0, 1)) {
+        c->blk_n = n;
+        return;
+    }
+    c->blk_n = 0;
+    if (c->stop_reason)
+        return;                 /* stopping: this block does not run */
     if (__builtin_expect(n == 0, 0)) {
         if (c->decode_cb)
             n = c->decode_cb(address, size);

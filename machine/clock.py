@@ -43,7 +43,8 @@ import subprocess
 import tempfile
 
 import capstone
-from unicorn import UC_HOOK_CODE, UC_HOOK_BLOCK
+from unicorn import UC_HOOK_CODE, UC_HOOK_BLOCK, UcError
+from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TB_REMOVE_CACHE
 from unicorn.unicorn_py3.unicorn import uclib
 
 from .errors import KernelImageError
@@ -109,6 +110,9 @@ _vmem_read.restype = ctypes.c_int
 _reg_read = uclib.uc_reg_read
 _reg_read.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
 _reg_read.restype = ctypes.c_int
+_reg_write = uclib.uc_reg_write
+_reg_write.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+_reg_write.restype = ctypes.c_int
 UC_X86_REG_EIP = 26
 UC_PROT_EXEC = 4
 
@@ -175,15 +179,56 @@ def new_clock() -> VClock:
     return c
 
 
-def _hook(uc, clock, kind, fn, begin, end):
+class Regs:
+    """Integer registers of one engine straight through uc_reg_read and
+    uc_reg_write, for the run loop's hot paths (an IRQ delivery reads and
+    writes a dozen): the binding's reg_read picks a ctypes type per call
+    and costs ~3x more.  Not for registers the binding returns as tuples
+    (GDTR, IDTR, LDTR, TR, FP)."""
+
+    def __init__(self, uc):
+        self._uch = uc._uch
+        self._buf = ctypes.c_uint64()
+        self._ref = ctypes.byref(self._buf)
+
+    def read(self, regid) -> int:
+        status = _reg_read(self._uch, regid, self._ref)
+        if status:
+            raise UcError(status)
+        return self._buf.value
+
+    def write(self, regid, value):
+        self._buf.value = value
+        status = _reg_write(self._uch, regid, self._ref)
+        if status:
+            raise UcError(status)
+
+
+def _hook(uc, clock, kind, fn, begin, end, user=None):
+    """`user`: the clock already cast to a void pointer (an armed stop adds
+    a hook per timer tick: the casts cost more than the call)."""
     h = ctypes.c_size_t()
-    status = uclib.uc_hook_add(
-        uc._uch, ctypes.byref(h), kind, ctypes.cast(fn, ctypes.c_void_p),
-        ctypes.cast(ctypes.pointer(clock), ctypes.c_void_p),
-        ctypes.c_uint64(begin), ctypes.c_uint64(end))
+    if not isinstance(fn, ctypes.c_void_p):
+        fn = ctypes.cast(fn, ctypes.c_void_p)
+    if user is None:
+        user = ctypes.cast(ctypes.pointer(clock), ctypes.c_void_p)
+    status = uclib.uc_hook_add(uc._uch, ctypes.byref(h), kind, fn, user,
+                               ctypes.c_uint64(begin), ctypes.c_uint64(end))
     if status != 0:
         raise RuntimeError("uc_hook_add(vclock) failed: %d" % status)
     return h.value
+
+
+# uc_ctl(UC_CTL_TB_REMOVE_CACHE, write, 2 args) without the binding's
+# generic argument packing (it runs twice per armed stop)
+_CTL_REMOVE_CACHE = (UC_CTL_IO_WRITE << 30) | (2 << 26) | UC_CTL_TB_REMOVE_CACHE
+
+
+def _remove_cache(uc, begin, end):
+    status = uclib.uc_ctl(uc._uch, _CTL_REMOVE_CACHE, ctypes.c_uint64(begin),
+                          ctypes.c_uint64(end))
+    if status:
+        raise UcError(status)
 
 
 def install(uc, clock: VClock) -> int:
@@ -228,6 +273,8 @@ class BlockClock:
         self.per_insn_hook = None
         self.md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
         self._decode_thunk = DECODE_FN(self._on_decode)     # kept alive here
+        self._addr_fn = ctypes.cast(lib().vclock_addr, ctypes.c_void_p)
+        self._user = ctypes.cast(ctypes.pointer(clock), ctypes.c_void_p)
         clock.decode_cb = ctypes.cast(self._decode_thunk, ctypes.c_void_p).value
         _hook(uc, clock, UC_HOOK_BLOCK, lib().vclock_block, 1, 0)
         clock.per_insn = 0
@@ -261,12 +308,13 @@ class BlockClock:
 
     # ----------------------------------------------------- address hooks
     def _addr_hook(self, addr):
-        return _hook(self.uc, self.c, UC_HOOK_CODE, lib().vclock_addr, addr, addr)
+        return _hook(self.uc, self.c, UC_HOOK_CODE, self._addr_fn, addr, addr, self._user)
 
-    def add_role(self, addr, role):
+    def add_role(self, addr, role, mapped=False):
+        """`mapped`: the caller knows the guest maps addr (code running)."""
         if addr not in self.hooks and self.per_insn_hook is None:
             self.hooks[addr] = self._addr_hook(addr)
-            self._retranslate(addr)
+            self._retranslate(addr, mapped)
         self.roles.setdefault(addr, set()).add(role)
 
     def drop_role(self, addr, role):
@@ -280,12 +328,12 @@ class BlockClock:
                 uclib.uc_hook_del(self.uc._uch, ctypes.c_size_t(self.hooks.pop(addr)))
                 self._retranslate(addr)
 
-    def _retranslate(self, addr):
+    def _retranslate(self, addr, mapped=False):
         """A hook only fires in code translated after it was added.  Unicorn
         translates the address to invalidate it, and on an unmapped one
         clobbers the guest's CR2: no code is translated there anyway."""
-        if self.mapped(addr):
-            self.uc.ctl_remove_cache(addr, addr + 1)
+        if mapped or self.mapped(addr):
+            _remove_cache(self.uc, addr, addr + 1)
 
     # ------------------------------------------------------------ blocks
     def decode(self, pc, size, hooks_now=True):
@@ -373,7 +421,7 @@ class BlockClock:
         left on a hot loop would cost at every pass)."""
         c = self.c
         addr = self.blocks[(pc, c.blk_size)][0][k]
-        self.add_role(addr, "arm")
+        self.add_role(addr, "arm", mapped=True)     # in the block that just began
         self.armed = addr
         c.arm_pc, c.arm_icount, c.arm_k, c.arm_addr = pc, c.icount, k, addr
 

@@ -139,10 +139,10 @@ class _CpuFacade:
             return self.m.uc.reg_read(X.UC_X86_REG_IDTR)
         if name == "tr":
             return self.m.uc.reg_read(X.UC_X86_REG_TR)
-        return self.m.uc.reg_read(_GPR[name])
+        return self.m._regs.read(_GPR[name])
 
     def set_reg(self, name, value):
-        self.m.uc.reg_write(_GPR[name], value)
+        self.m._regs.write(_GPR[name], value)
 
     def read_memory(self, vaddr, n):
         return self.m.read_memory(vaddr, n)
@@ -194,6 +194,7 @@ class Machine:
             self.uc = None          # drops hooks and TBs with the old engine
         uc = Uc(UC_ARCH_X86, UC_MODE_32)
         self.uc = uc
+        self._regs = vclock.Regs(uc)
         # Translation cache: unicorn's default is 1 GiB, and retranslating
         # for block-clock stops (machine/clock.py) would fill it up in RSS
         # before its first flush; the kernel's code needs well under 1 MiB.
@@ -348,7 +349,7 @@ class Machine:
             return None
         if c.irq_armed:
             return None                     # the clock hook decides when
-        if self.uc.reg_read(X.UC_X86_REG_EFLAGS) & EFLAGS_IF:
+        if self._regs.read(X.UC_X86_REG_EFLAGS) & EFLAGS_IF:
             return self._deliver_irq()
         self._arm_irq_window()
         return None
@@ -445,12 +446,12 @@ class Machine:
         c.stop_reason = 0
         self._pending_stop = None
         while True:
-            eip = self.uc.reg_read(X.UC_X86_REG_EIP)
+            eip = self._regs.read(X.UC_X86_REG_EIP)
             try:
                 self.uc.emu_start(eip, END_ADDR)
             except UcError as e:
                 self._blk.settle()
-                pc = self.uc.reg_read(X.UC_X86_REG_EIP)
+                pc = self._regs.read(X.UC_X86_REG_EIP)
                 return Stop(Reason.FAULT, pc, SIGSEGV, None,
                             "unicorn stopped at eip 0x%08x: %s" % (pc, e))
             reason = c.stop_reason
@@ -478,7 +479,7 @@ class Machine:
                 return self._pending_stop
 
     def _eflags_if(self):
-        return bool(self.uc.reg_read(X.UC_X86_REG_EFLAGS) & EFLAGS_IF)
+        return bool(self._regs.read(X.UC_X86_REG_EFLAGS) & EFLAGS_IF)
 
     def cont(self, max_insns=None, service_at_limit=True) -> Stop:
         """Run until a breakpoint, an undeliverable fault, or max_insns more
@@ -494,7 +495,7 @@ class Machine:
         c = self._clock
         self.intc.caught = None             # not delivered: the insn runs again
         limit = None if max_insns is None else c.icount + max(0, int(max_insns))
-        eip = self.uc.reg_read(X.UC_X86_REG_EIP)
+        eip = self._regs.read(X.UC_X86_REG_EIP)
         self._resume_over_breakpoint(eip)
         run = _Run(limit, service_at_limit, (eip, c.icount))
         while True:
@@ -590,7 +591,7 @@ class Machine:
 
     def _at_breakpoint(self, run):
         c = self._clock
-        pc = self.uc.reg_read(X.UC_X86_REG_EIP)
+        pc = self._regs.read(X.UC_X86_REG_EIP)
         if (pc, c.icount - 1) == run.resumed_at and self._rep_string_at(pc):
             c.skip_pending = 1              # the next iteration of that rep
             c.skip_addr = pc
@@ -617,7 +618,7 @@ class Machine:
         if self._stop_requested:
             return self._requested_stop()
         if not self._just_halted():
-            pc = self.uc.reg_read(X.UC_X86_REG_EIP)
+            pc = self._regs.read(X.UC_X86_REG_EIP)
             return Stop(Reason.FAULT, pc, SIGSEGV, None,
                         "emulation stopped unexpectedly at 0x%08x" % pc)
         self._halted = True
@@ -688,12 +689,12 @@ class Machine:
         return stop
 
     def _just_halted(self):
-        eip = self.uc.reg_read(X.UC_X86_REG_EIP)
+        eip = self._regs.read(X.UC_X86_REG_EIP)
         return self._byte_at(eip - 1) == 0xF4
 
     def _rep_in_progress(self, eip):
         """Still at the rep-prefixed string insn at `eip` after a step?"""
-        return self.uc.reg_read(X.UC_X86_REG_EIP) == eip and self._rep_string_at(eip)
+        return self._regs.read(X.UC_X86_REG_EIP) == eip and self._rep_string_at(eip)
 
     def _rep_string_at(self, eip):
         return decode.is_rep_string(self._code_at(eip, 15), eip)
@@ -705,7 +706,7 @@ class Machine:
         self._halted = False
         saved = c.irq_armed
         c.irq_armed = 0
-        eip = self.uc.reg_read(X.UC_X86_REG_EIP)
+        eip = self._regs.read(X.UC_X86_REG_EIP)
         self._resume_over_breakpoint(eip)
         start = c.icount
         try:
@@ -717,7 +718,7 @@ class Machine:
                 # no-op pass inside this step, so `stepi` stops where hardware
                 # (and QEMU 7) does.  Each pass counts as an instruction, as
                 # under cont(), so stepping and running agree on virtual time.
-                if self.uc.reg_read(X.UC_X86_REG_ECX) == 0:
+                if self._regs.read(X.UC_X86_REG_ECX) == 0:
                     self._resume_over_breakpoint(eip)
                     start = c.icount
                     stop = self._emu(c.icount + 1)
@@ -732,7 +733,7 @@ class Machine:
         return self._stop(Reason.STEP)
 
     def _stop(self, reason, detail=""):
-        pc = self.uc.reg_read(X.UC_X86_REG_EIP)
+        pc = self._regs.read(X.UC_X86_REG_EIP)
         return Stop(reason, pc, SIGTRAP, None, detail)
 
     # ------------------------------------------------------------ breakpoints
@@ -932,9 +933,8 @@ class Machine:
         (each register read through the binding costs microseconds)."""
         if self._ctl_cache is not None:
             return self._ctl_cache
-        uc = self.uc
-        return (uc.reg_read(X.UC_X86_REG_CR0), uc.reg_read(X.UC_X86_REG_CR3),
-                uc.reg_read(X.UC_X86_REG_CR4))
+        r = self._regs.read
+        return r(X.UC_X86_REG_CR0), r(X.UC_X86_REG_CR3), r(X.UC_X86_REG_CR4)
 
     def translate(self, vaddr: int):
         """Physical address of vaddr through the guest page tables, or None
