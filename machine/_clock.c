@@ -22,7 +22,11 @@
  *     that instruction stops with icount = arm_icount + arm_k.
  *   - IF only becomes 1 through instructions that end a TB (sti, popf,
  *     iret) or the host, so the IRQ window is checked at block starts; the
- *     `sti` shadow is then one instruction: an armed stop at index 1.
+ *     `sti` shadow is then one instruction: an armed stop at index 1.  The
+ *     host marks the blocks whose last instruction may set IF (BLK_SETS_IF)
+ *     and sets if_maybe whenever it may have set IF itself (each emu_start,
+ *     arming the window from a hook): EFLAGS is read only after those, not
+ *     at every block while an IRQ waits with IF=0.
  * Breakpoints, probes and the instruction after each OUT are per-address
  * hooks too (vclock_addr): they cost nothing at other addresses.
  *
@@ -103,9 +107,13 @@ struct vclock {
     uint64_t need_k;        /* STOP_ARM: the index to arm                    */
     decode_fn decode_cb;    /* the host learns a block from inside the hook:
                                its count, or 0 (then STOP_DECODE)            */
+    uint64_t if_maybe;      /* IF may have become 1 since EFLAGS was read    */
     uint64_t nblk;          /* entries in blk[]                              */
-    uint64_t blk[BLK_SLOTS * 2];  /* (pc+1, size << 32 | n)                  */
+    uint64_t blk[BLK_SLOTS * 2];  /* (pc+1, size << 32 | flags | n)          */
 };
+
+#define BLK_SETS_IF (1u << 31)  /* its last instruction may set IF           */
+#define BLK_N_MASK (BLK_SETS_IF - 1)
 
 static inline uint32_t bp_hash(uint64_t a)
 {
@@ -151,7 +159,7 @@ static inline uint32_t blk_hash(uint64_t pc)
     return (uint32_t)((pc * 0x9E3779B97F4A7C15ull) >> 40) & (BLK_SLOTS - 1);
 }
 
-/* Instruction count of the block (pc, size), 0 if unknown. */
+/* Instruction count | flags of the block (pc, size), 0 if unknown. */
 static inline uint64_t blk_lookup(const struct vclock *c, uint64_t pc, uint32_t size)
 {
     uint32_t i = blk_hash(pc);
@@ -225,7 +233,8 @@ void vclock_block(void *uc, uint64_t address, uint32_t size, void *user_data)
     c->blk_done = 0;
     c->blk_pc = address;
     c->blk_size = size;
-    uint64_t n = blk_lookup(c, address, size);
+    uint64_t e = blk_lookup(c, address, size);
+    uint64_t n = e & BLK_N_MASK;
     /* The common case, one test per unusual state: a known block that
      * ends before the deadline, with nothing else to look at. */
     if (__builtin_expect(n != 0 && icount + n <= c->deadline
@@ -244,6 +253,9 @@ void vclock_block(void *uc, uint64_t address, uint32_t size, void *user_data)
             c->stop_reason = STOP_DECODE;
             goto stop;
         }
+        e = blk_lookup(c, address, size);
+        if (e == 0)
+            e = n | BLK_SETS_IF;
     }
     if (c->skip_pending && c->skip_addr != address)
         c->skip_pending = 0;
@@ -261,7 +273,7 @@ void vclock_block(void *uc, uint64_t address, uint32_t size, void *user_data)
     }
     uint64_t k = c->deadline - c->icount;
     if (__builtin_expect(c->irq_armed != 0, 0)) {
-        if (irq_window_due(c, uc)) {
+        if ((c->irq_at || c->if_maybe) && irq_window_due(c, uc)) {
             c->stop_reason = STOP_IRQ_WINDOW;
             goto stop;
         }
@@ -275,6 +287,7 @@ void vclock_block(void *uc, uint64_t address, uint32_t size, void *user_data)
         goto stop;
     }
     c->blk_n = n;
+    c->if_maybe = (e & BLK_SETS_IF) != 0;   /* for the next block start */
     return;
 stop:
     c->stop_addr = address;
@@ -345,7 +358,8 @@ void vclock_probe_clear(struct vclock *c)
     c->npr = 0;
 }
 
-/* Block table: -1 when full (the host clears it and adds again). */
+/* Block table: -1 when full (the host clears it and adds again).  `n` is
+ * the instruction count, with BLK_SETS_IF or'ed in. */
 int vclock_blk_add(struct vclock *c, uint64_t pc, uint32_t size, uint32_t n)
 {
     if (blk_lookup(c, pc, size))

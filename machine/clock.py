@@ -55,6 +55,7 @@ _BUILD = os.path.join(_HERE, "_build")
 
 BP_SLOTS = 256
 BLK_SLOTS = 16384
+BLK_SETS_IF = 1 << 31       # or'ed into a block's count: see _may_set_if
 NO_ADDR = (1 << 64) - 1
 
 STOP_NONE = 0
@@ -95,6 +96,7 @@ class VClock(ctypes.Structure):
         ("arm_addr", ctypes.c_uint64),
         ("need_k", ctypes.c_uint64),
         ("decode_cb", ctypes.c_void_p),
+        ("if_maybe", ctypes.c_uint64),
         ("nblk", ctypes.c_uint64),
         ("blk", ctypes.c_uint64 * (BLK_SLOTS * 2)),
     ]
@@ -256,6 +258,15 @@ def set_probes(clock: VClock, addrs, callback=None):
             raise ValueError("too many probes (max %d)" % (BP_SLOTS // 2))
 
 
+def _may_set_if(mnemonic, op_str):
+    """Can this instruction (capstone, Intel syntax) turn IF on?  sti, popf,
+    iret, rsm, and a far jmp/call (a task switch loads EFLAGS): each ends
+    its translation block (_clock.c)."""
+    m = mnemonic.split()[-1]
+    return (m.startswith(("sti", "popf", "iret", "rsm", "ljmp", "lcall"))
+            or (m in ("jmp", "call") and op_str.startswith("ptr")))
+
+
 class BlockClock:
     """Block mode of one engine (see _clock.c): the block hook, the decoded
     blocks, and the per-address hooks with their roles ("bp", "probe",
@@ -352,24 +363,25 @@ class BlockClock:
         insns = self.decoded.get((pc, code))
         if insns is None:
             insns, end = [], pc
-            for a, n, m, _ in self.md.disasm_lite(code, pc):
-                insns.append((a, m))
+            for a, n, m, op in self.md.disasm_lite(code, pc):
+                insns.append((a, m, op))
                 end = a + n
             if not insns or end != pc + size:
                 return 0
             insns = self.decoded[(pc, code)] = tuple(insns)
-        outs = [insns[i + 1][0] for i, (_, m) in enumerate(insns[:-1])
+        outs = [insns[i + 1][0] for i, (_, m, _) in enumerate(insns[:-1])
                 if m.split()[-1].startswith("out")]
         if not hooks_now and any(a not in self.hooks for a in outs):
             return 0
         for a in outs:
             self.add_role(a, "out")
-        self.blocks[(pc, size)] = (tuple(a for a, _ in insns),
-                                   {a: i for i, (a, _) in enumerate(insns)})
+        self.blocks[(pc, size)] = (tuple(a for a, _, _ in insns),
+                                   {a: i for i, (a, _, _) in enumerate(insns)})
+        entry = len(insns) | (BLK_SETS_IF if _may_set_if(*insns[-1][1:]) else 0)
         l, c = lib(), ctypes.byref(self.c)
-        if l.vclock_blk_add(c, pc, size, len(insns)) != 0:
+        if l.vclock_blk_add(c, pc, size, entry) != 0:
             l.vclock_blk_clear(c)
-            l.vclock_blk_add(c, pc, size, len(insns))
+            l.vclock_blk_add(c, pc, size, entry)
         return len(insns)
 
     def _on_decode(self, pc, size):

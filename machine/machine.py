@@ -333,6 +333,7 @@ class Machine:
         if not c.irq_armed:
             c.irq_armed = 1
             c.irq_at = 0
+            c.if_maybe = 1
 
     def _after_delivery(self):
         c = self._clock
@@ -447,6 +448,7 @@ class Machine:
         self._pending_stop = None
         while True:
             eip = self._regs.read(X.UC_X86_REG_EIP)
+            c.if_maybe = 1          # the host may have set IF (_clock.c)
             try:
                 self.uc.emu_start(eip, END_ADDR)
             except UcError as e:

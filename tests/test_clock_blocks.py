@@ -182,3 +182,54 @@ def test_watchpoint_hits_are_exact_without_the_per_instruction_clock(kernel, sym
         regs = ("eip", "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eflags")
         assert [plain.read_register(r) for r in regs] == [tm.read_register(r) for r in regs]
         assert plain.read_memory(syms["jiffies"], 4) == tm.read_memory(syms["jiffies"], 4)
+
+
+@pytest.mark.parametrize("code, sets_if", [
+    (b"\xfb", True), (b"\x9d", True), (b"\x66\x9d", True), (b"\xcf", True),
+    (b"\x66\xcf", True), (b"\xea\x00\x10\x00\x00\x08\x00", True), (b"\xff\x28", True),
+    (b"\x9a\x00\x10\x00\x00\x08\x00", True), (b"\xff\x18", True),
+    (b"\xfa", False), (b"\xff\x20", False), (b"\xff\x10", False), (b"\xc3", False),
+    (b"\xcb", False), (b"\x75\xfe", False), (b"\x9c", False),
+])
+def test_instructions_that_may_set_if(code, sets_if):
+    """The block clock reads EFLAGS, while an IRQ waits with IF=0, only after
+    a block ending in one of these (sti, popf, iret, far jmp/call)."""
+    from machine.clock import _may_set_if
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+    (_, _, mnemonic, op), = md.disasm_lite(code, 0)
+    assert _may_set_if(mnemonic, op) == sets_if, (code.hex(), mnemonic, op)
+
+
+# IRQs arrive while IF=0 and get in when popf or iret (not sti) sets it again
+POPF_OS_BODY = """cli
+    mov $300, %ecx
+2:  add %ecx, %esi
+    loop 2b
+    pushl $0x202
+    popfl
+    mov $200, %ecx
+3:  xor %ecx, %edi
+    loop 3b
+    cli
+    pushl $0x202
+    pushl %cs
+    pushl $4f
+    iret
+4:  nop"""
+
+
+def test_irqs_enabled_by_popf_and_iret_come_at_the_same_icount_in_both_clocks(tmp_path):
+    from machine.testkit import TIMER_OS, TIMER_OS_DATA, build_kernel
+    path = build_kernel(str(tmp_path), TIMER_OS.replace("MAIN_BODY", POPF_OS_BODY)
+                        .replace("NTICKS", "40"), TIMER_OS_DATA, name="popf_os")
+    isr = symbols(path)["timer_isr"]
+    runs = []
+    for per_insn in (False, True):
+        m = Machine(path, ram_mb=16)
+        m._blk.set_per_insn(per_insn)
+        entries = []
+        m.add_probe(isr, lambda va, ic: entries.append(ic))
+        stop = m.cont(5_000_000)
+        runs.append((entries, m.icount, bytes(m.console_output), stop.pc))
+    assert len(runs[0][0]) == 40 and runs[0][2].endswith(b"D\n"), runs[0]
+    assert runs[0] == runs[1]
