@@ -7,9 +7,11 @@
    console line `init: boot complete`.  Target < 1 s.
 2. free-running guest: a tiny multiboot guest (machine/testkit.py TIMER_OS,
    "busy" and "mixed" loops) with the PIT at HZ=100 delivering IRQ 0 every
-   100,001 instructions; reports guest instructions per wall second of
-   Machine.cont().  Target >= 50 M/s.  (The real kernel idles in hlt after
-   boot, and idle time is skipped, so it would overstate the speed.)
+   100,001 instructions; reports guest instructions per wall second and per
+   CPU second (process time: what a loaded host leaves of a core) of
+   Machine.cont().  Target >= 50 M/s (busy loop: >= 200 M/s).  (The real
+   kernel idles in hlt after boot, and idle time is skipped, so it would
+   overstate the speed.)
 3. watchpoints: the "busy" guest under TimeMachine (the stub's history
    wrapper) with no watchpoint, `watch` on its tick counter and on the
    counter's second byte (every overlapping write stops, as the stub
@@ -57,18 +59,19 @@ def bench_free_running(insns, repeat):
     with tempfile.TemporaryDirectory() as tmp:
         for mode in ("busy", "mixed"):
             path = build_timer_os(tmp, mode, 10 ** 9)
-            best = None
+            best = best_cpu = 0
             for _ in range(repeat):
                 m = Machine(path)
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 m.cont(insns)
-                dt = time.perf_counter() - t
-                rate = m.icount / dt
-                best = rate if best is None else max(best, rate)
+                dt, dc = time.perf_counter() - t, time.process_time() - c
+                best = max(best, m.icount / dt)
+                best_cpu = max(best_cpu, m.icount / dc)
                 irqs = m.irqs_delivered
             print("free-running guest (%s loop, timer at HZ=100, %d IRQs delivered): "
-                  "%.1f M guest instructions/s (target >= 50)"
-                  % (mode, irqs, best / 1e6))
+                  "%.1f M guest instructions/s, %.1f M per CPU second (target %s)"
+                  % (mode, irqs, best / 1e6, best_cpu / 1e6,
+                     ">= 200" if mode == "busy" else ">= 50"))
     print("  command: cd %s && python bench/bench_machine.py --insns %d --repeat %d"
           % (ROOT, insns, repeat))
 
