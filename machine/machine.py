@@ -62,7 +62,8 @@ import itertools
 import logging
 
 from unicorn import (Uc, UcError, UC_ARCH_X86, UC_MODE_32, UC_PROT_ALL,
-                     UC_HOOK_INTR, UC_HOOK_INSN, UC_HOOK_INSN_INVALID)
+                     UC_HOOK_INTR, UC_HOOK_INSN, UC_HOOK_INSN_INVALID,
+                     UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE)
 from unicorn import x86_const as X
 
 from . import clock as vclock
@@ -175,6 +176,7 @@ class Machine:
         self._listeners = []
         self._unknown_ports = set()
         self.uc = None
+        self._mem_hooks = ((), None)    # set_memory_hooks(ranges, on_access)
         self._fresh = True
         self.reset()
 
@@ -226,6 +228,8 @@ class Machine:
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
         uc.hook_add(UC_HOOK_INSN, self._on_in, None, 1, 0, X.UC_X86_INS_IN)
         uc.hook_add(UC_HOOK_INSN, self._on_out, None, 1, 0, X.UC_X86_INS_OUT)
+        self._mem_hook_ids = []
+        self._add_memory_hooks()        # the new engine has none
 
         self.pic = PICPair()
         self.pit = PIT8253(now=lambda: self._clock.icount,
@@ -975,9 +979,39 @@ class Machine:
         from unicorn.unicorn_const import UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
 
+    def set_memory_hooks(self, ranges, on_access):
+        """Hooks on guest memory accesses (machine/watch.py), replacing the
+        ones set before: `on_access(is_write, paddr, size)` for each access
+        that STARTS in one of `ranges`, (lo, hi inclusive, write?, read?)
+        physical.  Kept across reset(); effective at once, on code translated
+        before too.  While any exists unicorn takes its slow path for memory
+        (~60% speed): pass () when none is needed."""
+        for h in self._mem_hook_ids:
+            self.uc.hook_del(h)
+        self._mem_hooks = (tuple(ranges), on_access)
+        self._add_memory_hooks()
+        self.flush_translations()
+
+    @property
+    def memory_hooks(self):
+        """The ranges set_memory_hooks() hooks now: (lo, hi, write?, read?),
+        a write and/or a read hook each."""
+        return self._mem_hooks[0]
+
+    def _add_memory_hooks(self):
+        ranges, on_access = self._mem_hooks
+        write = lambda uc, access, paddr, size, value, ud: on_access(True, paddr, size)
+        read = lambda uc, access, paddr, size, value, ud: on_access(False, paddr, size)
+        self._mem_hook_ids = []
+        for lo, hi, w, r in ranges:
+            if w:
+                self._mem_hook_ids.append(self.uc.hook_add(UC_HOOK_MEM_WRITE, write, None, lo, hi))
+            if r:
+                self._mem_hook_ids.append(self.uc.hook_add(UC_HOOK_MEM_READ, read, None, lo, hi))
+
     def flush_translations(self):
-        """Drop translated code and the TLB: a memory hook added on `uc`
-        takes effect on code translated before it only after this."""
+        """Drop translated code and the TLB (a memory hook takes effect on
+        code translated before it only after this)."""
         self.uc.ctl_flush_tb()
         self._flush_tlb()
 

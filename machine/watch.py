@@ -32,8 +32,6 @@ is exact (it compares old and new values).  A watchpoint costs what its
 memory hooks cost (unicorn sends every load through its slow path while any
 exists) plus a short replay per hit, not a clock before every instruction.
 """
-from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
-
 PAGE_OFFSET = 0xC0000000
 PAGE = 0x1000
 # Widest single access unicorn reports on i386 (cmpxchg8b, fild/fistp qword;
@@ -48,8 +46,6 @@ class Watchpoints:
     def __init__(self, machine):
         self.m = machine
         self.points = {}            # (kind, vaddr, length) -> insert count
-        self._hooks = []
-        self._uc = None
         self._ranges = ()
         self.stop_on_hit = True     # False while replaying: only record
         self.hits = []              # (icount of the instruction, kind, vaddr)
@@ -107,33 +103,16 @@ class Watchpoints:
 
     def install(self):
         """(Re)install the hooks for the current set and page tables."""
-        uc = self.m.uc
         ranges = self._phys_ranges()
-        if uc is self._uc and ranges == self._ranges:
-            return
-        if self._uc is uc:
-            for h in self._hooks:
-                try:
-                    uc.hook_del(h)
-                except Exception:
-                    pass
-        self._hooks = []
-        for lo, hi, w, r in ranges:
-            if w:
-                self._hooks.append(uc.hook_add(UC_HOOK_MEM_WRITE, self._on_access, None, lo, hi))
-            if r:
-                self._hooks.append(uc.hook_add(UC_HOOK_MEM_READ, self._on_access, None, lo, hi))
-        self._uc, self._ranges = uc, ranges
-        # Memory hooks take effect on code translated before them only after
-        # the translation cache and the TLB are flushed.
-        self.m.flush_translations()
+        if ranges != self._ranges:
+            self.m.set_memory_hooks(ranges, self._on_access)
+            self._ranges = ranges
 
     def refresh(self):
         if self.points:
             self.install()
 
-    def _on_access(self, uc, access, paddr, size, value, _ud):
-        is_write = access in (17, 20, 22)   # UC_MEM_WRITE, WRITE_UNMAPPED, WRITE_PROT
+    def _on_access(self, is_write, paddr, size):
         for kind, va, length in self.points:
             if is_write and kind == READ or not is_write and kind == WRITE:
                 continue

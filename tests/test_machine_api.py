@@ -23,6 +23,19 @@ def test_no_private_attribute_of_another_object(mod):
     assert bad == []
 
 
+@pytest.mark.parametrize("mod", [history, watch], ids=lambda m: m.__name__)
+def test_no_reach_into_the_engine(mod):
+    """The machine's unicorn engine (`uc`) is its own: no `.uc`, no unicorn import."""
+    tree = ast.parse(inspect.getsource(mod))
+    bad = [f"line {n.lineno}: .uc" for n in ast.walk(tree)
+           if isinstance(n, ast.Attribute) and n.attr == "uc"]
+    bad += [f"line {n.lineno}: import {n.module}" for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("unicorn")]
+    bad += [f"line {n.lineno}: import {a.name}" for n in ast.walk(tree)
+            if isinstance(n, ast.Import) for a in n.names if a.name.startswith("unicorn")]
+    assert bad == []
+
+
 def test_write_phys_is_recorded_and_replayed(kernel):
     tm = TimeMachine(Machine(kernel))
     tm.cont(200_000)
