@@ -11,7 +11,6 @@
 import argparse
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -68,10 +67,10 @@ def start_command(lab, kernel, batch_commands=None, trace=None, history=None):
     if gdb is None:
         raise LabError("gdb not found: install it (Debian: apt-get install gdb); "
                        "`kthread-lab doctor` checks everything")
-    stub = " ".join(shlex.quote(a) for a in
-                    [sys.executable, "-m", "gdbstub", "--stdio", "--kernel", kernel,
-                     *lab.stub_args, *(["--trace", os.path.abspath(trace)] if trace else [])])
-    from gdbstub.harness.session import source_options
+    from gdbstub.harness.session import source_options, stub_pipe
+    trace_args = ["--trace", os.path.abspath(trace)] if trace else []
+    # stderr_path None: the console and the stub's messages go to the terminal
+    stub = stub_pipe(kernel, [*lab.stub_args, *trace_args], stderr_path=None)
     cmd = [gdb, "-q", "-iex", f"add-auto-load-safe-path {ROOT}",
            "-iex", "set pagination off", "-iex", "set confirm off", *source_options()]
     if history:
@@ -80,7 +79,7 @@ def start_command(lab, kernel, batch_commands=None, trace=None, history=None):
                 "-iex", f"set history filename {history}"]
     if batch_commands:
         cmd += ["-batch"]
-    cmd += [kernel, "-ex", f"target remote | {stub}",
+    cmd += [kernel, "-ex", f"target remote {stub}",
             "-ex", f"source {KT_PY}", "-ex", f"source {KT_LAB_PY}",
             "-x", lab.file("start.gdb")]
     if batch_commands:
@@ -356,9 +355,10 @@ def _check_tdesc():
     if gdb is None or not os.path.exists(vmlinux):
         return [("i386 target description", False, "not checked (gdb or kernel missing)",
                  "fix the problems above, then run doctor again")]
-    stub = f"{shlex.quote(sys.executable)} -m gdbstub --stdio --kernel {shlex.quote(vmlinux)}"
+    from gdbstub.harness.session import stub_pipe
+    stub = stub_pipe(vmlinux, stderr_path=None)
     try:
-        r = subprocess.run([gdb, "-nx", "-batch", vmlinux, "-ex", f"target remote | {stub}",
+        r = subprocess.run([gdb, "-nx", "-batch", vmlinux, "-ex", f"target remote {stub}",
                             "-ex", "show architecture", "-ex", "print/x $cr0",
                             "-ex", "print/x $eip"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

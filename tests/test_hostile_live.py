@@ -19,7 +19,7 @@ import pytest
 
 from gdbharness import match_in_order
 from gdbstub.harness import session
-from gdbstub.harness.session import StubProcess
+from gdbstub.harness.session import StubProcess, stub_command
 from gdbstub.dispatch import PACKET_SIZE
 from gdbstub.rsp.packet import MAX_FRAME, Nak, Packet
 
@@ -325,10 +325,6 @@ def test_the_seed_session_still_runs_on_the_same_stub(stub, kernel, gdb):
 
 # ------------------------------------------- the host side: files, signals, pipes
 
-def _stub_cmd(kernel, *args):
-    return [sys.executable, "-m", "gdbstub", "--kernel", kernel, *args]
-
-
 def _listening(proc):
     """Read the stub's stderr up to its Listening line; returns the port."""
     seen = b""
@@ -371,7 +367,9 @@ def test_signals_take_the_clean_exit(kernel, tmp_path, sig):
 def test_closed_stdout_and_stderr_pipes_neither_stop_the_machine_nor_the_stub(kernel):
     """`kthread-stub | head`: once the reader is gone, console output and
     messages are dropped; the kernel boots and gdb connections work."""
-    proc = subprocess.Popen(_stub_cmd(kernel, "--port", "0"), cwd=ROOT,
+    # Not StubProcess: this test closes the stub's pipes, which StubProcess
+    # reads all along by design.
+    proc = subprocess.Popen(stub_command(kernel, ["--port", "0"]), cwd=ROOT,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
@@ -398,7 +396,8 @@ def test_debug_rsp_never_follows_a_planted_link(kernel, tmp_path):
     victim = tmp_path / "victim"
     victim.write_text("keep")
     (tmp_path / "rsp.log").symlink_to(victim)
-    r = subprocess.run(_stub_cmd(kernel, "--port", "0", "--debug-rsp", str(tmp_path / "rsp.log")),
+    log = str(tmp_path / "rsp.log")
+    r = subprocess.run(stub_command(kernel, ["--port", "0", "--debug-rsp", log]),
                        cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
@@ -433,7 +432,7 @@ def test_overlapping_load_segments_are_refused(kernel, tmp_path):
     data[at:at + 4] = first.to_bytes(4, "little")
     bad = tmp_path / "vmlinux"
     bad.write_bytes(bytes(data))
-    r = subprocess.run(_stub_cmd(str(bad), "--port", "0"), cwd=ROOT, stdin=subprocess.DEVNULL,
+    r = subprocess.run(stub_command(str(bad), ["--port", "0"]), cwd=ROOT, stdin=subprocess.DEVNULL,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "overlap" in r.stderr and r.stderr.count("\n") == 1, r.stderr
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from labs import all_labs, cli
+from labs import all_labs, cli, get_lab
 from gdbharness import opening_brace_line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,6 +79,20 @@ def test_doctor_names_the_fix_and_fails(monkeypatch, capsys):
     assert "fix: install gdb 12 or newer" in out
     assert "FAIL  gcc: not found" in out
     assert "fix: install gcc" in out
+
+
+def test_start_runs_the_stub_the_harness_builds(gdb, tmp_path):
+    """One builder of the stub's command line: `kthread-lab start` gives gdb
+    the harness's stdio stub (the lab's options and the trace added), its
+    stderr left to the terminal."""
+    from gdbstub.harness.session import stub_pipe
+    lab = get_lab(3)
+    trace = tmp_path / "t.json"
+    cmd = cli.start_command(lab, "vmlinux", trace=str(trace))
+    remote = cmd[cmd.index("-ex") + 1]
+    assert remote == "target remote " + stub_pipe(
+        "vmlinux", [*lab.stub_args, "--trace", str(trace)], stderr_path=None)
+    assert "2>" not in remote
 
 
 def test_unknown_lab_is_one_line():

@@ -8,7 +8,6 @@ import importlib.metadata
 import re
 import struct
 import subprocess
-import sys
 
 import pytest
 
@@ -141,7 +140,7 @@ def test_gef_context_vmmap_telescope_xinfo(kernel, gdb):
     res = subprocess.run(
         [gdb, "-q", "-nx", "-batch", "-ex", f"source {gef}",
          "-ex", "gef config gef.disable_color True",
-         "-ex", f"target remote | {sys.executable} -m gdbstub --stdio --kernel {kernel}",
+         "-ex", f"target remote {session.stub_pipe(kernel, stderr_path=None)}",
          "-ex", "break kthreadd", "-ex", "continue",
          "-ex", "echo ---context---\\n", "-ex", "context",
          "-ex", "echo ---vmmap---\\n", "-ex", "vmmap",

@@ -248,9 +248,8 @@ def _stdio_session(kernel, commands):
     """gdb -batch on `target remote | kthread-stub --stdio`: the stub's console
     output reaches gdb's stderr, as a user on a terminal sees it."""
     import subprocess
-    import sys
     cmd = ["gdb", "-q", "-nx", "-batch", kernel,
-           "-ex", f"target remote | {sys.executable} -m gdbstub --stdio --kernel {kernel}"]
+           "-ex", f"target remote {session.stub_pipe(kernel, stderr_path=None)}"]
     for c in commands:
         cmd += ["-ex", c]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300,

@@ -17,11 +17,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 import soak  # noqa: E402
-from gdbstub.harness.session import StubProcess  # noqa: E402
+from gdbstub.harness.session import StubProcess, stub_command  # noqa: E402
 
 
 def stub(*args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "gdbstub", *args], cwd=ROOT,
+    return subprocess.run(stub_command(None, args), cwd=ROOT,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=timeout)
 

@@ -247,7 +247,7 @@ def test_stdio_transport_survives_garbage(kernel, ending):
     data += soak.frame(b"qAttached") + soak.frame(b"mzz,1") + soak.frame(b"m0,ffffffff")
     if ending:
         data += soak.frame(ending)
-    r = subprocess.run([sys.executable, "-m", "gdbstub", "--stdio", "--kernel", kernel],
+    r = subprocess.run(session.stub_command(kernel, stdio=True),
                        input=data, capture_output=True, timeout=120, cwd=ROOT)
     assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr[-2000:]
     replies = [e.data for e in soak.Decoder().feed(r.stdout) if isinstance(e, soak.Packet)]

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from gdbstub.rsp.packet import Decoder, Packet, encode_packet  # noqa: E402
 from gdbharness import read_until  # noqa: E402
-from gdbstub.harness.session import StubProcess  # noqa: E402
+from gdbstub.harness.session import StubProcess, stub_command, stub_pipe  # noqa: E402
 
 GDB = shutil.which("gdb")
 needs_gdb = pytest.mark.skipif(GDB is None, reason="gdb is not installed (Debian: apt-get install gdb)")
@@ -101,8 +101,8 @@ def test_gdb_uses_our_tdesc(stub):
 
 @needs_gdb
 def test_gdb_over_stdio():
-    stub = f"{sys.executable} -m gdbstub --fake-target --stdio"
-    out = run_gdb(f"target remote | {stub}", "p/x $eax", "x/2xb 0x1002", "detach")
+    out = run_gdb(f"target remote {stub_pipe(None, fake=True, stderr_path=None)}",
+                  "p/x $eax", "x/2xb 0x1002", "detach")
     assert_no_tdesc_trouble(out)
     assert "$1 = 0x2badb002" in out
     assert "0x1002:\t0x02\t0x03" in out
@@ -206,7 +206,7 @@ def test_connection_drop_while_running_keeps_server_up():
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "gdbstub", *args], cwd=ROOT,
+    return subprocess.run(stub_command(None, args), cwd=ROOT,
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
@@ -232,15 +232,7 @@ def test_bad_elf_is_a_one_line_error(tmp_path):
 
 
 def test_non_loopback_host_warns():
-    p = subprocess.Popen([sys.executable, "-m", "gdbstub", "--fake-target", "--host", "0.0.0.0",
-                          "--allow-remote", "--port", "0"], cwd=ROOT, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        first = p.stderr.readline()
-        second = p.stderr.readline()
-    finally:
-        p.terminate()
-        p.wait(timeout=10)
-        p.stderr.close()
+    with StubProcess(args=["--host", "0.0.0.0", "--allow-remote"], fake=True) as p:
+        first, second = p.stderr.decode().splitlines()[:2]
     assert "warning: listening on 0.0.0.0: anyone who can reach it controls" in first
     assert "Listening on 0.0.0.0:" in second

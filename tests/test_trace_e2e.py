@@ -107,9 +107,9 @@ def test_monitor_trace_on_off_tail_and_errors(kernel, gdb, tmp_path):
 
 
 def test_bad_trace_file_is_a_one_line_error(tmp_path):
-    import sys
-    r = subprocess.run([sys.executable, "-m", "gdbstub", "--trace", str(tmp_path / "x" / "t.json"),
-                        "--port", "0"], capture_output=True, text=True, cwd=session.ROOT,
+    r = subprocess.run(session.stub_command(None, ["--trace", str(tmp_path / "x" / "t.json"),
+                                                   "--port", "0"]),
+                       capture_output=True, text=True, cwd=session.ROOT,
                        timeout=120, stdin=subprocess.DEVNULL)
     assert r.returncode == 2
     assert r.stderr == (f"kthread-stub: --trace: cannot write {tmp_path}/x/t.json: "

@@ -44,6 +44,16 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def stub_command(kernel=None, args: Sequence[str] = (), *, fake: bool = False,
+                 stdio: bool = False):
+    """The one `python -m gdbstub` command line (StubProcess, stub_pipe,
+    labs/cli.py, the tests of the command line itself): the kernel `kernel`,
+    or the fake target if `fake`, or neither (the stub builds the kernel);
+    `stdio`: the RSP on stdin/stdout instead of a port."""
+    target = ["--fake-target"] if fake else [] if kernel is None else ["--kernel", str(kernel)]
+    return [sys.executable, "-m", "gdbstub", *target, *(["--stdio"] if stdio else []), *args]
+
+
 class StubProcess:
     """A kthread-stub child process: the one launcher of tests, labs and bench.
 
@@ -61,9 +71,8 @@ class StubProcess:
 
     def __init__(self, kernel=None, args: Sequence[str] = (), *, once: bool = False,
                  fake: bool = False, startup_deadline: float = 60.0, cwd=ROOT):
-        target = ["--fake-target"] if fake else ["--kernel", str(kernel)]
-        cmd = [sys.executable, "-m", "gdbstub", *target, "--port", "0",
-               *(["--once"] if once else []), *args]
+        cmd = stub_command(kernel, ["--port", "0", *(["--once"] if once else []), *args],
+                           fake=fake)
         self.once = once
         self.proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -273,12 +282,13 @@ def run(script=None, commands=(), kernel=None, stub_args=(), timeout=120.0, batc
     return prettify(res.stdout), stub.stderr.decode(errors="replace")
 
 
-def stub_pipe(kernel, stub_args=(), stderr_path=os.devnull):
+def stub_pipe(kernel, stub_args=(), stderr_path=os.devnull, fake=False):
     """`target remote` argument for a stub of gdb's own on a pipe (stdio
     transport: no port); the stub's stderr (console, messages) goes to
-    `stderr_path`, not among gdb's output."""
-    cmd = [sys.executable, "-m", "gdbstub", "--stdio", "--kernel", kernel, *stub_args]
-    return f"| exec {shlex.join(cmd)} 2>>{shlex.quote(stderr_path)}"
+    `stderr_path`, not among gdb's output, or (None) to gdb's stderr, as a
+    user at a terminal sees it."""
+    cmd = shlex.join(stub_command(kernel, stub_args, fake=fake, stdio=True))
+    return f"| exec {cmd}" + ("" if stderr_path is None else f" 2>>{shlex.quote(stderr_path)}")
 
 
 def run_piped(script, kernel, stub_args=(), stderr_path=os.devnull, cwd=ROOT, timeout=120.0):
