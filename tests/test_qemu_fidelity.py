@@ -77,6 +77,7 @@ class Qemu:
                     self.close()
                     raise QemuError("qemu-system-i386 gdbstub did not listen within "
                                     f"{deadline:.0f} s")
+                # QEMU says nothing when its gdbstub listens: a bounded poll
                 time.sleep(0.02)
 
     def address(self):
@@ -94,6 +95,8 @@ class Qemu:
         while needle not in self.console():
             if time.monotonic() > end or self.proc.poll() is not None:
                 raise QemuError(f"QEMU console never showed {needle!r}: {self.console()!r}")
+            # the serial console is a file (-serial file:), which signals no
+            # new line: a bounded poll
             time.sleep(0.05)
         return self.console()
 
