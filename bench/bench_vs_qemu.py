@@ -32,12 +32,14 @@ alternating ours, QEMU, ours, ...; gdb 13 runs one Python script against it
   and writes.  gdb uses hardware watchpoints when the stub takes Z2 and
   software ones (single-stepping everything) otherwise; the row says which;
 - raw `g` round trip (us): bench_gdb.g_roundtrip_us, a socket client, no gdb;
-- a kernel workload of our own, booted with lab 5's `lab5=run` (a producer and a
-  consumer kthread started, run 100 ms of guest time, stopped with kthread_stop;
-  then init's last checks): wall time of the `continue` from `kthreadd` to
-  `oops_test`, the end of the boot, on a fresh target (QEMU: `-append lab5=run`).
-  Guest time plays a part here: QEMU's 100 ms are real ones, ours are virtual
-  (the idle CPU's `hlt` skips them).
+- kernel workloads of our own, each on a fresh target booted with an option (QEMU:
+  `-append`), timed as the wall time of the `continue` from `kthreadd` to
+  `oops_test`, the end of the boot: lab 5's `lab5=run` (a producer and a consumer
+  kthread started, run 100 ms of guest time, stopped with kthread_stop; then init's
+  last checks), where guest time plays a part (QEMU's 100 ms are real ones, ours
+  are virtual: the idle CPU's `hlt` skips them); and `kthread_bench=1000`
+  (kernel/kthread_bench.c: init creates, waits for and stops 1,000 kthreads one
+  after another, through kthreadd), which is CPU work and console output.
 
 The PNG is a bar chart of the ratios ours/QEMU (> 1 = ours ahead, for `s` and
 `us` rows the ratio is inverted so that > 1 always means ours is better).
@@ -167,9 +169,9 @@ ex("break oops_test")
 t = time.perf_counter(); ex("continue"); dt = time.perf_counter() - t
 if "oops_test" not in ex("frame"):
     raise gdb.GdbError("the workload run did not reach oops_test")
-print("RESULT lab5_s %f" % dt, flush=True)
+print("RESULT %(key)s %%f" %% dt, flush=True)
 """
-WORKLOAD_CMDLINE = "lab5=run"
+WORKLOADS = [("lab5_s", "lab5=run"), ("kthreads_s", "kthread_bench=1000")]
 
 ROWS = [
     # key, label, unit, higher is better
@@ -180,6 +182,8 @@ ROWS = [
     ("next_per_s", "next over a call", "/s", True),
     ("g_us", "raw g packet round trip", "us", False),
     ("lab5_s", "kernel workload: kthreadd to oops_test with lab5=run", "s", False),
+    ("kthreads_s", "kernel workload: create and stop 1,000 kthreads (kthread_bench=1000)",
+     "s", False),
 ]
 FREE_ROWS = [
     ("free0", "free-running, 0 breakpoints"),
@@ -242,15 +246,15 @@ def gdb_run(kernel, side, args):
     return found
 
 
-def workload_run(kernel, side, args):
-    """The lab5=run workload row on a fresh target of `side`."""
+def workload_run(kernel, side, args, key, cmdline):
+    """A kernel workload row (booted with `cmdline`) on a fresh target of `side`."""
     with tempfile.TemporaryDirectory() as tmp:
-        target = (session.StubProcess(kernel, ["--append", WORKLOAD_CMDLINE], once=True)
-                  if side == "ours" else Qemu(kernel, extra=["-append", WORKLOAD_CMDLINE]))
+        target = (session.StubProcess(kernel, ["--append", cmdline], once=True)
+                  if side == "ours" else Qemu(kernel, extra=["-append", cmdline]))
         try:
             script = os.path.join(tmp, "workload.py")
             with open(script, "w") as f:
-                f.write(GDB_WORKLOAD_PY)
+                f.write(GDB_WORKLOAD_PY % {"key": key})
             cmd = session.gdb_command(kernel, target.address(), script, batch=True,
                                       trace=False)
             res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
@@ -370,7 +374,8 @@ def main():
             t = time.perf_counter()
             r = gdb_run(kernel, side, args)
             r["g_us"] = g_us(kernel, side)
-            r.update(workload_run(kernel, side, args))
+            for key, cmdline in WORKLOADS:
+                r.update(workload_run(kernel, side, args, key, cmdline))
             results[side].append(r)
             print(f"run {i + 1}/{args.runs} {side}: {time.perf_counter() - t:.1f} s",
                   file=sys.stderr)

@@ -83,14 +83,14 @@ static int __init kernel_init(void *unused)
 	msleep(100);			/* let the demo thread run a while */
 	pid = demo->pid;
 	ret = kthread_stop(demo);
-	/*
-	 * kthread_demo released itself as it exited: its parent, kthreadd,
+	/* kthread_demo released itself as it exited: its parent, kthreadd,
 	 * ignores SIGCHLD.  It never was our child: nothing to wait for.
 	 */
 	if (ret != KTHREAD_DEMO_RESULT || do_wait(pid, NULL) != -ECHILD)
 		panic("init: kthread_demo did not stop and release itself");
 	kthread_bug_test();		/* only with "kthread_bug=..." (lab 4) */
 	lab5_test();			/* only with "lab5=run" (lab 5) */
+	kthread_bench();		/* only with "kthread_bench=N" (bench/) */
 	printk("init: boot complete\n");
 	oops_test();			/* only with "oops=..." on the command line */
 	for (;;)

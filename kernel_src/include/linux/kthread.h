@@ -37,5 +37,6 @@ int kthread_create_list_empty(void);
 /* Lab 4's planted bug, only with "kthread_bug=..." (kernel/kthread_bug.c). */
 void kthread_bug_test(void);
 void lab5_test(void);		/* kernel/lab5_test.c (lab 5) */
+void kthread_bench(void);	/* kernel/kthread_bench.c (bench/) */
 
 #endif
