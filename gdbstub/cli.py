@@ -94,6 +94,19 @@ def _slice(text: str) -> int:
     return n
 
 
+def _positive(what: str):
+    def parse(text: str) -> int:
+        try:
+            n = int(text, 0)
+        except ValueError:
+            n = -1
+        if n < (0 if what == "seed" else 1):
+            raise argparse.ArgumentTypeError(f"bad {what} {text!r}: give a "
+                                             f"{'non-negative' if what == 'seed' else 'positive'} integer")
+        return n
+    return parse
+
+
 def _count(text: str) -> int:
     from .target import parse_count
 
@@ -133,6 +146,13 @@ def _cmdline(text: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kthread-stub", description=__doc__.split("\n\n")[0])
     p.add_argument("--kernel", metavar="PATH", help="kernel ELF (default: build kernel_src/vmlinux)")
+    p.add_argument("--cpus", type=int, choices=range(1, 5), default=1, metavar="N",
+                   help="CPUs, 1 to 4 (default 1); more than one: an MP table and a "
+                   "local APIC per CPU, run in turns of --quantum instructions")
+    p.add_argument("--quantum", type=_positive("quantum"), default=10_000, metavar="N",
+                   help="instructions a CPU runs before the next one's turn (default 10000)")
+    p.add_argument("--sched-seed", type=_positive("seed"), default=None, metavar="S",
+                   help="vary each quantum's length by seed S (the same S, the same run)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; any other than loopback "
                         "needs --allow-remote)")
@@ -193,7 +213,8 @@ def _make_target(args, messages):
         console_fd.flush()
 
     try:
-        machine = Machine(str(kernel), cmdline=args.append, console=console)
+        machine = Machine(str(kernel), cmdline=args.append, console=console, cpus=args.cpus,
+                          quantum=args.quantum, sched_seed=args.sched_seed)
     except KernelImageError as e:
         raise UsageError(f"bad kernel image {kernel}: {_one_line(str(e))}") from None
     except Exception as e:  # a corrupt ELF makes pyelftools raise anything

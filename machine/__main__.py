@@ -1,4 +1,4 @@
-"""python -m machine [--kernel PATH] [--count N] [--until REGEX] [--cmdline S]
+"""python -m machine [--kernel PATH] [--count N] [--until REGEX] [--cmdline S] [--cpus N]
 
 Builds (unless --kernel is given) and boots the kernel headless, copying its
 console to stdout.  Stops when the console shows `init: boot complete` (or
@@ -28,6 +28,12 @@ def main(argv=None):
                     "(default: %r)" % BOOT_DONE)
     ap.add_argument("--cmdline", default="", help="kernel command line")
     ap.add_argument("--ram-mb", type=int, default=128)
+    ap.add_argument("--cpus", type=int, choices=range(1, 5), default=1,
+                    help="CPUs, 1 to 4 (default 1)")
+    ap.add_argument("--quantum", type=int, default=10_000,
+                    help="instructions per CPU turn (default 10000)")
+    ap.add_argument("--sched-seed", type=int, default=None,
+                    help="vary the quanta by this seed (same seed, same run)")
     ap.add_argument("--max-insns", type=int, default=2_000_000_000,
                     help="give up after this many instructions (default 2e9)")
     args = ap.parse_args(argv)
@@ -50,9 +56,10 @@ def main(argv=None):
     try:
         path = ensure_kernel(args.kernel)
         from .machine import Machine
-        m = Machine(path, ram_mb=args.ram_mb, cmdline=args.cmdline, console=console)
+        m = Machine(path, ram_mb=args.ram_mb, cmdline=args.cmdline, console=console,
+                    cpus=args.cpus, quantum=args.quantum, sched_seed=args.sched_seed)
         holder["m"] = m
-    except KernelImageError as e:
+    except (KernelImageError, ValueError) as e:
         print("machine: %s" % str(e).replace("\n", " | "), file=sys.stderr)
         return 2
     budget = args.count if args.count is not None else args.max_insns

@@ -67,7 +67,7 @@ from unicorn import (Uc, UcError, UC_ARCH_X86, UC_MODE_32, UC_PROT_ALL,
 from unicorn import x86_const as X
 
 from . import clock as vclock
-from . import decode, devstate, excstate, loader
+from . import decode, devstate, excstate, lapic, loader, mptable, smp
 from .errors import MemoryFault
 from .memory import GuestMemory
 from .stop import Reason, Stop, SIGTRAP, SIGSEGV
@@ -129,6 +129,11 @@ class _Run:
         return self.limit is not None and icount >= self.limit
 
 
+def _apic_touched(uc, access, address, size, value, user_data):
+    """Present only so that unicorn keeps EIP exact in the APIC's MMIO
+    callbacks (see Machine._new_cpu)."""
+
+
 class _CpuFacade:
     """What interrupts.py needs from the CPU (names, not unicorn ids)."""
 
@@ -155,8 +160,13 @@ class _CpuFacade:
 class Machine:
     REGISTER_NAMES = REGISTER_NAMES
 
-    def __init__(self, kernel_path, ram_mb=128, cmdline="", console=None):
+    def __init__(self, kernel_path, ram_mb=128, cmdline="", console=None, cpus=1,
+                 quantum=smp.DEFAULT_QUANTUM, sched_seed=None):
         self.kernel_path = kernel_path
+        if not 1 <= int(cpus) <= smp.MAX_CPUS:
+            raise ValueError("cpus must be between 1 and %d" % smp.MAX_CPUS)
+        self.ncpus = int(cpus)
+        self._quanta = smp.Quanta(quantum, sched_seed)
         self.ram_size = int(ram_mb) << 20
         if self.ram_size < (4 << 20) or self.ram_size > (3 << 30):
             raise ValueError("ram_mb must be between 4 and 3072")
@@ -166,7 +176,7 @@ class Machine:
         # Host-owned RAM (memory.py), handed to unicorn by pointer.
         self._mem = GuestMemory(self.ram_size)
         self._ram = self._mem.ram
-        self._clock = vclock.new_clock()
+        self._clock0 = vclock.new_clock()   # CPU 0's, kept across resets
         self._code = 0              # _code_gen value of the memory blocks were decoded from
         self._bps = set()
         self._probes = {}           # vaddr -> [callback(vaddr, icount)]
@@ -177,6 +187,8 @@ class Machine:
         self._unknown_ports = set()
         self.uc = None
         self._mem_hooks = ((), None)    # set_memory_hooks(ranges, on_access)
+        self._cpus = []
+        self._per_insn = False      # per_instruction_clock() asked for
         self._fresh = True
         self.reset()
 
@@ -192,45 +204,7 @@ class Machine:
         self.console_output = bytearray()
         self._console_passed = bytearray()  # what console() has been given
 
-        if self.uc is not None:
-            self.uc = None          # drops hooks and TBs with the old engine
-        uc = Uc(UC_ARCH_X86, UC_MODE_32)
-        self.uc = uc
-        self._regs = vclock.Regs(uc)
-        # Translation cache: unicorn's default is 1 GiB, and retranslating
-        # for block-clock stops (machine/clock.py) would fill it up in RSS
-        # before its first flush; the kernel's code needs well under 1 MiB.
-        uc.ctl_set_tcg_buffer_size(TCG_BUFFER)
-        uc.mem_map_ptr(0, self.ram_size, UC_PROT_ALL, self._mem.address)
-        # emu_start(until=...) makes unicorn translate `until` through the
-        # guest page tables on every start, which clobbers the guest's CR2
-        # when that address is unmapped.  With "exits" enabled and no exit
-        # address, `until` is ignored and nothing is probed.
-        uc.ctl_exits_enabled(True)
-        uc.ctl_set_exits([])
-
-        c = self._clock
-        c.icount = 0
-        c.deadline = 0
-        c.irq_armed = 0
-        c.irq_at = 0
-        c.skip_pending = 0
-        self._clear_run_state()
-        self._blk = vclock.BlockClock(uc, c, self.read_memory,
-                                      lambda a: self.translate(a) is not None)
-        vclock.set_breakpoints(c, self._bps)
-        vclock.set_probes(c, self._probes, self._probe_thunk)
-        for a in self._bps:
-            self._blk.add_role(a, "bp")
-        for a in self._probes:
-            self._blk.add_role(a, "probe")
-        uc.hook_add(UC_HOOK_INTR, self._on_intr)
-        uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
-        uc.hook_add(UC_HOOK_INSN, self._on_in, None, 1, 0, X.UC_X86_INS_IN)
-        uc.hook_add(UC_HOOK_INSN, self._on_out, None, 1, 0, X.UC_X86_INS_OUT)
-        self._mem_hook_ids = []
-        self._add_memory_hooks()        # the new engine has none
-
+        self.uc = None              # drops hooks and TBs with the old engines
         self.pic = PICPair()
         self.pit = PIT8253(now=lambda: self._clock.icount,
                            irq=lambda: self.pic.raise_irq(0))
@@ -240,9 +214,16 @@ class Machine:
             for p in dev.PORTS:
                 self._ports[p] = dev
         self._cpu = _CpuFacade(self)
-        self.intc = InterruptController(self._cpu)
-        self.intc.catch = getattr(self, "_catch_exceptions", False)
+        self._cpus = [self._new_cpu(k) for k in range(self.ncpus)]
+        self._cur = 0
+        self._load_cpu(0)
+        self._quantum_no = 0
+        self._quantum_end = self._quanta.length(0)
+        if self.ncpus > 1:
+            at, blob = mptable.build(self.ncpus)
+            self._ram[at:at + len(blob)] = blob
 
+        uc = self.uc
         uc.reg_write(X.UC_X86_REG_GDTR, (0, boot.gdt_base, boot.gdt_limit, 0))
         uc.reg_write(X.UC_X86_REG_CS, boot.cs)
         for seg in (X.UC_X86_REG_DS, X.UC_X86_REG_ES, X.UC_X86_REG_FS,
@@ -261,6 +242,160 @@ class Machine:
         self._exc_fixup = False     # excstate: clear unicorn's old_exception
         self.irqs_delivered = 0
         self._notify("reset", 0)
+
+    def _new_cpu(self, k):
+        """CPU k's engine over the one RAM, its clock, hooks and interrupt
+        inputs (with more than one CPU, a local APIC mapped in its engine)."""
+        uc = Uc(UC_ARCH_X86, UC_MODE_32)
+        # Translation cache: unicorn's default is 1 GiB, and retranslating
+        # for block-clock stops (machine/clock.py) would fill it up in RSS
+        # before its first flush; the kernel's code needs well under 1 MiB.
+        uc.ctl_set_tcg_buffer_size(TCG_BUFFER)
+        uc.mem_map_ptr(0, self.ram_size, UC_PROT_ALL, self._mem.address)
+        # emu_start(until=...) makes unicorn translate `until` through the
+        # guest page tables on every start, which clobbers the guest's CR2
+        # when that address is unmapped.  With "exits" enabled and no exit
+        # address, `until` is ignored and nothing is probed.
+        uc.ctl_exits_enabled(True)
+        uc.ctl_set_exits([])
+        c = self._clock0 if k == 0 else vclock.new_clock()
+        c.icount = 0
+        c.deadline = 0
+        c.irq_armed = 0
+        c.irq_at = 0
+        c.skip_pending = 0
+        self._clear_run_state(c)
+        blk = vclock.BlockClock(uc, c, self.read_memory,
+                                lambda a: self.translate(a) is not None)
+        vclock.set_breakpoints(c, self._bps)
+        vclock.set_probes(c, self._probes, self._probe_thunk)
+        for a in self._bps:
+            blk.add_role(a, "bp")
+        for a in self._probes:
+            blk.add_role(a, "probe")
+        uc.hook_add(UC_HOOK_INTR, self._on_intr)
+        uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
+        uc.hook_add(UC_HOOK_INSN, self._on_in, None, 1, 0, X.UC_X86_INS_IN)
+        uc.hook_add(UC_HOOK_INSN, self._on_out, None, 1, 0, X.UC_X86_INS_OUT)
+        intc = InterruptController(self._cpu)
+        intc.catch = getattr(self, "_catch_exceptions", False)
+        mem_hooks = self._add_memory_hooks(uc)      # the new engine has none
+        if self.ncpus == 1:
+            return smp.Cpu(k, uc, vclock.Regs(uc), c, blk, intc, None, self.pic, mem_hooks)
+        apic = lapic.LocalAPIC(k, lambda: self._clock.icount, self._send_ipi)
+        uc.mmio_map(lapic.BASE, lapic.SIZE, self._apic_read, apic, self._apic_write, apic)
+        # A memory hook on the page makes unicorn keep EIP exact in the MMIO
+        # callbacks (else EIP is the block's start): the timer's start and
+        # count are read at the exact icount.  It costs every memory access
+        # the slow path (bench/results/smp_feasibility.txt).
+        uc.hook_add(UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, _apic_touched, None,
+                    lapic.BASE, lapic.BASE + lapic.SIZE - 1)
+        irq_in = smp.Cpu0Interrupts(apic, self.pic) if k == 0 else apic
+        return smp.Cpu(k, uc, vclock.Regs(uc), c, blk, intc, apic, irq_in, mem_hooks)
+
+    # ------------------------------------------------------------ the CPUs
+    # The running CPU's parts live in the machine's own attributes (uc,
+    # _clock, _blk, intc, _irq_in, _halted, halted_at), so the one-CPU code
+    # paths are the machine's code paths; _select(k) switches them.
+    def _load_cpu(self, k):
+        cpu = self._cpus[k]
+        self._cur = k
+        self.uc, self._regs, self._clock, self._blk = cpu.uc, cpu.regs, cpu.clock, cpu.blk
+        self.intc, self._irq_in = cpu.intc, cpu.irq_in
+        self._halted, self.halted_at = cpu.halted, cpu.halted_at
+
+    def _save_cpu(self):
+        cpu = self._cpus[self._cur]
+        cpu.halted, cpu.halted_at = self._halted, getattr(self, "halted_at", None)
+
+    def _select(self, k):
+        """Make CPU k the running one; it goes on from the machine's time."""
+        if k == self._cur:
+            return
+        now = self._clock.icount
+        self._save_cpu()
+        self._load_cpu(k)
+        self._clock.icount = now
+        self._fit_clock_mode()
+
+    @property
+    def cpu(self) -> int:
+        """The CPU that runs, steps, and whose registers are read and written."""
+        return self._cur
+
+    def _fit_clock_mode(self):
+        """Block mode decodes 32-bit code: a CPU running 16-bit code (an AP in
+        its real-mode trampoline) counts per instruction until it leaves it."""
+        self._blk.set_per_insn(self._per_insn or self._code16())
+
+    def _code16(self):
+        uc = self.uc
+        if not uc.reg_read(X.UC_X86_REG_CR0) & 1:
+            return True
+        sel = uc.reg_read(X.UC_X86_REG_CS)
+        _, base, limit, _ = uc.reg_read(X.UC_X86_REG_GDTR)
+        if sel & 4 or (sel & 0xFFF8) + 7 > limit:
+            return False
+        try:
+            desc = int.from_bytes(self.read_memory(base + (sel & 0xFFF8), 8), "little")
+        except MemoryFault:
+            return False
+        return not desc & (1 << 54)         # D bit clear: 16-bit code
+
+    def _runnable(self):
+        return not self._halted and self._cpus[self._cur].state == smp.RUNNING
+
+    # ------------------------------------------------- local APIC and IPIs
+    def _apic_read(self, uc, offset, size, apic):
+        self._blk.sync()                    # the timer reads icount
+        return apic.read(offset)
+
+    def _apic_write(self, uc, offset, size, value, apic):
+        self._blk.sync()
+        apic.write(offset, value)
+        nxt = apic.next_deadline()
+        c = self._clock
+        if nxt is not None and nxt < c.deadline:
+            # a newly started timer may fire before the slice's deadline
+            c.deadline = max(nxt, c.icount)
+
+    def _send_ipi(self, mode, vector, dest, shorthand, source):
+        """An IPI from a local APIC: a fixed one is latched in the target's
+        APIC (taken at its next instruction boundary the machine services);
+        INIT puts an AP back to waiting; STARTUP starts a waiting one in
+        real mode at vector << 12."""
+        for k, mode, vector in smp.route(self.ncpus, mode, vector, dest, shorthand, source):
+            cpu = self._cpus[k]
+            if mode == lapic.MODE_FIXED:
+                cpu.lapic.accept(vector)
+            elif k == self._cur or k == 0:
+                log.info("CPU %d: INIT/STARTUP to CPU %d ignored (not an idle AP)", source, k)
+            elif mode == lapic.MODE_INIT:
+                cpu.state = smp.WAIT_SIPI
+                cpu.lapic.reset()
+                cpu.halted = False
+            elif cpu.state == smp.WAIT_SIPI:
+                self._start_ap(cpu, vector)
+
+    def _start_ap(self, cpu, vector):
+        """The AP's state after INIT + STARTUP: 16-bit real mode at
+        CS:IP = (vector << 8):0, paging off, interrupts off."""
+        uc = cpu.uc
+        uc.reg_write(X.UC_X86_REG_CR0, 0x10)
+        uc.reg_write(X.UC_X86_REG_CR3, 0)
+        uc.reg_write(X.UC_X86_REG_CR4, 0)
+        uc.reg_write(X.UC_X86_REG_EFLAGS, 0x2)
+        for seg in (X.UC_X86_REG_DS, X.UC_X86_REG_ES, X.UC_X86_REG_FS,
+                    X.UC_X86_REG_GS, X.UC_X86_REG_SS):
+            uc.reg_write(seg, 0)
+        uc.reg_write(X.UC_X86_REG_CS, (vector & 0xFF) << 8)
+        uc.reg_write(X.UC_X86_REG_EIP, 0)
+        uc.reg_write(X.UC_X86_REG_ESP, 0)
+        # another CPU wrote the trampoline: drop what this engine translated
+        uc.ctl_flush_tb()
+        cpu.blk.clear_blocks()
+        cpu.state = smp.RUNNING
+        cpu.halted = False
 
     def _console(self, data: bytes):
         at = len(self.console_output)
@@ -309,7 +444,7 @@ class Machine:
         c = self._clock
         before = (c.deadline, c.irq_armed, c.irq_at)
         dev.io_write(port, size, value)
-        if dev is self.pic and self.pic.pending():
+        if dev is self.pic and self._irq_in.pending():
             if not c.irq_armed:
                 self._arm_irq_window()
                 # IF already set (no sti shadow): taken right after this OUT
@@ -348,7 +483,7 @@ class Machine:
         """At a service point: deliver a deliverable IRQ or arm the window.
         Returns a Stop if delivery triple-faulted."""
         c = self._clock
-        if not self.pic.pending():
+        if not self._irq_in.pending():
             c.irq_armed = 0
             c.irq_at = 0
             return None
@@ -363,11 +498,11 @@ class Machine:
         c = self._clock
         c.irq_armed = 0
         c.irq_at = 0
-        vector = self.pic.acknowledge()
+        vector = self._irq_in.acknowledge()
         stop = self.intc.deliver(vector, "external")
         self.irqs_delivered += 1
         self._after_delivery()
-        if stop is None and self.pic.pending():
+        if stop is None and self._irq_in.pending():
             self._arm_irq_window()
         return stop
 
@@ -376,7 +511,11 @@ class Machine:
         IRQ delivery or arming the IRQ window): what cont() does before its
         first instruction, and what cont(service_at_limit=False) left for
         the next one.  Returns a Stop if delivery triple-faulted, else None."""
-        self.pit.advance(self._clock.icount)
+        now = self._clock.icount
+        self.pit.advance(now)
+        if self.ncpus > 1:
+            for cpu in self._cpus:
+                cpu.lapic.advance(now)
         return self._check_irq()
 
     def _on_intr(self, uc, intno, _ud):
@@ -506,6 +645,8 @@ class Machine:
         run = _Run(limit, service_at_limit, (eip, c.icount))
         while True:
             stop = self._at_boundary(run)
+            if stop is None and self.ncpus > 1:
+                stop = self._schedule()
             if stop is None:
                 stop = self._idle(run) if self._halted else self._run_slice(run)
             if stop is not None:
@@ -542,10 +683,13 @@ class Machine:
         """Halted by `hlt`: take an IRQ that is waiting, else skip virtual
         time to the next timer deadline (or the limit)."""
         c = self._clock
-        if c.irq_armed and self.pic.pending() and self._eflags_if():
+        if c.irq_armed and self._irq_in.pending() and self._eflags_if():
             return self._deliver_irq()      # `sti; hlt` with an IRQ waiting
-        nxt = self.pit.next_deadline()
-        if nxt is None or not self._eflags_if():
+        if self.ncpus == 1:
+            nxt = self.pit.next_deadline() if self._eflags_if() else None
+        else:
+            nxt = self._next_wakeup()       # every CPU is halted
+        if nxt is None:
             return self._halted_for_good(run)
         if run.limit is None and self._never_woken(run):
             return self._stop(Reason.HALTED, "halted and no interrupt can wake the CPU "
@@ -554,6 +698,55 @@ class Machine:
         if target > c.icount:
             c.icount = target
         return None
+
+    def _next_deadline(self):
+        """Where the running CPU's slice ends at the latest: the next event
+        of its timers (the PIT's only for CPU 0) and, with more than one
+        CPU, the end of its quantum."""
+        pit = self.pit.next_deadline() if self._cur == 0 else None
+        if self.ncpus == 1:
+            return FOREVER if pit is None else pit
+        apic = self._cpus[self._cur].lapic.next_deadline()
+        return min(d for d in (pit, apic, self._quantum_end) if d is not None)
+
+    def _schedule(self):
+        """More than one CPU, at a boundary: the running CPU goes on until
+        its quantum is over or it cannot run (halted, waiting for STARTUP);
+        then the next CPU in order that can run gets a quantum (an interrupt
+        it has waiting is taken first, and wakes it when halted).  When none
+        can, the machine is idle: _idle skips time to the next wake-up."""
+        if self._runnable() and self._clock.icount < self._quantum_end:
+            return None
+        cur = self._cur
+        for i in range(1, self.ncpus + 1):
+            k = (cur + i) % self.ncpus
+            if self._cpus[k].state != smp.RUNNING:
+                continue
+            self._select(k)
+            stop = self._check_irq()
+            if stop is not None:
+                return stop
+            if self._runnable():
+                self._quantum_no += 1
+                self._quantum_end = self._clock.icount + self._quanta.length(self._quantum_no)
+                return None
+        return None
+
+    def _next_wakeup(self):
+        """Every CPU halted: the first timer event that can wake one (a CPU
+        with interrupts disabled never wakes), or None."""
+        now = self._clock.icount
+        events = []
+        for cpu in self._cpus:
+            if cpu.state != smp.RUNNING:
+                continue
+            if not cpu.uc.reg_read(X.UC_X86_REG_EFLAGS) & EFLAGS_IF:
+                continue
+            events.append(cpu.lapic.next_deadline())
+            if cpu.index == 0:
+                events.append(self.pit.next_deadline())
+        events = [max(e, now) for e in events if e is not None]
+        return min(events) if events else None
 
     def _halted_for_good(self, run):
         """`cli; hlt`, or no timer: only the caller's limit ends the sleep."""
@@ -573,9 +766,7 @@ class Machine:
     def _run_slice(self, run):
         """Run the CPU up to the next deadline, then act on why it stopped."""
         c = self._clock
-        deadline = self.pit.next_deadline()
-        if deadline is None:
-            deadline = FOREVER
+        deadline = self._next_deadline()
         if run.limit is not None:
             deadline = min(deadline, run.limit)
         # Bounded chunks (invisible to the guest: a deadline stop is
@@ -611,7 +802,7 @@ class Machine:
         c = self._clock
         c.irq_armed = 0
         c.irq_at = 0
-        if not self.pic.pending():
+        if not self._irq_in.pending():
             return None
         if self._eflags_if():
             return self._deliver_irq()
@@ -647,7 +838,13 @@ class Machine:
         """Count before every instruction (on) instead of per translation
         block: a memory hook's stop then needs no replay (history.py, while
         watchpoint hits come in bursts).  A TB flush when it changes."""
-        self._blk.set_per_insn(on)
+        self._per_insn = bool(on)
+        if self.ncpus == 1:
+            self._blk.set_per_insn(on)
+        else:
+            for cpu in self._cpus:
+                cpu.blk.set_per_insn(on)
+            self._fit_clock_mode()
 
     def icount_in_hook(self):
         """icount from inside a memory hook: the block clock charges a block
@@ -676,7 +873,8 @@ class Machine:
     @catch_exceptions.setter
     def catch_exceptions(self, on: bool):
         self._catch_exceptions = bool(on)
-        self.intc.catch = bool(on)
+        for cpu in self._cpus:
+            cpu.intc.catch = bool(on)
 
     @property
     def caught_exception(self):
@@ -749,19 +947,25 @@ class Machine:
             return
         self._bps.add(vaddr)
         try:
-            vclock.set_breakpoints(self._clock, self._bps)
+            self._set_breakpoints(self._bps)
         except ValueError:
             self._bps.discard(vaddr)
-            vclock.set_breakpoints(self._clock, self._bps)
+            self._set_breakpoints(self._bps)
             raise
-        self._blk.add_role(vaddr, "bp")
+        for cpu in self._cpus:
+            cpu.blk.add_role(vaddr, "bp")
 
     def remove_breakpoint(self, vaddr):
         vaddr &= 0xFFFFFFFF
         if vaddr in self._bps:
             self._bps.discard(vaddr)
-            vclock.set_breakpoints(self._clock, self._bps)
-            self._blk.drop_role(vaddr, "bp")
+            self._set_breakpoints(self._bps)
+            for cpu in self._cpus:
+                cpu.blk.drop_role(vaddr, "bp")
+
+    def _set_breakpoints(self, addrs):
+        for cpu in self._cpus:
+            vclock.set_breakpoints(cpu.clock, addrs)
 
     @property
     def breakpoints(self):
@@ -771,11 +975,11 @@ class Machine:
     def breakpoints_off(self):
         """Inside: no breakpoint stops the machine (history.py's replays);
         they are all back after, unchanged."""
-        vclock.set_breakpoints(self._clock, ())
+        self._set_breakpoints(())
         try:
             yield
         finally:
-            vclock.set_breakpoints(self._clock, self._bps)
+            self._set_breakpoints(self._bps)
 
     # ----------------------------------------------------------------- probes
     def add_probe(self, vaddr, callback):
@@ -802,14 +1006,15 @@ class Machine:
         fns = self._probes.setdefault(vaddr, [])
         fns.append(callback)
         try:
-            vclock.set_probes(self._clock, self._probes)
+            self._set_probes()
         except ValueError:
             fns.pop()
             if not fns:
                 del self._probes[vaddr]
-            vclock.set_probes(self._clock, self._probes)
+            self._set_probes()
             raise
-        self._blk.add_role(vaddr, "probe")
+        for cpu in self._cpus:
+            cpu.blk.add_role(vaddr, "probe")
 
     def remove_probe(self, vaddr, callback):
         """Remove one add_probe(vaddr, callback); absent ones are ignored."""
@@ -819,8 +1024,13 @@ class Machine:
             fns.remove(callback)
             if not fns:
                 del self._probes[vaddr]
-                self._blk.drop_role(vaddr, "probe")
-            vclock.set_probes(self._clock, self._probes)
+                for cpu in self._cpus:
+                    cpu.blk.drop_role(vaddr, "probe")
+            self._set_probes()
+
+    def _set_probes(self):
+        for cpu in self._cpus:
+            vclock.set_probes(cpu.clock, self._probes)
 
     @property
     def probes(self):
@@ -969,15 +1179,17 @@ class Machine:
 
     def _code_written(self):
         """The debugger wrote guest memory, perhaps code: forget translations
-        and decoded blocks."""
-        self.uc.ctl_flush_tb()
-        self._blk.clear_blocks()
+        and decoded blocks (of every CPU)."""
+        for cpu in self._cpus:
+            cpu.uc.ctl_flush_tb()
+            cpu.blk.clear_blocks()
         self._code = next(_code_gen)
 
     def _flush_tlb(self):
         # The Python binding has no ctl_flush_tlb(); UC_CTL_TLB_FLUSH, write.
         from unicorn.unicorn_const import UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE
-        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+        for cpu in self._cpus:
+            cpu.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
 
     def set_memory_hooks(self, ranges, on_access):
         """Hooks on guest memory accesses (machine/watch.py), replacing the
@@ -986,10 +1198,12 @@ class Machine:
         physical.  Kept across reset(); effective at once, on code translated
         before too.  While any exists unicorn takes its slow path for memory
         (~60% speed): pass () when none is needed."""
-        for h in self._mem_hook_ids:
-            self.uc.hook_del(h)
+        for cpu in self._cpus:
+            for h in cpu.mem_hooks:
+                cpu.uc.hook_del(h)
         self._mem_hooks = (tuple(ranges), on_access)
-        self._add_memory_hooks()
+        for cpu in self._cpus:
+            cpu.mem_hooks = self._add_memory_hooks(cpu.uc)
         self.flush_translations()
 
     @property
@@ -998,21 +1212,24 @@ class Machine:
         a write and/or a read hook each."""
         return self._mem_hooks[0]
 
-    def _add_memory_hooks(self):
+    def _add_memory_hooks(self, uc):
+        """Hook one CPU's engine (every CPU's accesses are watched); the ids."""
         ranges, on_access = self._mem_hooks
         write = lambda uc, access, paddr, size, value, ud: on_access(True, paddr, size)
         read = lambda uc, access, paddr, size, value, ud: on_access(False, paddr, size)
-        self._mem_hook_ids = []
+        ids = []
         for lo, hi, w, r in ranges:
             if w:
-                self._mem_hook_ids.append(self.uc.hook_add(UC_HOOK_MEM_WRITE, write, None, lo, hi))
+                ids.append(uc.hook_add(UC_HOOK_MEM_WRITE, write, None, lo, hi))
             if r:
-                self._mem_hook_ids.append(self.uc.hook_add(UC_HOOK_MEM_READ, read, None, lo, hi))
+                ids.append(uc.hook_add(UC_HOOK_MEM_READ, read, None, lo, hi))
+        return ids
 
     def flush_translations(self):
-        """Drop translated code and the TLB (a memory hook takes effect on
-        code translated before it only after this)."""
-        self.uc.ctl_flush_tb()
+        """Drop translated code and the TLB: a memory hook added on `uc`
+        takes effect on code translated before it only after this."""
+        for cpu in self._cpus:
+            cpu.uc.ctl_flush_tb()
         self._flush_tlb()
 
     @property
@@ -1028,7 +1245,7 @@ class Machine:
         a copy of RAM, device and clock state.  ~10 ms for 128 MiB.
         ram=False leaves RAM out (machine/history.py keeps pages itself)."""
         c = self._clock
-        return {
+        snap = {
             "cpu": self.uc.context_save(),
             "ram": bytes(self._ram) if ram else None,
             "halted_at": getattr(self, "halted_at", None),
@@ -1039,10 +1256,30 @@ class Machine:
             "console_len": len(self.console_output),
             "irqs_delivered": self.irqs_delivered,
         }
+        if self.ncpus > 1:
+            self._save_cpu()
+            snap["smp"] = (self._cur, self._quantum_no, self._quantum_end, [
+                (cpu.uc.context_save(), {f: getattr(cpu.clock, f) for f in _CLOCK_STATE},
+                 cpu.halted, cpu.halted_at, cpu.state, cpu.lapic.save())
+                for cpu in self._cpus])
+        return snap
 
     def restore(self, snap):
         """Return to a snapshot() of this machine (same kernel and RAM size).
         console_output is truncated back to its length at the snapshot."""
+        if self.ncpus > 1:
+            cur, self._quantum_no, self._quantum_end, cpus = snap["smp"]
+            for cpu, (ctx, clock, halted, halted_at, state, apic) in zip(self._cpus, cpus):
+                cpu.uc.context_restore(ctx)
+                for f, v in clock.items():
+                    setattr(cpu.clock, f, v)
+                self._clear_run_state(cpu.clock)
+                cpu.halted, cpu.halted_at, cpu.state = halted, halted_at, state
+                cpu.lapic.load(apic)
+                cpu.uc.ctl_flush_tb()
+                if snap["code"] != self._code:
+                    cpu.blk.clear_blocks()
+            self._load_cpu(cur)
         c = self._clock
         self.uc.context_restore(snap["cpu"])
         if snap["ram"] is not None:
@@ -1062,10 +1299,12 @@ class Machine:
             self._blk.clear_blocks()
             self._code = snap["code"]
         self._flush_tlb()
+        if self.ncpus > 1:
+            self._fit_clock_mode()
 
-    def _clear_run_state(self):
+    def _clear_run_state(self, c=None):
         """Clock fields that only live during one emu_start."""
-        c = self._clock
+        c = c or self._clock
         c.stop_reason = c.stop_req = 0
         c.blk_n = c.blk_done = 0
         c.arm_pc = c.arm_addr = vclock.NO_ADDR

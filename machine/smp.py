@@ -1,0 +1,90 @@
+"""More than one CPU: the per-CPU record, the quanta and IPI routing (no unicorn).
+
+The machine (machine.py) runs its CPUs one at a time, each for a quantum of
+instructions, in CPU order; the interleaving is a rule of the machine, so
+the same run repeats exactly.  Virtual time (`icount`) is one count for the
+whole machine: instructions begun on any CPU plus idle time skipped when
+every CPU is halted.  So a position in a run is one number, a stop, a
+snapshot or a replay target means the same on every CPU, and the devices
+(PIT, the local APICs' timers) all count that one time.
+
+  Quanta(quantum, seed=None).length(n) -> instructions of the n-th quantum:
+    `quantum` without a seed; with one (--sched-seed) a length in
+    [quantum/2, 3*quantum/2) drawn from (seed, n) by splitmix64, so the same
+    seed gives the same interleaving and another seed another one.
+  route(targets, mode, vector, dest, shorthand, source) -> [(cpu, mode, vector)]
+    who receives an IPI sent through a local APIC's ICR (lapic.py).
+
+CPU states: RUNNING (running or halted by `hlt`) and WAIT_SIPI (an AP after
+reset or INIT, until a STARTUP IPI: it starts in 16-bit real mode at CS =
+vector << 8, IP = 0).
+"""
+from . import lapic as L
+
+RUNNING, WAIT_SIPI = "running", "wait-for-SIPI"
+MAX_CPUS = 4
+DEFAULT_QUANTUM = 10_000        # instructions (bench/bench_smp.py, README)
+_MASK64 = (1 << 64) - 1
+
+
+def splitmix64(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+class Quanta:
+    def __init__(self, quantum: int = DEFAULT_QUANTUM, seed=None):
+        if quantum < 1:
+            raise ValueError("the quantum must be at least 1 instruction")
+        self.quantum, self.seed = int(quantum), seed
+
+    def length(self, n: int) -> int:
+        if self.seed is None:
+            return self.quantum
+        half = max(1, self.quantum // 2)
+        return half + splitmix64((self.seed & 0xFFFFFFFF) << 32 | (n & 0xFFFFFFFF)) % max(1, self.quantum)
+
+
+class Cpu:
+    """One CPU's engine and what belongs to it alone.  The machine keeps the
+    running CPU's parts in its own attributes (Machine._select)."""
+    __slots__ = ("index", "uc", "regs", "clock", "blk", "intc", "lapic", "irq_in",
+                 "mem_hooks", "halted", "halted_at", "state")
+
+    def __init__(self, index, uc, regs, clock, blk, intc, lapic, irq_in, mem_hooks):
+        self.index, self.uc, self.regs, self.clock, self.blk = index, uc, regs, clock, blk
+        self.intc = intc
+        self.lapic, self.irq_in = lapic, irq_in
+        self.mem_hooks = mem_hooks      # Machine.set_memory_hooks' hook ids
+        self.halted, self.halted_at = False, None
+        self.state = RUNNING if index == 0 else WAIT_SIPI
+
+
+class Cpu0Interrupts:
+    """What CPU 0 takes interrupts from: its local APIC (timer, IPIs), and the
+    PIC wired to it (virtual wire: the PIC goes to CPU 0 only)."""
+
+    def __init__(self, lapic, pic):
+        self.lapic, self.pic = lapic, pic
+
+    def pending(self) -> bool:
+        return self.lapic.pending() or self.pic.pending()
+
+    def acknowledge(self) -> int:
+        return self.lapic.acknowledge() if self.lapic.pending() else self.pic.acknowledge()
+
+
+def route(ncpus, mode, vector, dest, shorthand, source):
+    """[(cpu, mode, vector)] for an IPI: APIC id = CPU number; a destination
+    with no CPU receives nothing."""
+    if shorthand == L.SHORTHAND_SELF:
+        targets = [source]
+    elif shorthand == L.SHORTHAND_ALL:
+        targets = list(range(ncpus))
+    elif shorthand == L.SHORTHAND_OTHERS:
+        targets = [k for k in range(ncpus) if k != source]
+    else:
+        targets = [dest] if dest < ncpus else []
+    return [(k, mode, vector) for k in targets]
