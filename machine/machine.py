@@ -179,6 +179,7 @@ class Machine:
         self._clock0 = vclock.new_clock()   # CPU 0's, kept across resets
         self._code = 0              # _code_gen value of the memory blocks were decoded from
         self._bps = set()
+        self._bp_table = frozenset()    # what the clocks stop at (breakpoints_off: none)
         self._probes = {}           # vaddr -> [callback(vaddr, icount)]
         self._probe_thunk = vclock.PROBE_FN(self._on_probe)   # kept alive here
         self._ctl_cache = None      # (cr0, cr3, cr4) while probe callbacks run
@@ -214,6 +215,9 @@ class Machine:
             for p in dev.PORTS:
                 self._ports[p] = dev
         self._cpu = _CpuFacade(self)
+        # `pause` in the kernel's code (spin-wait loops) ends a CPU's turn
+        # when another CPU could use it (see _schedule)
+        self._pauses = smp.pause_sites(self.kernel_path) if self.ncpus > 1 else frozenset()
         self._cpus = [self._new_cpu(k) for k in range(self.ncpus)]
         self._cur = 0
         self._load_cpu(0)
@@ -265,12 +269,17 @@ class Machine:
         c.irq_at = 0
         c.skip_pending = 0
         self._clear_run_state(c)
-        blk = vclock.BlockClock(uc, c, self.read_memory,
-                                lambda a: self.translate(a) is not None)
+        def mapped(vaddr):                  # through this CPU's page tables
+            ctl = tuple(uc.reg_read(r) for r in (X.UC_X86_REG_CR0, X.UC_X86_REG_CR3,
+                                                 X.UC_X86_REG_CR4))
+            return self._mem.translate(vaddr, ctl) is not None
+        blk = vclock.BlockClock(uc, c, self.read_memory, mapped)
         vclock.set_breakpoints(c, self._bps)
         vclock.set_probes(c, self._probes, self._probe_thunk)
         for a in self._bps:
             blk.add_role(a, "bp")
+        for a in self._pauses:
+            blk.add_role(a, "pause")
         for a in self._probes:
             blk.add_role(a, "probe")
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
@@ -641,7 +650,8 @@ class Machine:
         self.intc.caught = None             # not delivered: the insn runs again
         limit = None if max_insns is None else c.icount + max(0, int(max_insns))
         eip = self._regs.read(X.UC_X86_REG_EIP)
-        self._resume_over_breakpoint(eip)
+        if not self._ends_turn(eip):        # a pause ends its turn first
+            self._resume_over_breakpoint(eip)
         run = _Run(limit, service_at_limit, (eip, c.icount))
         while True:
             stop = self._at_boundary(run)
@@ -653,8 +663,9 @@ class Machine:
                 return stop
 
     def _resume_over_breakpoint(self, eip):
-        """Resuming at a breakpoint runs its instruction first (no re-hit)."""
-        if eip in self._bps:
+        """Resuming at a breakpoint (or a `pause` that ends turns) runs its
+        instruction first (no re-hit)."""
+        if eip in self._bps or self._ends_turn(eip):
             c = self._clock
             c.skip_pending = 1
             c.skip_addr = eip
@@ -729,8 +740,22 @@ class Machine:
             if self._runnable():
                 self._quantum_no += 1
                 self._quantum_end = self._clock.icount + self._quanta.length(self._quantum_no)
+                self._start_turn()
                 return None
         return None
+
+    def _start_turn(self):
+        """A `pause` ends this turn if another CPU can run (with none, ending
+        it would only cost turns); at a pause the new turn runs it first."""
+        cpu = self._cpus[self._cur]
+        yields = any(o.state == smp.RUNNING and not o.halted
+                     for o in self._cpus if o is not cpu)
+        if yields != cpu.yields:
+            cpu.yields = yields
+            self._load_bp_table(cpu)
+        eip = self.uc.reg_read(X.UC_X86_REG_EIP)
+        if yields and eip in self._pauses:
+            self._resume_over_breakpoint(eip)
 
     def _next_wakeup(self):
         """Every CPU halted: the first timer event that can wake one (a CPU
@@ -789,6 +814,11 @@ class Machine:
     def _at_breakpoint(self, run):
         c = self._clock
         pc = self._regs.read(X.UC_X86_REG_EIP)
+        if self._ends_turn(pc) and (pc not in self._bp_table or (pc, c.icount) == run.resumed_at):
+            # before a `pause` (a breakpoint there was reported first): the
+            # turn ends; the CPU runs the pause first in its next one
+            self._quantum_end = c.icount
+            return None
         if (pc, c.icount - 1) == run.resumed_at and self._rep_string_at(pc):
             c.skip_pending = 1              # the next iteration of that rep
             c.skip_addr = pc
@@ -964,8 +994,18 @@ class Machine:
                 cpu.blk.drop_role(vaddr, "bp")
 
     def _set_breakpoints(self, addrs):
+        self._bp_table = frozenset(addrs)
         for cpu in self._cpus:
-            vclock.set_breakpoints(cpu.clock, addrs)
+            self._load_bp_table(cpu)
+
+    def _load_bp_table(self, cpu):
+        """The clock's breakpoints: the debugger's (unless breakpoints_off),
+        and where the CPU's turn ends (its `pause` sites, see _schedule)."""
+        addrs = self._bp_table | self._pauses if cpu.yields else self._bp_table
+        vclock.set_breakpoints(cpu.clock, addrs)
+
+    def _ends_turn(self, pc):
+        return self.ncpus > 1 and pc in self._pauses and self._cpus[self._cur].yields
 
     @property
     def breakpoints(self):
@@ -1260,7 +1300,7 @@ class Machine:
             self._save_cpu()
             snap["smp"] = (self._cur, self._quantum_no, self._quantum_end, [
                 (cpu.uc.context_save(), {f: getattr(cpu.clock, f) for f in _CLOCK_STATE},
-                 cpu.halted, cpu.halted_at, cpu.state, cpu.lapic.save())
+                 cpu.halted, cpu.halted_at, cpu.state, cpu.lapic.save(), cpu.yields)
                 for cpu in self._cpus])
         return snap
 
@@ -1269,13 +1309,15 @@ class Machine:
         console_output is truncated back to its length at the snapshot."""
         if self.ncpus > 1:
             cur, self._quantum_no, self._quantum_end, cpus = snap["smp"]
-            for cpu, (ctx, clock, halted, halted_at, state, apic) in zip(self._cpus, cpus):
+            for cpu, (ctx, clock, halted, halted_at, state, apic, yields) in zip(self._cpus, cpus):
                 cpu.uc.context_restore(ctx)
                 for f, v in clock.items():
                     setattr(cpu.clock, f, v)
                 self._clear_run_state(cpu.clock)
                 cpu.halted, cpu.halted_at, cpu.state = halted, halted_at, state
                 cpu.lapic.load(apic)
+                cpu.yields = yields
+                self._load_bp_table(cpu)
                 cpu.uc.ctl_flush_tb()
                 if snap["code"] != self._code:
                     cpu.blk.clear_blocks()

@@ -19,6 +19,9 @@ CPU states: RUNNING (running or halted by `hlt`) and WAIT_SIPI (an AP after
 reset or INIT, until a STARTUP IPI: it starts in 16-bit real mode at CS =
 vector << 8, IP = 0).
 """
+import capstone
+from elftools.elf.elffile import ELFFile
+
 from . import lapic as L
 
 RUNNING, WAIT_SIPI = "running", "wait-for-SIPI"
@@ -32,6 +35,22 @@ def splitmix64(x: int) -> int:
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
     return x ^ (x >> 31)
+
+
+def pause_sites(elf_path) -> frozenset:
+    """Virtual addresses of the `pause` instructions in an ELF's executable
+    segments (capstone, linear sweep over the image: spin-wait loops).  A
+    CPU's turn ends before one while another CPU could run, which spares
+    the turns a CPU would spin away waiting for another."""
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+    md.skipdata = True
+    found = []
+    with open(elf_path, "rb") as f:
+        for seg in ELFFile(f).iter_segments():
+            if seg["p_type"] == "PT_LOAD" and seg["p_flags"] & 1:     # PF_X
+                found += [a for a, _, m, _ in md.disasm_lite(seg.data(), seg["p_vaddr"])
+                          if m == "pause"]
+    return frozenset(found)
 
 
 class Quanta:
@@ -51,7 +70,7 @@ class Cpu:
     """One CPU's engine and what belongs to it alone.  The machine keeps the
     running CPU's parts in its own attributes (Machine._select)."""
     __slots__ = ("index", "uc", "regs", "clock", "blk", "intc", "lapic", "irq_in",
-                 "mem_hooks", "halted", "halted_at", "state")
+                 "mem_hooks", "halted", "halted_at", "state", "yields")
 
     def __init__(self, index, uc, regs, clock, blk, intc, lapic, irq_in, mem_hooks):
         self.index, self.uc, self.regs, self.clock, self.blk = index, uc, regs, clock, blk
@@ -60,6 +79,7 @@ class Cpu:
         self.mem_hooks = mem_hooks      # Machine.set_memory_hooks' hook ids
         self.halted, self.halted_at = False, None
         self.state = RUNNING if index == 0 else WAIT_SIPI
+        self.yields = False             # a `pause` ends its turn (Machine._start_turn)
 
 
 class Cpu0Interrupts:

@@ -11,6 +11,8 @@ asm(source, addr) -> bytes
   Intel-syntax keystone assembly of `source` for address `addr`.
   Beware keystone quirks in 32-bit mode: `iret` and `push cs` assemble
   with a 0x66 prefix (16-bit forms); write `iretd`.
+build_timer_os(tmpdir, mode, nticks), build_smp_os(tmpdir, ncpus, locked, niter)
+  The tiny OSes described where they are defined below.
 """
 import os
 import subprocess
@@ -185,3 +187,111 @@ MAIN_BODIES = {
 def build_timer_os(tmpdir, mode="busy", nticks=10):
     body = TIMER_OS.replace("MAIN_BODY", MAIN_BODIES[mode]).replace("NTICKS", str(nticks))
     return build_kernel(tmpdir, body, TIMER_OS_DATA, name="timer_%s_%d" % (mode, nticks))
+
+
+# A tiny SMP "OS" (machine/smp.py): the BSP copies a 16-bit trampoline to
+# 0x9000 and starts each AP with INIT + STARTUP (vector 9); every CPU adds 1
+# to a shared counter NITER times, under a `lock bts` spinlock (locked) or
+# without it (a planted race); the BSP waits for all (pause loop), prints the
+# counter as 8 hex digits and a newline, and every CPU halts with IF=0.
+SMP_OS = r"""
+    mov $0x90000, %esp
+    movl $0x1ff, 0xfee000f0             # APIC software enable
+    mov $tramp, %esi
+    mov $0x9000, %edi
+    mov $(tramp_end - tramp), %ecx
+    rep movsb
+    mov $1, %ebx
+start_ap:
+    cmp ncpus, %ebx
+    jae worker
+    mov %ebx, %eax
+    shl $24, %eax
+    mov %eax, 0xfee00310                # destination
+    movl $0xc500, 0xfee00300            # INIT, level assert
+    movl $0x8500, 0xfee00300            # INIT, level de-assert
+    movl $0x0609, 0xfee00300            # STARTUP, vector 9: 0900:0000
+    inc %ebx
+    jmp start_ap
+
+worker:
+    mov $NITER, %ecx
+1:  ACQUIRE
+    mov counter, %eax
+    inc %eax
+    mov %eax, counter
+    RELEASE
+    loop 1b
+    lock incl finished
+    mov 0xfee00020, %eax                # APIC id: 0 is the BSP
+    shr $24, %eax
+    jnz ap_done
+2:  pause
+    mov finished, %eax
+    cmp ncpus, %eax
+    jb 2b
+    mov counter, %ebx
+    mov $8, %ecx
+    mov $0x3f8, %dx
+3:  rol $4, %ebx
+    mov %ebx, %eax
+    and $0xf, %eax
+    mov hexdigits(%eax), %al
+    out %al, %dx
+    loop 3b
+    mov $'\n', %al
+    out %al, %dx
+ap_done:
+    cli
+    hlt
+    jmp ap_done
+
+    .code16
+tramp:
+    cli
+    lgdtl %cs:gdtdesc - tramp
+    mov %cr0, %eax
+    or $1, %eax
+    mov %eax, %cr0
+    ljmpl $0x08, $ap32
+    .align 4
+gdtdesc:
+    .word 23
+    .long 0x7000                        # the loader's flat GDT
+tramp_end:
+    .code32
+ap32:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    mov 0xfee00020, %eax
+    shr $24, %eax
+    shl $12, %eax
+    mov $0x80000, %esp
+    sub %eax, %esp                      # a stack per AP
+    movl $0x1ff, 0xfee000f0
+    jmp worker
+"""
+
+LOCKED = ("""5:  lock btsl $0, lock
+    jnc 6f
+    pause
+    jmp 5b
+6:""", "movl $0, lock")
+
+SMP_DATA = r"""
+ncpus:  .long NCPUS
+counter: .long 0
+lock:   .long 0
+finished: .long 0
+hexdigits: .ascii "0123456789abcdef"
+"""
+
+
+def build_smp_os(tmpdir, ncpus=2, locked=True, niter=3000):
+    acquire, release = LOCKED if locked else ("", "")
+    body = (SMP_OS.replace("ACQUIRE", acquire).replace("RELEASE", release)
+            .replace("NITER", str(niter)))
+    return build_kernel(tmpdir, body, SMP_DATA.replace("NCPUS", str(ncpus)),
+                        name="smp%d_%s_%d" % (ncpus, "lock" if locked else "race", niter))

@@ -1,129 +1,23 @@
 """More than one CPU on the machine (issue 17): the MP table, AP start-up by
 INIT/STARTUP in real mode, one RAM, deterministic quanta, --sched-seed.
-
-The guest is a tiny kernel: the BSP copies a 16-bit trampoline to 0x9000,
-starts each AP with INIT + STARTUP (vector 9), and every CPU adds 1 to a
-shared counter NITER times, under a `lock bts` spinlock (or, for the planted
-race, without it); the BSP waits for all, prints the counter in hex, halts.
-"""
+The guest is testkit's tiny SMP kernel (build_smp_os): every CPU adds to a
+shared counter, with a spinlock or (the planted race) without."""
 import random
 
 import pytest
 
-from machine import Machine
+from machine import Machine, smp
 from machine.mptable import FLOATING_AT
-from machine.testkit import build_kernel, symbols
+from machine.testkit import build_smp_os, symbols
 
 NITER = 3000
-
-SMP_OS = r"""
-    mov $0x90000, %esp
-    movl $0x1ff, 0xfee000f0             # APIC software enable
-    mov $tramp, %esi
-    mov $0x9000, %edi
-    mov $(tramp_end - tramp), %ecx
-    rep movsb
-    mov $1, %ebx
-start_ap:
-    cmp ncpus, %ebx
-    jae worker
-    mov %ebx, %eax
-    shl $24, %eax
-    mov %eax, 0xfee00310                # destination
-    movl $0xc500, 0xfee00300            # INIT, level assert
-    movl $0x8500, 0xfee00300            # INIT, level de-assert
-    movl $0x0609, 0xfee00300            # STARTUP, vector 9: 0900:0000
-    inc %ebx
-    jmp start_ap
-
-worker:
-    mov $NITER, %ecx
-1:  ACQUIRE
-    mov counter, %eax
-    inc %eax
-    mov %eax, counter
-    RELEASE
-    loop 1b
-    lock incl finished
-    mov 0xfee00020, %eax                # APIC id: 0 is the BSP
-    shr $24, %eax
-    jnz ap_done
-2:  pause
-    mov finished, %eax
-    cmp ncpus, %eax
-    jb 2b
-    mov counter, %ebx
-    mov $8, %ecx
-    mov $0x3f8, %dx
-3:  rol $4, %ebx
-    mov %ebx, %eax
-    and $0xf, %eax
-    mov hexdigits(%eax), %al
-    out %al, %dx
-    loop 3b
-    mov $'\n', %al
-    out %al, %dx
-ap_done:
-    cli
-    hlt
-    jmp ap_done
-
-    .code16
-tramp:
-    cli
-    lgdtl %cs:gdtdesc - tramp
-    mov %cr0, %eax
-    or $1, %eax
-    mov %eax, %cr0
-    ljmpl $0x08, $ap32
-    .align 4
-gdtdesc:
-    .word 23
-    .long 0x7000                        # the loader's flat GDT
-tramp_end:
-    .code32
-ap32:
-    mov $0x10, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    mov 0xfee00020, %eax
-    shr $24, %eax
-    shl $12, %eax
-    mov $0x80000, %esp
-    sub %eax, %esp                      # a stack per AP
-    movl $0x1ff, 0xfee000f0
-    jmp worker
-"""
-
-LOCKED = ("""5:  lock btsl $0, lock
-    jnc 6f
-    pause
-    jmp 5b
-6:""", "movl $0, lock")
-
-SMP_DATA = r"""
-ncpus:  .long NCPUS
-counter: .long 0
-lock:   .long 0
-finished: .long 0
-hexdigits: .ascii "0123456789abcdef"
-"""
 
 
 @pytest.fixture(scope="module")
 def kernels(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("smp")
-    out = {}
-    for n in (2, 4):
-        for locked in (True, False):
-            acquire, release = LOCKED if locked else ("", "")
-            body = (SMP_OS.replace("ACQUIRE", acquire).replace("RELEASE", release)
-                    .replace("NITER", str(NITER)))
-            name = "smp%d_%s" % (n, "lock" if locked else "race")
-            out[n, locked] = build_kernel(tmp, body, SMP_DATA.replace("NCPUS", str(n)),
-                                          name=name)
-    return out
+    return {(n, locked): build_smp_os(tmp, n, locked, NITER)
+            for n in (2, 4) for locked in (True, False)}
 
 
 def run(path, cpus, **kw):
@@ -212,3 +106,43 @@ def test_mp_table_only_with_more_than_one_cpu(kernels):
 def test_bad_cpu_arguments(kernels, kw):
     with pytest.raises(ValueError):
         Machine(kernels[2, True], ram_mb=16, **kw)
+
+
+def test_pause_ends_the_turn_of_a_waiting_cpu(kernels):
+    """The lock's and the BSP's wait loops `pause`: a CPU that pauses while
+    another can run gives up its turn, so the work takes about its own
+    instructions (7 per increment) instead of also the turns spent spinning
+    (without it: 91,065 here)."""
+    box = {}
+    m = box["m"] = Machine(kernels[2, True], ram_mb=16, cpus=2,
+                           console=lambda data: b"\n" in data and box["m"].request_stop())
+    m.cont(50_000_000)
+    assert m.console_output == b"%08x\n" % (2 * NITER)
+    assert m.icount < 2 * NITER * 7 + 10_000
+
+
+def test_breakpoints_and_steps_at_pause_keep_the_run(kernels):
+    """A breakpoint on a `pause` that ends turns is reported, then the turn
+    ends as it would have without it; a step there runs the pause."""
+    path = kernels[2, True]
+
+    def finish(bps, step_at_hit=False):
+        box, hits = {}, 0
+        m = box["m"] = Machine(path, ram_mb=16, cpus=2,
+                               console=lambda data: b"\n" in data and box["m"].request_stop())
+        for a in bps:
+            m.add_breakpoint(a)
+        while m.cont(50_000_000).reason == "breakpoint":
+            hits += 1
+            if step_at_hit:
+                pc = m.read_register("eip")
+                assert m.step().reason == "step" and m.read_register("eip") != pc
+        return bytes(m.console_output), m.icount, hits
+
+    pauses = smp.pause_sites(path)
+    assert len(pauses) == 2                     # the lock's spin and the BSP's wait
+    plain = finish(())
+    with_bps = finish(pauses)
+    assert with_bps[:2] == plain[:2] and with_bps[2] > 0
+    stepped = finish(pauses, step_at_hit=True)
+    assert stepped[0] == plain[0]
