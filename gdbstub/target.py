@@ -143,6 +143,17 @@ class Target:
     insns_per_second: Optional[int] = None
     # Virtual time: instructions run so far (plus idle time skipped).
     icount: int = 0
+    # CPUs, numbered from 0; the running one is the one the base ops use.
+    cpus: int = 1
+    running_cpu: int = 0
+
+    def cpu_state(self, cpu: int) -> str:
+        """"running", "halted" or "wait-for-SIPI"."""
+        return "running"
+
+    def read_cpu_registers(self, cpu: int, names: Sequence[str]) -> List[int]:
+        """Registers of a CPU that is not running (read_registers: the running one's)."""
+        raise TargetRegisterError(f"no CPU {cpu}")
 
     def register_names(self) -> Iterable[str]:
         raise NotImplementedError
@@ -241,6 +252,24 @@ class MachineTarget(Target):
         from machine.pit import INSNS_PER_SECOND
 
         return INSNS_PER_SECOND
+
+    @property
+    def cpus(self) -> int:
+        return self.machine.ncpus
+
+    @property
+    def running_cpu(self) -> int:
+        return self.machine.cpu
+
+    def cpu_state(self, cpu: int) -> str:
+        return self.machine.cpu_state(cpu)
+
+    def read_cpu_registers(self, cpu: int, names: Sequence[str]) -> List[int]:
+        try:
+            with self.machine.on_cpu(cpu):
+                return [int(v) for v in self.machine.read_registers(names)]
+        except (KeyError, ValueError) as e:
+            raise TargetRegisterError(str(e)) from e
 
     def read_register(self, name: str) -> int:
         v = self._regs.get(name)

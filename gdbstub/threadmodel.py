@@ -5,7 +5,8 @@ qC, qfThreadInfo, qThreadExtraInfo, qXfer:threads, the ``thread:`` field of
 stop replies, and which registers ``g`` reads) goes through a `ThreadModel`.
 
 * `SingleThread`: thread 1 is "the CPU" (a target without a kernel ELF, the
-  fake target), the stub's default.
+  fake target), the stub's default; with more than one CPU, thread k+1 is
+  CPU k, as QEMU shows vCPUs.
 * kernelaware/threads.py's `KernelThreads`: kernel tasks as threads, given
   to the stub by whoever composes it (cli.py).
 
@@ -109,7 +110,7 @@ class ThreadModel(Protocol):
 
 
 class SingleThread(ThreadModel):
-    CPU = 1
+    CPU = 1         # CPU 0's thread (the only one with one CPU)
 
     def __init__(self, target: Target):
         self.target = target
@@ -118,34 +119,42 @@ class SingleThread(ThreadModel):
         pass
 
     def thread_ids(self) -> List[int]:
-        return [self.CPU]
+        return list(range(self.CPU, self.CPU + self.target.cpus))
 
     def current(self) -> int:
-        return self.CPU
+        return self.CPU + self.target.running_cpu
 
     def running(self) -> int:
-        return self.CPU
+        return self.current()
 
     def is_alive(self, tid: int) -> bool:
-        return tid == self.CPU
+        return self.CPU <= tid < self.CPU + self.target.cpus
 
     def extra_info(self, tid: int) -> Optional[str]:
-        return "CPU#0" if tid == self.CPU else None
+        if not self.is_alive(tid):
+            return None
+        state = self.target.cpu_state(tid - self.CPU)
+        return f"CPU#{tid - self.CPU}" + ("" if state == "running" else f" [{state}]")
 
-    def _check(self, tid: int) -> None:
-        if tid != self.CPU:
+    def _on_cpu(self, tid: int) -> bool:
+        if not self.is_alive(tid):
             raise TargetRegisterError(f"no thread {tid}")
+        return tid == self.current()
 
     def read_register(self, tid: int, name: str) -> int:
-        self._check(tid)
-        return self.target.read_register(name)
+        if self._on_cpu(tid):
+            return self.target.read_register(name)
+        return self.target.read_cpu_registers(tid - self.CPU, [name])[0]
 
     def read_registers(self, tid: int, names: List[str]) -> List[int]:
-        self._check(tid)
-        return self.target.read_registers(names)
+        if self._on_cpu(tid):
+            return self.target.read_registers(names)
+        return self.target.read_cpu_registers(tid - self.CPU, names)
 
     def write_register(self, tid: int, name: str, value: int) -> None:
-        self._check(tid)
+        if not self._on_cpu(tid):
+            raise TargetRegisterError(f"cannot write {name} of CPU {tid - self.CPU}: only "
+                                      "the CPU that ran last (the stop's thread) can be written")
         self.target.write_register(name, value)
 
 

@@ -94,6 +94,7 @@ PASS_THROUGH = frozenset((
     "pic", "pit", "uart",
     "add_breakpoint", "remove_breakpoint", "add_probe", "remove_probe",
     "add_listener", "remove_listener", "request_stop",
+    "ncpus", "cpu", "cpu_state", "on_cpu",
 ))
 REFUSED = {
     "restore": "use reverse_step/reverse_cont: restore() would move the machine behind history's back",

@@ -332,6 +332,33 @@ class Machine:
         """The CPU that runs, steps, and whose registers are read and written."""
         return self._cur
 
+    def cpu_state(self, k) -> str:
+        """"running", "halted" or "wait-for-SIPI" (an AP not started yet)."""
+        cpu = self._cpus[k]
+        if cpu.state != smp.RUNNING:
+            return cpu.state
+        halted = self._halted if k == self._cur else cpu.halted
+        return "halted" if halted else smp.RUNNING
+
+    @contextlib.contextmanager
+    def on_cpu(self, k):
+        """Inside: registers and memory are CPU k's (a debugger looks at a
+        CPU that is not running); virtual time and the run are unchanged."""
+        if not 0 <= k < self.ncpus:
+            raise ValueError("no CPU %d (CPUs 0 to %d)" % (k, self.ncpus - 1))
+        cur, now = self._cur, self._clock.icount
+        if k == cur:
+            yield
+            return
+        self._save_cpu()
+        self._load_cpu(k)
+        self._clock.icount = now
+        try:
+            yield
+        finally:
+            self._save_cpu()
+            self._load_cpu(cur)
+
     def _fit_clock_mode(self):
         """Block mode decodes 32-bit code: a CPU running 16-bit code (an AP in
         its real-mode trampoline) counts per instruction until it leaves it."""

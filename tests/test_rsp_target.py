@@ -16,6 +16,7 @@ class Fault(Exception):
 class StandIn:
     REGISTER_NAMES = ("eax", "eip")
     icount = 7
+    ncpus, cpu = 1, 0
 
     def __init__(self):
         self.mem = {a: a & 0xFF for a in range(0x1000, 0x1010)}

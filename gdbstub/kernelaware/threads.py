@@ -105,7 +105,16 @@ class KernelThreads(ThreadModel):
 
     tasks_known = True
 
-    CPU_PID = 0   # the key of the one CPU thread: the boot code runs as task 0
+    CPU_PID = 0   # the key of CPU 0's thread: the boot code runs as task 0
+    # With more than one CPU and tasks not shown, each CPU is a thread (as
+    # QEMU shows vCPUs): CPU k > 0 has the key -k, no pid.
+
+    def _cpu_keys(self) -> List[int]:
+        return [-k for k in range(self.target.cpus)]
+
+    def _cpu_of(self, key: int) -> Optional[int]:
+        """The CPU whose thread has this key (CPU mode), or None."""
+        return -key if key in self._cpu_keys() else None
 
     def __init__(self, target: Target, layout, enabled: bool = True):
         from .oskernel import TaskWalker
@@ -222,17 +231,17 @@ class KernelThreads(ThreadModel):
             return None
         tasks = self.tasks()
         if tasks is None:
-            return pid if pid == self.CPU_PID else None
+            return pid if self._cpu_of(pid) is not None else None
         return pid if pid in tasks else None
 
     # -- ThreadModel
     def thread_ids(self) -> List[int]:
         tasks = self.tasks()
-        return self.ids.listed([self.CPU_PID] if tasks is None else list(tasks))
+        return self.ids.listed(self._cpu_keys() if tasks is None else list(tasks))
 
     def _running_key(self) -> int:
         self._fresh()
-        return self.CPU_PID if self._cur is None else self._cur.pid
+        return -self.target.running_cpu if self._cur is None else self._cur.pid
 
     def current(self) -> int:
         return self.ids.reveal(self._running_key())
@@ -264,7 +273,9 @@ class KernelThreads(ThreadModel):
             return None
         t = self.task(tid)
         if t is None:
-            return "CPU#0"
+            cpu = self._cpu_of(self.ids.key(tid))
+            state = self.target.cpu_state(cpu)
+            return f"CPU#{cpu}" + ("" if state == "running" else f" [{state}]")
         return f"{t.comm} (pid {t.pid}, {t.state_name(self.is_running(tid))})"
 
     def label(self, pid: int) -> str:
@@ -302,9 +313,16 @@ class KernelThreads(ThreadModel):
             raise TargetRegisterError(f"no thread {tid}")
         return self.walker.saved_registers(t)
 
+    def _other_cpu(self, tid: int) -> Optional[int]:
+        """The CPU of thread `tid` when it is a CPU that is not running."""
+        return self._cpu_of(self.ids.key(tid)) if self.tasks() is None else None
+
     def read_register(self, tid: int, name: str) -> int:
         if self._cpu(tid) or name in _SHARED:
             return self.target.read_register(name)
+        cpu = self._other_cpu(tid)
+        if cpu is not None:
+            return self.target.read_cpu_registers(cpu, [name])[0]
         saved = self.saved_registers(tid)
         if name not in saved:
             raise TargetRegisterError(f"{name} of a task that is not running was not saved")
@@ -313,10 +331,17 @@ class KernelThreads(ThreadModel):
     def read_registers(self, tid: int, names: List[str]) -> List[int]:
         if self._cpu(tid):
             return self.target.read_registers(names)
+        cpu = self._other_cpu(tid)
+        if cpu is not None:
+            return self.target.read_cpu_registers(cpu, names)
         return [self.read_register(tid, n) for n in names]
 
     def write_register(self, tid: int, name: str, value: int) -> None:
         if not self._cpu(tid):
+            cpu = self._other_cpu(tid)
+            if cpu is not None:
+                raise ThreadNotRunning(f"cannot write {name} of CPU {cpu}: only the CPU "
+                                       "that ran last (the stop's thread) can be written")
             t = self.task(tid)
             raise ThreadNotRunning(
                 f"cannot write {name} of thread {tid} ({t.comm}, pid {t.pid}): "

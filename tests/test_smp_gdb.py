@@ -1,0 +1,42 @@
+"""Through real gdb, `kthread-stub --cpus N` on testkit's tiny SMP kernel:
+each CPU is a thread (as QEMU shows vCPUs), a breakpoint names the CPU that
+hit it, a CPU that is not running shows its own registers, and the same
+script twice gives the same transcript."""
+import re
+
+import pytest
+
+import gdbharness
+from machine.testkit import build_smp_os
+
+
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("smpgdb")
+    return {n: build_smp_os(tmp, n, False, 3000) for n in (2, 4)}
+
+
+def test_cpus_are_threads(kernels):
+    text = gdbharness.run_gdb(kernels[2], "break ap32", "continue", "info threads",
+                              "thread apply all p/x $eip", "thread 1", "p $pc == ap32",
+                              "thread 2", "p $pc == ap32", "p $cr0 & 1",
+                              stub_args=("--cpus", "2"))
+    assert "Thread 2 hit Breakpoint 1, " in text            # CPU 1 ran the trampoline
+    threads = gdbharness.section(text, "(gdb) info threads", "(gdb) thread apply")
+    assert "Thread 1 (CPU#0)" in threads and "* 2    Thread 2 (CPU#1)" in threads
+    values = [l.split(" = ")[1] for l in text[text.index("(gdb) thread 1"):].splitlines()
+              if l.startswith("$")]
+    assert values == ["0", "1", "1"]    # CPU 0 elsewhere; CPU 1 at ap32 with PE on
+
+
+def test_same_script_twice_on_four_cpus(kernels):
+    script = (["break worker", "continue", "info threads"]
+              + ["continue", "monitor icount", "thread apply all p/x $pc"] * 3
+              + ["monitor console"])
+    args = ("--cpus", "4", "--sched-seed", "7")
+    first = gdbharness.run_gdb(kernels[4], *script, stub_args=args)
+    assert first.count("hit Breakpoint 1, ") == 4            # each CPU reaches worker
+    assert "Thread 4 (CPU#3)" in first
+    second = gdbharness.run_gdb(kernels[4], *script, stub_args=args)
+    port = re.compile(r"127\.0\.0\.1:\d+")                 # each stub has its own
+    assert port.sub("PORT", first) == port.sub("PORT", second)
