@@ -400,6 +400,8 @@ class TimeMachine:
                     m.write_memory(a, v)
                 elif what == "phys":
                     m.write_phys(a, v)
+                elif what == "cpu":
+                    m.select_cpu(a)
                 else:
                     m.write_register(a, v)
         if pending_snap and m.icount < mark:
@@ -579,6 +581,14 @@ class TimeMachine:
         self._forward()
         self._log("write", ("phys", paddr, bytes(data)))
         self._log_bounded()
+
+    def select_cpu(self, k):
+        """The debugger makes CPU k the running one (machine.select_cpu)."""
+        if k == self.m.cpu:
+            return
+        self.m.select_cpu(k)
+        self._forward()
+        self._log("write", ("cpu", k, None))
 
     def deliver_caught_exception(self):
         """gdb continues with the signal of a caught exception: deliver it

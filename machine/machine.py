@@ -340,6 +340,21 @@ class Machine:
         halted = self._halted if k == self._cur else cpu.halted
         return "halted" if halted else smp.RUNNING
 
+    def select_cpu(self, k):
+        """The debugger makes CPU k the running one (gdb steps or resumes a
+        CPU's thread): it starts a turn from here.  An AP waiting for
+        STARTUP cannot run (ValueError)."""
+        if not 0 <= k < self.ncpus:
+            raise ValueError("no CPU %d (CPUs 0 to %d)" % (k, self.ncpus - 1))
+        if self._cpus[k].state != smp.RUNNING:
+            raise ValueError("CPU %d waits for a STARTUP IPI: it cannot run yet" % k)
+        if k == self._cur:
+            return
+        self._select(k)
+        self._quantum_no += 1
+        self._quantum_end = self._clock.icount + self._quanta.length(self._quantum_no)
+        self._start_turn()
+
     @contextlib.contextmanager
     def on_cpu(self, k):
         """Inside: registers and memory are CPU k's (a debugger looks at a

@@ -146,3 +146,25 @@ def test_breakpoints_and_steps_at_pause_keep_the_run(kernels):
     assert with_bps[:2] == plain[:2] and with_bps[2] > 0
     stepped = finish(pauses, step_at_hit=True)
     assert stepped[0] == plain[0]
+
+
+def test_select_cpu_is_history(kernels):
+    """The debugger making another CPU the running one is recorded: reverse
+    execution comes back to it and replays it."""
+    from machine.history import TimeMachine
+    path = kernels[2, True]
+    tm = TimeMachine(Machine(path, ram_mb=16, cpus=2))
+    tm.add_breakpoint(symbols(path)["ap32"])
+    assert tm.cont(5_000_000).reason == "breakpoint" and tm.cpu == 1
+    with tm.on_cpu(0):
+        eip0 = tm.read_register("eip")
+    tm.select_cpu(0)
+    assert tm.cpu == 0 and tm.read_register("eip") == eip0
+    tm.step()
+    after = (tm.icount, tm.cpu, tm.read_register("eip"))
+    tm.reverse_step()
+    assert (tm.cpu, tm.read_register("eip")) == (0, eip0)
+    tm.step()
+    assert (tm.icount, tm.cpu, tm.read_register("eip")) == after
+    with pytest.raises(ValueError):
+        Machine(path, ram_mb=16, cpus=2).select_cpu(1)      # waits for STARTUP
