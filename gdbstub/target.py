@@ -404,6 +404,14 @@ class MachineTarget(Target):
             return None
         if words[0] == "icount":
             return f"icount {m.icount}\n"
+        if words[0] == "cpus":
+            rows = []
+            for k in range(m.ncpus):
+                with m.on_cpu(k):
+                    eip = m.read_register("eip")
+                rows.append(f"{'*' if k == m.cpu else ' '} CPU#{k}  {m.cpu_state(k):<14} "
+                            f"eip 0x{eip:08x}\n")
+            return "".join(rows)
         if words[0] == "cr":
             return "".join(
                 f"{r} 0x{m.read_register(r):08x}\n" for r in ("cr0", "cr2", "cr3", "cr4")
@@ -499,6 +507,7 @@ class MachineTarget(Target):
 
     MONITOR_HELP = (
         "monitor icount        virtual time (instructions + skipped idle time)\n"
+        "monitor cpus          each CPU: state and pc (* the running one, gdb's stop thread)\n"
         "monitor cr            control registers cr0 cr2 cr3 cr4\n"
         "monitor console       UART output so far\n"
         "monitor translate VA  virtual -> physical through the guest page tables\n"

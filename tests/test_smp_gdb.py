@@ -19,7 +19,7 @@ def kernels(tmp_path_factory):
 def test_cpus_are_threads(kernels):
     text = gdbharness.run_gdb(kernels[2], "break ap32", "continue", "info threads",
                               "thread apply all p/x $eip", "thread 1", "p $pc == ap32",
-                              "thread 2", "p $pc == ap32", "p $cr0 & 1",
+                              "thread 2", "p $pc == ap32", "p $cr0 & 1", "monitor cpus",
                               stub_args=("--cpus", "2"))
     assert "Thread 2 hit Breakpoint 1, " in text            # CPU 1 ran the trampoline
     threads = gdbharness.section(text, "(gdb) info threads", "(gdb) thread apply")
@@ -27,6 +27,9 @@ def test_cpus_are_threads(kernels):
     values = [l.split(" = ")[1] for l in text[text.index("(gdb) thread 1"):].splitlines()
               if l.startswith("$")]
     assert values == ["0", "1", "1"]    # CPU 0 elsewhere; CPU 1 at ap32 with PE on
+    cpus = text[text.index("(gdb) monitor cpus"):].splitlines()[1:3]
+    assert re.fullmatch(r"  CPU#0  running +eip 0x00100\w{3}", cpus[0]), cpus
+    assert re.fullmatch(r"\* CPU#1  running +eip 0x00100\w{3}", cpus[1]), cpus
 
 
 def test_same_script_twice_on_four_cpus(kernels):

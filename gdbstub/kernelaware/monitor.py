@@ -16,7 +16,7 @@ from .threads import KernelThreads
 HELP = (
     ("monitor ps", "kernel tasks: pid, thread id, state, comm (* = on the CPU)"),
     ("monitor dmesg", "the kernel log buffer (log_buf)"),
-    ("monitor tasks on|off", "show kernel tasks as gdb threads (default off: one CPU thread)"),
+    ("monitor tasks on|off", "show kernel tasks as gdb threads (default off: a thread per CPU)"),
     ("monitor trace on", "record scheduling from now (Chrome trace JSON, for Perfetto)\n"
                          "into the stub's --trace FILE or a new file in its --trace-dir"),
     ("monitor trace off", "stop recording and write the file"),
@@ -67,7 +67,7 @@ def tasks_command(ctx, args) -> str:
         on = args[0] == "on"
         threads.set_enabled(on)
         if not on:
-            ctx.general_thread = ctx.continue_thread = 0   # the one CPU thread
+            ctx.general_thread = ctx.continue_thread = 0   # any thread: the running CPU
         elif ctx.general_thread in (0, -1):
             # gdb took the last stop's thread, the CPU, as selected (Hg):
             # from now on that thread is swapper (pid 0), so its registers are swapper's
