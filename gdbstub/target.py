@@ -155,6 +155,11 @@ class Target:
         """Registers of a CPU that is not running (read_registers: the running one's)."""
         raise TargetRegisterError(f"no CPU {cpu}")
 
+    def select_cpu(self, cpu: int) -> bool:
+        """Make `cpu` the running one (gdb steps its thread); False if it
+        cannot run (an AP not started yet)."""
+        return cpu == self.running_cpu
+
     def register_names(self) -> Iterable[str]:
         raise NotImplementedError
 
@@ -270,6 +275,16 @@ class MachineTarget(Target):
                 return [int(v) for v in self.machine.read_registers(names)]
         except (KeyError, ValueError) as e:
             raise TargetRegisterError(str(e)) from e
+
+    def select_cpu(self, cpu: int) -> bool:
+        if cpu == self.machine.cpu:
+            return True
+        self._invalidate()
+        try:
+            self.machine.select_cpu(cpu)
+        except ValueError:
+            return False
+        return True
 
     def read_register(self, name: str) -> int:
         v = self._regs.get(name)

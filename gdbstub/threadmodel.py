@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional, Protocol, Set, Union
 
+from machine.stop import Reason
+
 from .target import StopEvent, Target, TargetRegisterError
 
 
@@ -156,6 +158,21 @@ class SingleThread(ThreadModel):
             raise TargetRegisterError(f"cannot write {name} of CPU {tid - self.CPU}: only "
                                       "the CPU that ran last (the stop's thread) can be written")
         self.target.write_register(name, value)
+
+    def step(self, tid, others_run, step, breakpoints):
+        """A CPU that is not the running one becomes it, then steps."""
+        if tid is not None and self.is_alive(tid) and tid != self.current():
+            return step_cpu(self.target, tid - self.CPU, tid, step)
+        return step()
+
+
+def step_cpu(target: Target, cpu: int, tid: int, step: Callable[[], StopEvent]) -> StopEvent:
+    """Step CPU `cpu` (thread `tid`): it becomes the running CPU (a new turn
+    from there, recorded in the history), then runs one instruction.  One
+    that cannot run yet (waiting for STARTUP) ends the step at once."""
+    if not target.select_cpu(cpu):
+        return StopEvent(Reason.STEP, target.read_cpu_registers(cpu, ["eip"])[0], thread=tid)
+    return step()
 
 
 class ThreadNotRunning(TargetRegisterError):

@@ -43,3 +43,16 @@ def test_same_script_twice_on_four_cpus(kernels):
     second = gdbharness.run_gdb(kernels[4], *script, stub_args=args)
     port = re.compile(r"127\.0\.0\.1:\d+")                 # each stub has its own
     assert port.sub("PORT", first) == port.sub("PORT", second)
+
+
+def test_stepi_steps_the_selected_cpu(kernels):
+    """`thread 1; stepi` after CPU 1 stopped: CPU 0 becomes the running CPU
+    and runs one instruction; reverse-stepi takes it back."""
+    text = gdbharness.run_gdb(kernels[2], "break ap32", "continue", "thread 1",
+                              "p/x $pc", "stepi", "p/x $pc", "monitor cpus",
+                              "reverse-stepi", "p/x $pc", stub_args=("--cpus", "2"))
+    pcs = [int(l.split(" = ")[1], 16) for l in text.splitlines() if l.startswith("$")]
+    assert pcs[0] != pcs[1] and pcs[2] == pcs[0], text
+    cpus = text[text.index("(gdb) monitor cpus"):].splitlines()[1:3]
+    assert cpus[0].startswith("* CPU#0") and cpus[1].startswith("  CPU#1"), cpus
+    assert "Thread 2 hit Breakpoint 1" in text and "[Switching to Thread 2]" in text

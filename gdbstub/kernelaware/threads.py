@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional
 
 from ..target import Target, TargetRegisterError
-from ..threadmodel import SingleThread, ThreadModel, ThreadNotRunning
+from ..threadmodel import SingleThread, ThreadModel, ThreadNotRunning, step_cpu
 from .stepwait import step_task
 
 
@@ -292,7 +292,11 @@ class KernelThreads(ThreadModel):
         return f'Thread {tid} "{t.comm}" (pid {pid}, {state})'
 
     def step(self, tid, others_run, step, breakpoints):
-        """A task that is not on the CPU is waited for (stepwait.py)."""
+        """A task that is not on the CPU is waited for (stepwait.py); a CPU
+        thread that is not running becomes the running CPU."""
+        cpu = None if tid is None else self._other_cpu(tid)
+        if cpu is not None:
+            return step_cpu(self.target, cpu, tid, step)
         return step_task(self, tid, others_run, step, breakpoints)
 
     def resume_pc(self, tid: int) -> Optional[int]:
