@@ -168,3 +168,18 @@ def test_select_cpu_is_history(kernels):
     assert (tm.icount, tm.cpu, tm.read_register("eip")) == after
     with pytest.raises(ValueError):
         Machine(path, ram_mb=16, cpus=2).select_cpu(1)      # waits for STARTUP
+
+
+def test_watchpoint_sees_every_cpu(kernels):
+    """A watchpoint hooks every CPU's engine: set while CPU 0 runs, it stops
+    the machine at CPU 1's writes to the shared counter too."""
+    from machine.history import TimeMachine
+    path = kernels[2, False]
+    tm = TimeMachine(Machine(path, ram_mb=16, cpus=2, quantum=1_000))
+    assert tm.cpu == 0
+    tm.add_watchpoint("watch", symbols(path)["counter"], 4)
+    cpus = []
+    while 1 not in cpus and len(cpus) < 1000:
+        assert tm.cont(200_000).reason == "watchpoint"
+        cpus.append(tm.cpu)
+    assert 1 in cpus and cpus[0] == 0
