@@ -27,6 +27,7 @@ next
 next
 next
 next
+next
 step
 next
 next

@@ -47,7 +47,7 @@ def test_seed_session_over_mi(mi):
     assert [f["func"] for f in frames] == ["kthreadd", "kernel_thread_helper"]
     assert frames[1]["file"] == "arch/x86/kernel/entry_32.S" and frames[1]["line"] == "1000"
 
-    for _ in range(7):
+    for _ in range(8):
         stop = mi.resume("-exec-next")
     assert stop["frame"]["line"] == "208"
 

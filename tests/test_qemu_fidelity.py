@@ -418,3 +418,64 @@ def test_control_registers_visible_like_qemu(kernel, gdb, qemu):
     want = re.findall(r"^\$\d+ = .*", theirs, re.M)
     assert len(want) == 2 and "void" not in theirs, theirs
     assert re.findall(r"^\$\d+ = .*", ours, re.M) == want
+
+
+# --- more than one CPU (issue 17) --------------------------------------------
+
+def qemu_smp(ncpus):
+    """QEMU's -smp for `ncpus` CPUs that the kernel can find.  SeaBIOS's MP
+    table has one processor entry per *package* (a multi-core package shows as
+    one CPU), and QEMU's -smp N makes N cores in one socket: one socket per
+    CPU lists every CPU, as our machine's --cpus N table does."""
+    return ("-smp", f"{ncpus},sockets={ncpus},cores=1,threads=1")
+
+
+@pytest.mark.parametrize("ncpus", [2, 4])
+def test_smp_boot_console(kernel, qemu, ncpus):
+    """The same vmlinux on `-smp 2`/`-smp 4`: the MP table's CPUs come online
+    and every CPU gets its migration/N, ksoftirqd/N and events/N, in CPU order."""
+    with Qemu(kernel, hold=False, extra=qemu_smp(ncpus)) as q:
+        out = q.wait_console(BOOT_DONE).decode()
+    lines = out[:out.index(BOOT_DONE.decode())].split("\r\n")
+    assert f"MP table: {ncpus} CPUs, local APIC at fee00000" in lines, out
+    assert [l for l in lines if l.startswith("smpboot:")] == \
+        [f"smpboot: CPU {c} (APIC id {c}) online" for c in range(1, ncpus)] + \
+        [f"smpboot: {ncpus} CPUs online"], out
+    for name in ("migration", "ksoftirqd", "events"):
+        made = re.findall(rf"^kthread: created ({name}/\d+) pid \d+$", "\n".join(lines), re.M)
+        assert made == [f"{name}/{c}" for c in range(ncpus)], out
+    for bad in ("BUG", "Oops", "did not start"):
+        assert bad not in out, out
+
+
+# At each stop in a per-CPU kthread's function: the CPU (QEMU's gdb thread N is
+# CPU N - 1, APIC id order, as the kernel numbers them), that CPU's per-CPU
+# segment base ($fs_base, a register QEMU's target description has) against the
+# kernel's __per_cpu_offset[], and that CPU's current task read through it.
+PER_CPU_HIT = ('printf "HIT cpu=%d fs_ok=%d comm=%s\\n", $_thread - 1, '
+               '$fs_base == __per_cpu_offset[$_thread - 1], '
+               '(*(struct task_struct **)((char *) &current_task + '
+               '__per_cpu_offset[$_thread - 1]))->comm')
+
+
+@pytest.mark.parametrize("ncpus", [2, 4])
+def test_smp_per_cpu_kthreads_run_on_their_cpu(kernel, gdb, qemu, ncpus):
+    """Real gdb on QEMU `-smp N`: ksoftirqd/N's first instruction runs on CPU N,
+    with %fs based at CPU N's per-CPU area (so `current` there is ksoftirqd/N)."""
+    commands = ["set width 0", "break ksoftirqd"] + ["continue", PER_CPU_HIT] * ncpus
+    with Qemu(kernel, extra=qemu_smp(ncpus)) as q:
+        text = run_gdb(kernel, q.address(), commands=commands)
+    hits = re.findall(r"^HIT cpu=(\d+) fs_ok=(\d) comm=(\S+)$", text, re.M)
+    assert sorted(hits) == [(str(c), "1", f"ksoftirqd/{c}") for c in range(ncpus)], text
+
+
+def test_smp_set_cpus_allowed_moves_running_and_sleeping_tasks(kernel, qemu):
+    """`migrate_test=run` on `-smp 2`: a kthread that moves itself off CPU 0
+    while running (migration/0 does it) and one moved before its first run both
+    run on CPU 1 afterwards."""
+    extra = qemu_smp(2) + ("-append", "migrate_test=run")
+    last = b"migrate_test: mover/asleep created on CPU 0, runs on CPU 1 (0)\r\n"
+    with Qemu(kernel, hold=False, extra=extra) as q:
+        out = q.wait_console(last).decode()
+    for name in ("self", "asleep"):
+        assert f"migrate_test: mover/{name} created on CPU 0, runs on CPU 1 (0)\r\n" in out, out

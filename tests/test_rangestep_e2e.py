@@ -15,7 +15,7 @@ from gdbstub.harness import session
 SCHED, SCHED_TEXT = source_line("kernel/kthread.c", "schedule();", after="int kthreadd(")
 AFTER_TEXT = kernel_source("kernel/kthread.c")[SCHED]
 
-WALK = ["break kthreadd", "continue", "delete"] + ["next"] * 7 + [
+WALK = ["break kthreadd", "continue", "delete"] + ["next"] * 8 + [
     "next",                     # over create_kthread(create): back in kthreadd at 209
     f"tbreak kernel/kthread.c:{SCHED}", "continue",
     "next",                     # over schedule()

@@ -14,6 +14,7 @@ next
 next
 next
 next
+next
 step
 next
 next

@@ -5,20 +5,19 @@
  *                    IRQs, scheduler, timer; then rest_init()
  *   rest_init()      forks init (pid 1) and kthreadd (pid 2); the boot
  *                    task becomes the idle task (pid 0, "swapper")
- *   kernel_init()    pid 1: starts the boot kthreads through kthreadd,
- *                    stops one with kthread_stop() (it releases itself),
- *                    then idles
+ *   kernel_init()    pid 1: starts the other CPUs (if any) and the boot
+ *                    kthreads through kthreadd, stops one with
+ *                    kthread_stop() (it releases itself), then idles
  *
  * The order things happen in is this kernel's: its scheduler is FIFO and
  * never preempts (kernel/sched.c).  Linux 2.6.32 boots through the same
  * functions, but CFS may order the tasks differently, and it runs
  * initcalls (do_basic_setup()) and then execs /sbin/init.
  *
- * Console lines the test-suite relies on (docs/ARCHITECTURE.md):
- * "kthread: created <comm> pid <N>", "kthreadd: request list empty",
- * "release_task: pid <N> (<comm>) by <comm>",
- * "kthread_stop: <comm> pid <N> returned <R>", and, last,
- * "init: boot complete".
+ * Console lines the test-suite relies on (docs/ARCHITECTURE.md): "kthread:
+ * created <comm> pid <N>", "kthreadd: request list empty", "release_task:
+ * pid <N> (<comm>) by <comm>", "kthread_stop: <comm> pid <N> returned <R>",
+ * and, last, "init: boot complete".
  */
 #include <linux/kernel.h>
 #include <linux/init.h>
@@ -70,6 +69,7 @@ static int __init kernel_init(void *unused)
 	child_reaper = current;
 	printk("init: running as pid %d\n", current->pid);
 
+	smp_init();			/* only with an MP table listing CPUs */
 	spawn_ksoftirqd();
 	init_workqueues();
 
@@ -93,6 +93,7 @@ static int __init kernel_init(void *unused)
 	kthread_bench();		/* only with "kthread_bench=N" (bench/) */
 	printk("init: boot complete\n");
 	oops_test();			/* only with "oops=..." on the command line */
+	migrate_test();			/* only with "migrate_test=run" */
 	for (;;)
 		msleep(1000);
 	return 0;
@@ -105,9 +106,8 @@ static int __init kernel_init(void *unused)
  * before we call schedule() (inside cpu_idle()): the scheduler never
  * preempts, so kthreadd_task is set before init can ask kthreadd for
  * anything, and init, queued first, runs first.  Linux 2.6.32 cannot rely
- * on that (CFS, other CPUs): rest_init() holds the big kernel lock, taken
- * in start_kernel(), until kthreadd_task is set, and kernel_init() starts
- * with lock_kernel().
+ * on that (CFS, other CPUs): rest_init() holds start_kernel()'s big kernel
+ * lock until kthreadd_task is set; kernel_init() starts with lock_kernel().
  */
 static void __init rest_init(void)
 {

@@ -51,25 +51,25 @@ void release_task(struct task_struct *p)
 {
 	printk("release_task: pid %d (%s) by %s\n", p->pid, p->comm,
 	       current->comm);
+	spin_lock(&tasklist_lock);
 	list_del(&p->sibling);
 	list_del(&p->tasks);
+	spin_unlock(&tasklist_lock);
 	put_task_struct(p);
 }
 
-/*
- * exit_notify - tell @tsk's parent; release @tsk if nobody will wait.
- * Called with interrupts off, by @tsk itself.
- */
+/* exit_notify - tell @tsk's parent; release @tsk if nobody will wait. */
 static void exit_notify(struct task_struct *tsk)
 {
 	int signal;
 
+	spin_lock(&tasklist_lock);
 	forget_original_parent(tsk);
 	signal = do_notify_parent(tsk, tsk->exit_signal);
 	tsk->exit_state = signal == DEATH_REAP ? EXIT_DEAD : EXIT_ZOMBIE;
+	spin_unlock(&tasklist_lock);
 
-	/* Nobody will wait for us: release ourselves. */
-	if (signal == DEATH_REAP)
+	if (signal == DEATH_REAP)	/* nobody will wait: release ourselves */
 		release_task(tsk);
 }
 
@@ -90,9 +90,9 @@ void do_exit(long code)
 	tsk->exit_code = code;
 
 	/*
-	 * Wake kthread_stop(), if it waits.  In this kernel it cannot run
-	 * before we have switched away: no preemption, and we keep the CPU
-	 * until schedule() below.
+	 * Wake kthread_stop(), if it waits.  On another CPU it may run at
+	 * once: it holds a reference to us (get_task_struct()), so its
+	 * put_task_struct() or ours, whichever comes last, frees the task.
 	 */
 	if (tsk->vfork_done)
 		complete(tsk->vfork_done);
@@ -135,15 +135,19 @@ pid_t do_wait(pid_t pid, int *exit_code)
 		int have_child = 0;
 
 		prepare_to_wait(&tsk->wait_chldexit, &wait, TASK_INTERRUPTIBLE);
+		spin_lock(&tasklist_lock);
 		list_for_each_entry(p, &tsk->children, sibling) {
 			if (pid > 0 && p->pid != pid)
 				continue;
 			have_child = 1;
 			if (p->exit_state == EXIT_ZOMBIE) {
+				/* Ours to release: nobody else touches a zombie. */
+				spin_unlock(&tasklist_lock);
 				finish_wait(&tsk->wait_chldexit, &wait);
 				return wait_task_zombie(p, exit_code);
 			}
 		}
+		spin_unlock(&tasklist_lock);
 		if (!have_child) {
 			finish_wait(&tsk->wait_chldexit, &wait);
 			return -ECHILD;

@@ -15,8 +15,16 @@
 #include <linux/string.h>
 #include <linux/err.h>
 #include <linux/errno.h>
+#include <linux/smp.h>
 
 static pid_t last_pid;
+
+/*
+ * Guards the task list, every task's parent/children/sibling links and
+ * exit_state, and last_pid: tasks fork and exit on every CPU.  Never
+ * taken from an interrupt handler.
+ */
+DEFINE_SPINLOCK(tasklist_lock);
 
 /* pids are handed out in order and never reused (this kernel never wraps;
  * Linux's alloc_pid() wraps at pid_max and skips pids in use). */
@@ -93,10 +101,42 @@ static struct task_struct *copy_process(unsigned long clone_flags,
 		return ERR_PTR(err);
 	}
 
+	p->cpu = smp_processor_id();	/* no balancing: the parent's CPU */
+	p->oncpu = 0;
+	spin_lock(&tasklist_lock);
 	p->pid = alloc_pid();
 	p->parent = current;
 	list_add_tail(&p->sibling, &current->children);
 	list_add_tail(&p->tasks, &init_task.tasks);
+	spin_unlock(&tasklist_lock);
+	return p;
+}
+
+/*
+ * fork_idle - the idle task of @cpu, which is about to start: a copy of
+ * the boot task with a fresh stack, pid 0 and on no list (Linux keeps idle
+ * tasks off the task list too).  Returns NULL if memory is short.
+ */
+struct task_struct *fork_idle(int cpu)
+{
+	struct task_struct *p = kmalloc(sizeof(*p));
+	void *stack = (void *) __get_free_pages(THREAD_ORDER);
+
+	if (!p || !stack) {
+		kfree(p);
+		if (stack)
+			free_pages((unsigned long) stack, THREAD_ORDER);
+		return NULL;
+	}
+	*p = init_task;
+	p->stack = stack;
+	p->preempt_count = 0;
+	INIT_LIST_HEAD(&p->run_list);
+	INIT_LIST_HEAD(&p->tasks);
+	INIT_LIST_HEAD(&p->children);
+	INIT_LIST_HEAD(&p->sibling);
+	init_waitqueue_head(&p->wait_chldexit);
+	sched_init_idle(p, cpu);
 	return p;
 }
 

@@ -135,10 +135,10 @@ struct task_struct *kthread_create(int (*threadfn)(void *data),
 			  namefmt, args);
 		va_end(args);
 		/*
-		 * The new thread inherited kthreadd's settings; reset them
-		 * (a no-op with one scheduling class and one CPU).
+		 * root may have changed kthreadd's priority or CPU mask.
 		 */
 		sched_setscheduler_nocheck(create.result);
+		set_cpus_allowed_ptr(create.result, cpu_all_mask);
 		printk("kthread: created %s pid %d\n",
 		       create.result->comm, create.result->pid);
 	}
@@ -146,16 +146,16 @@ struct task_struct *kthread_create(int (*threadfn)(void *data),
 }
 
 /**
- * kthread_bind - restrict a kthread that has not started yet to one CPU.
- * @k: a thread returned by kthread_create() and not yet woken
- * @cpu: the CPU it may run on
- *
- * With one CPU the only valid @cpu is 0 and there is nothing to change;
- * we still check the caller's side of the contract.
+ * kthread_bind - make a kthread that has not started yet run on @cpu only.
+ * @k: a kthread_create() thread, not yet woken (we wait until it is off-CPU)
+ * @cpu: an online CPU; @k's cpus_allowed becomes just @cpu
  */
 void kthread_bind(struct task_struct *k, unsigned int cpu)
 {
-	BUG_ON(cpu != 0 || k->state == TASK_RUNNING);
+	BUG_ON(!cpu_online(cpu) || k->state == TASK_RUNNING);
+	wait_task_inactive(k);
+	set_task_cpu(k, cpu);
+	k->cpus_allowed = *cpumask_of(cpu);
 }
 
 /**
@@ -191,9 +191,9 @@ int kthread_stop(struct task_struct *k)
 int kthreadd(void *unused)
 {
 	struct kthread_create_info *create;
-
 	set_task_comm(current, "kthreadd");	/* a clean context to inherit */
 	ignore_signals(current);
+	set_cpus_allowed_ptr(current, cpu_all_mask);
 	spin_lock(&kthread_create_lock);
 	for (;;) {
 		while (list_empty(&kthread_create_list)) {
@@ -224,4 +224,24 @@ int kthread_create_list_empty(void)
 	empty = list_empty(&kthread_create_list);
 	spin_unlock(&kthread_create_lock);
 	return empty;
+}
+
+/**
+ * kthread_create_on_cpu - kthread_create() and kthread_bind() in one.
+ * @threadfn, @data: as for kthread_create()
+ * @cpu: the online CPU the thread will run on
+ * @namefmt: the thread's name, with one "%u" for @cpu ("ksoftirqd/%u")
+ *
+ * The thread sleeps until woken, as from kthread_create().  Returns it,
+ * or an ERR_PTR() if the fork failed.
+ */
+struct task_struct *kthread_create_on_cpu(int (*threadfn)(void *data),
+					  void *data, unsigned int cpu,
+					  const char *namefmt)
+{
+	struct task_struct *p = kthread_create(threadfn, data, namefmt, cpu);
+
+	if (!IS_ERR(p))
+		kthread_bind(p, cpu);
+	return p;
 }

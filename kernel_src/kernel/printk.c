@@ -7,8 +7,8 @@
  * holds the last min(log_end, LOG_BUF_LEN) bytes.  Both are plain globals
  * so that a debugger (gdb_scripts) can dump the log of a stopped machine.
  *
- * printk() may be called from interrupt handlers: it runs with interrupts
- * off, so messages never interleave.
+ * printk() may be called from interrupt handlers and on any CPU: it holds
+ * logbuf_lock with interrupts off, so messages never interleave.
  */
 #include <linux/kernel.h>
 #include <linux/console.h>
@@ -23,19 +23,22 @@ int log_buf_len = LOG_BUF_LEN;
 
 static char printk_buf[1024];
 
+/* One message at a time into log_buf and out of the serial port. */
+static DEFINE_SPINLOCK(logbuf_lock);
+
 int vprintk(const char *fmt, va_list args)
 {
 	unsigned long flags;
 	int len, i;
 
-	local_irq_save(flags);
+	spin_lock_irqsave(&logbuf_lock, flags);
 	len = vsnprintf(printk_buf, sizeof(printk_buf), fmt, args);
 	if (len > (int)sizeof(printk_buf) - 1)
 		len = sizeof(printk_buf) - 1;
 	for (i = 0; i < len; i++)
 		log_buf[log_end++ & LOG_BUF_MASK] = printk_buf[i];
 	early_serial_write(printk_buf, len);
-	local_irq_restore(flags);
+	spin_unlock_irqrestore(&logbuf_lock, flags);
 	return len;
 }
 

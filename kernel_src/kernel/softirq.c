@@ -13,7 +13,7 @@
 
 static unsigned long softirq_pending;	/* no one raises any: always 0 */
 
-/* The body of ksoftirqd/0: sleep, check, repeat until stopped. */
+/* The body of ksoftirqd/N: sleep, check, repeat until stopped. */
 int ksoftirqd(void *unused)
 {
 	while (!kthread_should_stop()) {
@@ -24,14 +24,20 @@ int ksoftirqd(void *unused)
 	return 0;
 }
 
-/* spawn_ksoftirqd - start ksoftirqd/0 (boot, from kernel_init()). */
+/*
+ * spawn_ksoftirqd - start ksoftirqd/N, bound to CPU N, for every online
+ * CPU (boot, from kernel_init(), after smp_init()).
+ */
 int spawn_ksoftirqd(void)
 {
-	struct task_struct *p = kthread_create(ksoftirqd, NULL, "ksoftirqd/%d", 0);
+	struct task_struct *p;
+	int cpu;
 
-	if (IS_ERR(p))
-		return PTR_ERR(p);
-	kthread_bind(p, 0);
-	wake_up_process(p);
+	for_each_online_cpu(cpu) {
+		p = kthread_create_on_cpu(ksoftirqd, NULL, cpu, "ksoftirqd/%u");
+		if (IS_ERR(p))
+			return PTR_ERR(p);
+		wake_up_process(p);
+	}
 	return 0;
 }

@@ -7,7 +7,11 @@
  * is removed from the list before its function runs, so the function may
  * re-add it.
  *
- * The list is touched only with interrupts off.
+ * The list is touched only with timer_lock held and interrupts off.
+ * run_timers() holds the lock while a timer's function runs, so once
+ * del_timer() returns (on any CPU) the timer's function is not running
+ * and will not run: the timer may be freed (Linux: del_timer_sync()).
+ * Timer functions must therefore not add or delete timers themselves.
  *
  * This kernel, not Linux: 2.6.32 keeps timers in a per-CPU timer wheel
  * (tvec_base) and runs them from the TIMER_SOFTIRQ (run_timer_softirq()),
@@ -20,11 +24,13 @@
 #include <linux/delay.h>
 #include <linux/kernel.h>
 #include <linux/signal.h>
-#include <asm/irqflags.h>
+#include <linux/spinlock.h>
 
 volatile unsigned long jiffies;
 
 static LIST_HEAD(timer_head);
+/* Guards timer_head.  A cache line of its own: every CPU may spin on it. */
+static spinlock_t timer_lock __aligned(64) = __SPIN_LOCK_UNLOCKED(timer_lock);
 
 void init_timer(struct timer_list *timer)
 {
@@ -54,7 +60,7 @@ void add_timer(struct timer_list *timer)
 	struct list_head *pos;
 	unsigned long flags;
 
-	local_irq_save(flags);
+	spin_lock_irqsave(&timer_lock, flags);
 	BUG_ON(timer_pending(timer));
 	/* Insert after every timer that expires no later: FIFO among equals. */
 	list_for_each(pos, &timer_head) {
@@ -64,7 +70,7 @@ void add_timer(struct timer_list *timer)
 			break;
 	}
 	list_add_tail(&timer->entry, pos);
-	local_irq_restore(flags);
+	spin_unlock_irqrestore(&timer_lock, flags);
 }
 
 /**
@@ -76,12 +82,12 @@ int del_timer(struct timer_list *timer)
 	unsigned long flags;
 	int ret = 0;
 
-	local_irq_save(flags);
+	spin_lock_irqsave(&timer_lock, flags);
 	if (timer_pending(timer)) {
 		list_del_init(&timer->entry);
 		ret = 1;
 	}
-	local_irq_restore(flags);
+	spin_unlock_irqrestore(&timer_lock, flags);
 	return ret;
 }
 
@@ -104,6 +110,7 @@ void do_timer(unsigned long ticks)
 /* run_timers - run every expired timer.  Timer interrupt, interrupts off. */
 void run_timers(void)
 {
+	spin_lock(&timer_lock);
 	while (!list_empty(&timer_head)) {
 		struct timer_list *t =
 			list_first_entry(&timer_head, struct timer_list, entry);
@@ -113,6 +120,7 @@ void run_timers(void)
 		list_del_init(&t->entry);
 		t->function(t->data);
 	}
+	spin_unlock(&timer_lock);
 }
 
 void init_timers(void)

@@ -8,20 +8,23 @@
  * obviously correct, and deterministic: the same requests always get the
  * same addresses.
  *
- * Callers must not sleep-wait on it; it never sleeps.  It disables
- * interrupts, so it may be called from anywhere.
+ * Callers must not sleep-wait on it; it never sleeps.  It takes its lock
+ * with interrupts off, so it may be called from anywhere, on any CPU.
  */
 #include <linux/kernel.h>
 #include <linux/gfp.h>
 #include <linux/string.h>
 #include <asm/page.h>
-#include <asm/irqflags.h>
+#include <linux/spinlock.h>
 
 #define BITS_PER_LONG	32
 
 static unsigned long page_bitmap[MAXMEM_PFN / BITS_PER_LONG];
 static unsigned long first_pfn, last_pfn;	/* managed: [first, last) */
 static unsigned long free_count;
+
+/* Guards the bitmap and free_count, from any CPU and interrupt handlers. */
+static DEFINE_SPINLOCK(page_alloc_lock);
 
 static int pfn_used(unsigned long pfn)
 {
@@ -60,7 +63,7 @@ unsigned long __get_free_pages(unsigned int order)
 {
 	unsigned long n = 1UL << order, pfn, i, flags;
 
-	local_irq_save(flags);
+	spin_lock_irqsave(&page_alloc_lock, flags);
 	for (pfn = ALIGN_UP(first_pfn, n); pfn + n <= last_pfn; pfn += n) {
 		for (i = 0; i < n; i++)
 			if (pfn_used(pfn + i))
@@ -69,11 +72,11 @@ unsigned long __get_free_pages(unsigned int order)
 			for (i = 0; i < n; i++)
 				set_used(pfn + i, 1);
 			free_count -= n;
-			local_irq_restore(flags);
+			spin_unlock_irqrestore(&page_alloc_lock, flags);
 			return (unsigned long) __va(pfn << PAGE_SHIFT);
 		}
 	}
-	local_irq_restore(flags);
+	spin_unlock_irqrestore(&page_alloc_lock, flags);
 	return 0;
 }
 
@@ -82,13 +85,13 @@ void free_pages(unsigned long addr, unsigned int order)
 {
 	unsigned long pfn = __pa(addr) >> PAGE_SHIFT, i, flags;
 
-	local_irq_save(flags);
+	spin_lock_irqsave(&page_alloc_lock, flags);
 	for (i = 0; i < (1UL << order); i++) {
 		BUG_ON(!pfn_used(pfn + i));
 		set_used(pfn + i, 0);
 	}
 	free_count += 1UL << order;
-	local_irq_restore(flags);
+	spin_unlock_irqrestore(&page_alloc_lock, flags);
 }
 
 unsigned long nr_free_pages(void)

@@ -15,7 +15,7 @@
 #include <linux/gfp.h>
 #include <linux/string.h>
 #include <asm/page.h>
-#include <asm/irqflags.h>
+#include <linux/spinlock.h>
 
 #define KMALLOC_MIN_SHIFT	4		/* 16 bytes */
 #define KMALLOC_CLASSES		8		/* 16 .. 2048 */
@@ -27,6 +27,9 @@ struct free_object {
 
 static struct free_object *free_list[KMALLOC_CLASSES];
 static unsigned char page_class[MAXMEM_PFN];
+
+/* Guards the free lists, from any CPU and interrupt handlers. */
+static DEFINE_SPINLOCK(slab_lock);
 
 static unsigned int size_class(size_t size)
 {
@@ -76,12 +79,12 @@ void *kmalloc(size_t size)
 		return (void *) p;
 	}
 
-	local_irq_save(flags);
+	spin_lock_irqsave(&slab_lock, flags);
 	if (free_list[c] || refill(c) == 0) {
 		o = free_list[c];
 		free_list[c] = o->next;
 	}
-	local_irq_restore(flags);
+	spin_unlock_irqrestore(&slab_lock, flags);
 	return o;
 }
 
@@ -108,8 +111,8 @@ void kfree(const void *p)
 		free_pages((unsigned long) p, c - KMALLOC_PAGES);
 		return;
 	}
-	local_irq_save(flags);
+	spin_lock_irqsave(&slab_lock, flags);
 	o->next = free_list[c];
 	free_list[c] = o;
-	local_irq_restore(flags);
+	spin_unlock_irqrestore(&slab_lock, flags);
 }

@@ -8,6 +8,8 @@
 #define _PAGE_PRESENT	0x001
 #define _PAGE_RW	0x002
 #define _PAGE_USER	0x004
+#define _PAGE_PWT	0x008	/* write-through */
+#define _PAGE_PCD	0x010	/* cache disabled: device registers */
 #define _PAGE_TABLE	(_PAGE_PRESENT | _PAGE_RW)	/* kernel-only, writable */
 
 #define PTRS_PER_PGD	1024

@@ -17,6 +17,12 @@ struct thread_struct {
 	unsigned long ip;
 };
 
+/* cpu_relax - in a spin-wait loop: `pause` (see asm/spinlock.h). */
+static inline void cpu_relax(void)
+{
+	__asm__ __volatile__("pause" : : : "memory");
+}
+
 static inline unsigned long read_cr0(void)
 {
 	unsigned long v;

@@ -36,6 +36,7 @@ extern void (*reserved_exception_stubs[12])(void);
 extern void (*interrupt[16])(void);
 
 void trap_init(void);
+void load_idt(void);
 void do_trap(struct pt_regs *regs, long vector);
 
 #endif

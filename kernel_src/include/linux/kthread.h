@@ -29,6 +29,9 @@ struct task_struct *kthread_create(int (*threadfn)(void *data),
 })
 
 void kthread_bind(struct task_struct *k, unsigned int cpu);
+struct task_struct *kthread_create_on_cpu(int (*threadfn)(void *data),
+					  void *data, unsigned int cpu,
+					  const char *namefmt);
 int kthread_stop(struct task_struct *k);
 int kthread_should_stop(void);
 int kthreadd(void *unused);
@@ -38,5 +41,6 @@ int kthread_create_list_empty(void);
 void kthread_bug_test(void);
 void lab5_test(void);		/* kernel/lab5_test.c (lab 5) */
 void kthread_bench(void);	/* kernel/kthread_bench.c (bench/) */
+void migrate_test(void);	/* kernel/migrate_test.c */
 
 #endif

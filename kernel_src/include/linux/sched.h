@@ -4,7 +4,10 @@
 #include <linux/list.h>
 #include <linux/wait.h>
 #include <linux/completion.h>
+#include <linux/cpumask.h>
+#include <linux/smp.h>
 #include <asm/processor.h>
+#include <asm/atomic.h>
 #include <asm/current.h>
 #include <asm/ptrace.h>
 #include <asm/thread_info.h>
@@ -64,6 +67,12 @@
  *               (Linux: sighand->action[sig - 1]); inherited at fork
  * @comm:        name, for printk and for gdb
  * @thread:      saved sp/ip while not running
+ * @cpu:         the CPU whose run queue the task is on, or runs on, or
+ *               will be queued on when woken (set_task_cpu())
+ * @cpus_allowed: CPUs the task may run on (set_cpus_allowed_ptr())
+ * @oncpu:       1 from the moment a CPU picks the task in schedule() until
+ *               the next task on that CPU has finished switching away from
+ *               it: its stack and registers are in use (task_oncpu())
  */
 struct task_struct {
 	volatile long state;
@@ -93,11 +102,16 @@ struct task_struct {
 	char comm[TASK_COMM_LEN];
 
 	struct thread_struct thread;
+
+	int cpu;
+	cpumask_t cpus_allowed;
+	int oncpu;
 };
 
 extern struct task_struct init_task;
 extern struct task_struct *kthreadd_task;
 extern struct task_struct *child_reaper;
+extern spinlock_t tasklist_lock;
 
 /* Set the state before testing the sleep condition (see wait.h). */
 #define __set_current_state(state_value)	\
@@ -107,14 +121,14 @@ extern struct task_struct *child_reaper;
 
 static inline void get_task_struct(struct task_struct *t)
 {
-	t->usage.counter++;
+	atomic_inc(&t->usage);
 }
 
 void __put_task_struct(struct task_struct *t);
 
 static inline void put_task_struct(struct task_struct *t)
 {
-	if (--t->usage.counter == 0)
+	if (atomic_dec_and_test(&t->usage))
 		__put_task_struct(t);
 }
 
@@ -130,6 +144,12 @@ void wake_up_new_task(struct task_struct *p);
 void cpu_idle(void) __attribute__((noreturn));
 int nr_running(void);
 int sched_setscheduler_nocheck(struct task_struct *p);
+void set_task_cpu(struct task_struct *p, int cpu);
+void wait_task_inactive(struct task_struct *p);
+int set_cpus_allowed_ptr(struct task_struct *p, const struct cpumask *new_mask);
+void sched_init_idle(struct task_struct *idle, int cpu);
+int migrate_queued_task(struct task_struct *p, int src_cpu, int dest_cpu);
+void migration_init_cpu(int cpu);	/* kernel/migration.c */
 long schedule_timeout(long timeout);
 long schedule_timeout_interruptible(long timeout);
 long schedule_timeout_uninterruptible(long timeout);
@@ -139,6 +159,7 @@ long do_fork(unsigned long clone_flags, unsigned long stack_start,
 	     struct pt_regs *regs, unsigned long stack_size,
 	     int *parent_tidptr, int *child_tidptr);
 struct task_struct *find_task_by_pid(pid_t pid);
+struct task_struct *fork_idle(int cpu);
 
 /* kernel/exit.c */
 void do_exit(long code) __attribute__((noreturn));
@@ -150,6 +171,11 @@ int kernel_thread(int (*fn)(void *), void *arg, unsigned long flags);
 int copy_thread(unsigned long clone_flags, unsigned long sp,
 		unsigned long unused, struct task_struct *p,
 		struct pt_regs *regs);
+
+static inline int task_cpu(const struct task_struct *p)
+{
+	return p->cpu;
+}
 
 /* The all-tasks list, headed by the idle task. */
 #define for_each_process(p) \

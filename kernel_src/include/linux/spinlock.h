@@ -3,23 +3,30 @@
 
 #include <linux/compiler.h>
 #include <asm/irqflags.h>
+#include <asm/spinlock.h>
 
 /*
- * Uniprocessor spinlocks.
+ * Spinlocks.
  *
- * With one CPU there is nobody to spin against.  What a lock still has to
- * guarantee is that the holder is not interleaved with another holder:
+ * A lock guards data that more than one CPU (or a task and an interrupt
+ * handler) touch.  spin_lock() spins until the lock is free, then owns it
+ * (the atomic test-and-set is in asm/spinlock.h); spin_unlock() frees it.
  *
- *   spin_lock()           disables preemption.  Our scheduler is not
- *                         preemptive anyway (tasks switch only inside
- *                         schedule()), so this is bookkeeping: the holder
- *                         must not sleep, and schedule() checks
- *                         preempt_count to catch one that does.
- *   spin_lock_irqsave()   also saves EFLAGS and disables interrupts, for
- *                         data shared with interrupt handlers.
+ *   spin_lock()           also disables preemption: the holder must not
+ *                         sleep, and schedule() checks preempt_count to
+ *                         catch one that does.  (Our scheduler is not
+ *                         preemptive anyway: tasks switch only inside
+ *                         schedule().)
+ *   spin_lock_irqsave()   also saves EFLAGS and disables interrupts on
+ *                         this CPU, for data an interrupt handler takes
+ *                         the same lock for: otherwise the handler could
+ *                         spin forever on a lock its own CPU holds.
+ *   raw_spin_lock()       the lock alone, no preemption count: for the
+ *                         run queues, whose lock is taken by one task in
+ *                         schedule() and released by the next one.
  *
- * @locked only records the state, so that gdb can show which locks are
- * held (`print kthread_create_lock`); nothing ever spins on it.
+ * @locked is the lock word (1 = held): `print kthread_create_lock` in gdb
+ * shows whether it is held.
  *
  * spin_lock()/spin_unlock() call out-of-line _spin_lock()/_spin_unlock()
  * (kernel/spinlock.c), as a Linux SMP or CONFIG_DEBUG_SPINLOCK build does:
@@ -49,6 +56,9 @@ void _spin_lock(spinlock_t *lock);
 void _spin_unlock(spinlock_t *lock);
 #define spin_lock(lock)		_spin_lock(lock)
 #define spin_unlock(lock)	_spin_unlock(lock)
+
+#define raw_spin_lock(lock)	__raw_spin_lock(&(lock)->locked)
+#define raw_spin_unlock(lock)	__raw_spin_unlock(&(lock)->locked)
 
 #define spin_lock_irqsave(lock, flags)			\
 	do {						\

@@ -3,11 +3,14 @@
 
 #include <linux/list.h>
 #include <linux/wait.h>
+#include <linux/threads.h>
 
 /*
  * Workqueues: deferred functions that run, in order, in the context of a
- * worker kthread, so they may sleep.  One worker per queue (one CPU):
- * "events/0" for the shared queue, "khelper" for the helper queue.
+ * worker kthread, so they may sleep.  A queue has one worker per online
+ * CPU, bound to it ("events/0", "events/1", ...), and work runs on the
+ * CPU that queued it; a single-thread queue ("khelper") has one worker,
+ * on no particular CPU.
  */
 struct work_struct;
 typedef void (*work_func_t)(struct work_struct *work);
@@ -20,11 +23,17 @@ struct work_struct {
 #define INIT_WORK(w, f) \
 	do { INIT_LIST_HEAD(&(w)->entry); (w)->func = (f); } while (0)
 
-struct workqueue_struct {
-	const char *name;
+/* One worker and its list of pending work. */
+struct cpu_workqueue_struct {
 	struct list_head worklist;
 	wait_queue_head_t more_work;
 	struct task_struct *thread;
+};
+
+struct workqueue_struct {
+	const char *name;
+	int singlethread;		/* only cpu_wq[0] is used */
+	struct cpu_workqueue_struct cpu_wq[NR_CPUS];
 };
 
 struct workqueue_struct *__create_workqueue(const char *name, int singlethread);

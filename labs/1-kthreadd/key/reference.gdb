@@ -17,6 +17,7 @@ next
 next
 next
 next
+next
 step
 next
 next

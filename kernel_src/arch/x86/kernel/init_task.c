@@ -28,7 +28,10 @@ struct task_struct init_task = {
 	.sibling	= LIST_HEAD_INIT(init_task.sibling),
 	.wait_chldexit	= __WAIT_QUEUE_HEAD_INITIALIZER(init_task.wait_chldexit),
 	.comm		= "swapper",
+	.cpu		= 0,
+	.cpus_allowed	= CPU_MASK_ALL,
+	.oncpu		= 1,
 };
 
-/* The running task; see asm/current.h.  Written only by __switch_to(). */
-struct task_struct *current_task = &init_task;
+/* CPU 0's running task; see asm/current.h. */
+DEFINE_PER_CPU(struct task_struct *, current_task) = &init_task;

@@ -11,6 +11,7 @@
 #include <asm/desc.h>
 #include <asm/i8259.h>
 #include <asm/traps.h>
+#include <asm/apic.h>
 
 struct irq_desc {
 	irq_handler_t handler;
@@ -44,6 +45,10 @@ void do_IRQ(struct pt_regs *regs)
 	unsigned int irq = vector - FIRST_EXTERNAL_VECTOR;
 	struct irq_desc *desc;
 
+	if (vector >= LOCAL_TIMER_VECTOR) {	/* from the local APIC */
+		smp_apic_interrupt(vector);
+		return;
+	}
 	if (irq >= NR_IRQS) {
 		printk("do_IRQ: bad vector %u\n", vector);
 		return;

@@ -95,7 +95,7 @@ int copy_thread(unsigned long clone_flags, unsigned long sp,
 __attribute__((used)) struct task_struct *
 __switch_to(struct task_struct *prev, struct task_struct *next)
 {
-	current_task = next;
+	percpu_write(current_task, next);
 	return prev;
 }
 

@@ -11,6 +11,7 @@
 #include <linux/string.h>
 #include <asm/page.h>
 #include <asm/setup.h>
+#include <asm/mpspec.h>
 
 extern char _text[], _end[];
 void paging_init(void);
@@ -72,6 +73,7 @@ void setup_arch(void)
 	       mem_kb, (max_low_pfn << PAGE_SHIFT) >> 20, max_low_pfn);
 
 	paging_init();
+	find_smp_config();
 
 	start_pfn = PFN_UP(__pa(_end));
 	mem_init(start_pfn, max_low_pfn);

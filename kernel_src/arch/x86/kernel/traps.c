@@ -117,5 +117,11 @@ void trap_init(void)
 	for (i = 20; i < 32; i++)
 		set_intr_gate(i, reserved_exception_stubs[i - 20]);
 
+	load_idt();
+}
+
+/* load_idt - make idt_table this CPU's IDT (each CPU loads it once). */
+void load_idt(void)
+{
 	__asm__ __volatile__("lidt %0" : : "m"(idt_descr));
 }
