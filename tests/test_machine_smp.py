@@ -183,3 +183,28 @@ def test_watchpoint_sees_every_cpu(kernels):
         assert tm.cont(200_000).reason == "watchpoint"
         cpus.append(tm.cpu)
     assert 1 in cpus and cpus[0] == 0
+
+
+def boot(kernel, cpus):
+    """Console and icount at `init: boot complete` on `cpus` CPUs."""
+    box = {}
+
+    def console(_data):
+        if b"init: boot complete" in box["m"].console_output:
+            box["m"].request_stop()
+    m = box["m"] = Machine(kernel, cpus=cpus, console=console)
+    while b"init: boot complete" not in m.console_output and m.icount < 500_000_000:
+        m.cont(50_000_000)
+    return bytes(m.console_output), m.icount
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_the_kernel_boots_on_every_cpu_the_same_twice(n):
+    """The SMP kernel on --cpus N: every AP comes online, and two boots agree
+    byte for byte on the console and on the icount."""
+    from machine.kbuild import ensure_kernel
+    kernel = ensure_kernel()
+    first = boot(kernel, n)
+    assert b"smpboot: %d CPUs online" % n in first[0]
+    assert first[0].rstrip().endswith(b"init: boot complete")
+    assert boot(kernel, n) == first
