@@ -44,6 +44,36 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+class LineMerge:
+    """Two (or more) output streams merged a whole line at a time.
+
+    Nothing orders bytes across two pipes: a reader woken with both ready
+    may take a console line's head, then a message, then the line's tail
+    ("Oops: inva" + "gdb session ended..." + "lid opcode").  So a stream's
+    bytes join the merged text only up to its last newline; the rest waits
+    for its line to end or its stream to close.  `text()` is the merged
+    lines, then every stream's unfinished line (a look, not committed)."""
+
+    def __init__(self):
+        self.lines = bytearray()
+        self._tails = {}
+
+    def feed(self, key, chunk: bytes) -> None:
+        tail = self._tails.get(key, b"") + chunk
+        cut = tail.rfind(b"\n") + 1
+        self.lines += tail[:cut]
+        self._tails[key] = tail[cut:]
+
+    def close(self, key) -> None:
+        tail = self._tails.pop(key, b"")
+        if tail:   # ended without a newline: its own line all the same
+            self.lines += tail + b"\n"
+
+    def text(self) -> bytes:
+        tails = b"".join(t for t in self._tails.values() if t)
+        return bytes(self.lines) + tails
+
+
 def stub_command(kernel=None, args: Sequence[str] = (), *, fake: bool = False,
                  stdio: bool = False):
     """The one `python -m gdbstub` command line (StubProcess, stub_pipe,
@@ -66,7 +96,8 @@ class StubProcess:
     the stub would block in write() with gdb waiting on it), and again by
     every look at them, so a look sees everything the stub wrote before it.
     What it printed is kept (`stderr`: its messages, `console`: the guest's
-    UART on stdout, `output()`: both in arrival order); `wait_for` acts on a
+    UART on stdout, `output()`: both, a whole line at a time in the order
+    lines ended, see LineMerge); `wait_for` acts on a
     line as it arrives, as MIT 6.828's gradelib monitors do, never sleeps."""
 
     def __init__(self, kernel=None, args: Sequence[str] = (), *, once: bool = False,
@@ -77,7 +108,7 @@ class StubProcess:
         self.proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._seen = threading.Condition()
-        self._err, self._out, self._both = bytearray(), bytearray(), bytearray()
+        self._err, self._out, self._both = bytearray(), bytearray(), LineMerge()
         # fd -> its buffer, while not at EOF; reads happen only under the lock
         self._pipes = {self.proc.stderr.fileno(): self._err, self.proc.stdout.fileno(): self._out}
         for fd in self._pipes:
@@ -105,9 +136,10 @@ class StubProcess:
                     break
                 if not chunk:
                     del self._pipes[fd]
+                    self._both.close(fd)
                     break
                 buf += chunk
-                self._both += chunk
+                self._both.feed(fd, chunk)
 
     def _pump(self) -> None:
         poller = select.poll()
@@ -143,10 +175,10 @@ class StubProcess:
             return bytes(self._out)
 
     def output(self) -> bytes:
-        """stderr and the console, in the order they arrived."""
+        """stderr and the console, whole lines in the order they ended."""
         with self._seen:
             self._drain()
-            return bytes(self._both)
+            return self._both.text()
 
     def wait_for(self, pattern: Union[bytes, str, Pattern], stream: str = "output",
                  timeout: float = 60.0, count: int = 1):
@@ -158,11 +190,13 @@ class StubProcess:
             pattern = pattern.encode()
         if isinstance(pattern, bytes):
             pattern = re.compile(re.escape(pattern))
-        buf = {"stderr": self._err, "console": self._out, "output": self._both}[stream]
+        look = {"stderr": lambda: self._err, "console": lambda: self._out,
+                "output": self._both.text}[stream]
         end = time.monotonic() + timeout
         with self._seen:
             while True:
                 self._drain()
+                buf = look()
                 found = list(itertools.islice(pattern.finditer(buf), count))
                 if len(found) == count:
                     return found[-1]
