@@ -23,6 +23,7 @@ from unicorn import Uc, UC_ARCH_X86, UC_MODE_32  # noqa: E402
 from unicorn.x86_const import UC_X86_REG_EIP  # noqa: E402
 
 from machine import clock as vclock  # noqa: E402
+from hostinfo import host_line  # noqa: E402
 
 A, D = 0x10000, 0x11000
 LOOPS = {
@@ -60,8 +61,7 @@ def main():
     ap.add_argument("--iters", type=int, default=4_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    print("host: %s, load average %s" % (os.uname().machine,
-                                         " ".join("%.2f" % x for x in os.getloadavg())))
+    print(host_line())
     for loop, (body, per_iter) in LOOPS.items():
         for kind in ("no hooks", "block clock", "per-instruction clock"):
             best = max(run(kind, body, per_iter, args.iters) for _ in range(args.repeat))

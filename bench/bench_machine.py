@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from hostinfo import host_line  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -132,8 +133,7 @@ def main():
     ap.add_argument("--insns", type=int, default=200_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    print("host: %s, load average %s" % (os.uname().machine,
-                                         " ".join("%.2f" % x for x in os.getloadavg())))
+    print(host_line())
     bench_boot(args.repeat)
     bench_free_running(args.insns, args.repeat)
     bench_watch(args.insns, args.repeat)

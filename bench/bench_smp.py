@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from machine import Machine                            # noqa: E402
 from machine.kbuild import ensure_kernel               # noqa: E402
 from machine.testkit import build_smp_os               # noqa: E402
+from hostinfo import host_line  # noqa: E402
 
 TOTAL = 400_000
 BOOT_DONE = re.compile(rb"init: boot complete")
@@ -59,8 +60,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3, help="runs per row; the fastest is shown")
     args = ap.parse_args()
     kernel = ensure_kernel(args.kernel)
-    print("host: %s, load average %s" % (os.uname().machine,
-                                         " ".join(open("/proc/loadavg").read().split()[:3])))
+    print(host_line())
     for cpus, quantum in ((1, 10_000), (2, 1_000), (2, 10_000), (2, 100_000),
                           (4, 1_000), (4, 10_000), (4, 100_000)):
         icount, secs, smp = best(lambda: boot(kernel, cpus, quantum), args.repeat)

@@ -20,6 +20,7 @@ import os
 import sys
 import tempfile
 import time
+from hostinfo import host_line  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -107,8 +108,7 @@ def main():
     args = ap.parse_args()
     from machine.kbuild import ensure_kernel
     kernel = ensure_kernel()
-    print("host: %s, %d CPUs, load average %s" % (
-        os.uname().machine, os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())))
+    print(host_line())
     bench_boot(kernel, args.repeat)
     bench_stub(kernel, max(1, args.repeat // 2))
     bench_free_running(args.insns, args.repeat)

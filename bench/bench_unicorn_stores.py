@@ -21,6 +21,7 @@ import time
 
 from unicorn import Uc, UC_ARCH_X86, UC_MODE_32
 from unicorn.x86_const import UC_X86_REG_CR0, UC_X86_REG_CR3, UC_X86_REG_CR4, UC_X86_REG_ECX
+from hostinfo import host_line  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CODE, DATA, PD, PDPT = 0x10000, 0x200000, 0x100000, 0x101000
@@ -52,8 +53,7 @@ def main():
     ap.add_argument("--iters", type=int, default=4_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    print("host: %s, load average %s" % (os.uname().machine,
-                                         " ".join("%.2f" % x for x in os.getloadavg())))
+    print(host_line())
     for nx in (False, True):
         best = max(run(nx, args.iters) for _ in range(args.repeat))
         print("store loop, data page %-11s %6.1f M guest instructions per CPU second"
