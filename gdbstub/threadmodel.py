@@ -72,6 +72,10 @@ class ThreadModel(Protocol):
     def thread_name(self, tid: int) -> Optional[str]:
         return None
 
+    def core(self, tid: int) -> int:
+        """The CPU thread `tid` runs on, or last ran on (qXfer:threads' core)."""
+        return 0
+
     def resume_pc(self, tid: int) -> Optional[int]:
         """Where a task that is not on the CPU resumes."""
         return None
@@ -137,6 +141,9 @@ class SingleThread(ThreadModel):
             return None
         state = self.target.cpu_state(tid - self.CPU)
         return f"CPU#{tid - self.CPU}" + ("" if state == "running" else f" [{state}]")
+
+    def core(self, tid: int) -> int:
+        return tid - self.CPU if self.is_alive(tid) else 0
 
     def _on_cpu(self, tid: int) -> bool:
         if not self.is_alive(tid):

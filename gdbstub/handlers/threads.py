@@ -80,7 +80,7 @@ class ThreadOps(Capability):
         lines = ['<?xml version="1.0"?>', "<threads>"]
         for tid in th.thread_ids():
             name = th.thread_name(tid) if self._named() else None
-            attrs = f'id="{tid:x}" core="0"'
+            attrs = f'id="{tid:x}" core="{th.core(tid)}"'
             if name:
                 attrs += f" name={quoteattr(name)}"
             task = th.task(tid)

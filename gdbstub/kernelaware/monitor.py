@@ -47,17 +47,19 @@ def ps(ctx, args) -> str:
     if tasks is None:
         raise MonitorError("the kernel has not set up its task list yet "
                            "(current_task is not readable)")
-    cur = threads.running_pid()
+    running_keys = threads.running_keys()
+    smp = threads.target.cpus > 1    # one CPU: no CPU column, the output it always had
     rows = []
-    for pid, t in tasks.items():
-        running = pid == cur
-        tid = threads.thread_of(pid)
-        rows.append((running, pid, "-" if tid is None else str(tid),
+    for key, t in tasks.items():
+        running = key in running_keys
+        tid = threads.thread_of(key)
+        rows.append((running, t.pid, f"{t.cpu:3d}  " if smp else "",
+                     "-" if tid is None else str(tid),
                      f"{t.state_letter(running)} ({t.state_name(running)})", t.comm))
-    width = max([16] + [len(r[3]) for r in rows])   # 'D (uninterruptible)' is 19
-    lines = [f"  PID  THREAD  {'STATE':<{width}} COMM"]
-    for running, pid, tid, state, comm in rows:
-        lines.append(f"{'*' if running else ' '}{pid:4d}  {tid:>6}  {state:<{width}} {comm}")
+    width = max([16] + [len(r[4]) for r in rows])   # 'D (uninterruptible)' is 19
+    lines = [f"  PID  {'CPU  ' if smp else ''}THREAD  {'STATE':<{width}} COMM"]
+    for running, pid, cpu, tid, state, comm in rows:
+        lines.append(f"{'*' if running else ' '}{pid:4d}  {cpu}{tid:>6}  {state:<{width}} {comm}")
     return "\n".join(lines) + "\n"
 
 

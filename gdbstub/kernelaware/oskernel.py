@@ -34,11 +34,11 @@ from .dwarf import LayoutError, per_elf
 
 # Members of struct task_struct the stub uses; `required` ones must exist.
 TASK_REQUIRED = ("state", "pid", "comm", "tasks", "thread")
-TASK_OPTIONAL = ("stack", "exit_state", "flags", "parent")
+TASK_OPTIONAL = ("stack", "exit_state", "flags", "parent", "cpu")
 SYMBOLS_REQUIRED = ("init_task", "current_task")
 SYMBOLS_OPTIONAL = ("ret_from_fork", "log_buf", "log_end", "log_buf_len", "jiffies",
                     "nr_switches", "idt_descr", "early_gdt_descr", "kthreadd_task",
-                    "kernel_thread_helper")
+                    "kernel_thread_helper", "__per_cpu_offset")
 
 MAX_TASKS = 4096  # a longer list is taken as corrupt (or not set up yet)
 
@@ -143,6 +143,7 @@ class Task:
     exit_state: int
     sp: int            # thread.sp: saved stack pointer (valid while not running)
     ip: int            # thread.ip: resume address (valid while not running)
+    cpu: int = 0       # task->cpu: the CPU whose run queue it is on (0 without the field)
 
     def state_name(self, running: bool) -> str:
         """One word: running (on the CPU), runnable, sleeping, uninterruptible, zombie, dead."""
@@ -174,9 +175,21 @@ class TaskWalker:
         b = self._mem(addr, 4)
         return None if b is None else struct.unpack("<I", b)[0]
 
-    def current_task(self) -> Optional[int]:
-        """The value of current_task (0 or None when not set up or unreadable)."""
-        return self._u32(self.layout.sym("current_task"))
+    def per_cpu_offset(self, cpu: int) -> Optional[int]:
+        """__per_cpu_offset[cpu] (asm/percpu.h): CPU 0's copy is the symbol
+        itself; None for a CPU whose area is not set up yet (offset still 0)
+        or a kernel without the array."""
+        if cpu == 0:
+            return 0
+        base = self.layout.sym("__per_cpu_offset")
+        off = None if base is None else self._u32(base + 4 * cpu)
+        return off or None
+
+    def current_task(self, cpu: int = 0) -> Optional[int]:
+        """CPU `cpu`'s current_task, per_cpu(current_task, cpu) (0 or None when
+        not set up or unreadable)."""
+        off = self.per_cpu_offset(cpu)
+        return None if off is None else self._u32(self.layout.sym("current_task") + off)
 
     def read_task(self, addr: int) -> Optional[Task]:
         L = self.layout
@@ -197,7 +210,8 @@ class TaskWalker:
         return Task(addr=addr, pid=s32(off["pid"]), comm=comm.decode("latin-1"),
                     state=s32(off["state"]),
                     exit_state=s32(off["exit_state"]) if "exit_state" in off else 0,
-                    sp=u32(L.thread_sp), ip=u32(L.thread_ip))
+                    sp=u32(L.thread_sp), ip=u32(L.thread_ip),
+                    cpu=s32(off["cpu"]) if "cpu" in off else 0)
 
     def task_addrs(self) -> Optional[List[int]]:
         """Addresses of every task on init_task.tasks, init_task first; None if

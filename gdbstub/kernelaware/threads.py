@@ -83,7 +83,9 @@ class KernelThreads(ThreadModel):
 
     * Thread ids are given in the order gdb discovers the tasks
       (`ThreadIds`); inside, tasks are known by pid.
-    * The running task (``current_task``) has the CPU's registers.
+    * Each CPU's current task (``per_cpu(current_task, n)``) runs, with
+      that CPU's registers.  CPU n's idle task (pid 0 like init_task, on no
+      task list) is known by the key -n, as CPU n's thread is.
     * A task that is not running has the registers its ``switch_to`` saved:
       eip = thread.ip (label 1 in switch_to, inside schedule()), esp =
       thread.sp, ebp = the word at thread.sp (pushed by switch_to), eflags =
@@ -125,7 +127,8 @@ class KernelThreads(ThreadModel):
         self.enabled = enabled  # False: show the CPU as one thread (`monitor tasks off`)
         self.ids = ThreadIds()
         self._key = object()
-        self._cur = None       # the running Task, or None
+        self._cur = None       # CPU 0's current Task, or None (no task list yet)
+        self._curs = {}        # {cpu: its current Task}
         self._tasks = None     # {pid: Task} in list order, or None when not computed
         # (pid, task addr) of a task that released itself and that a step gdb
         # asked for switched off the CPU for good: still a thread until gdb
@@ -148,7 +151,8 @@ class KernelThreads(ThreadModel):
         key = self.target.generation
         if key is None or key != self._key:
             self._key = key if key is not None else object()
-            self._cur = self._current_raw() if self.enabled else None
+            self._curs = self._currents_raw() if self.enabled else {}
+            self._cur = self._curs.get(0)
             self._tasks = None
 
     def task_table(self):
@@ -165,22 +169,39 @@ class KernelThreads(ThreadModel):
             self.invalidate()
 
     def running_pid(self) -> Optional[int]:
-        """Pid of the task on the CPU (even when tasks are not shown)."""
-        cur = self._current_raw()
+        """Pid of the task on the running CPU (even when tasks are not shown)."""
+        cur = self._current_raw(self.target.running_cpu)
         return None if cur is None else cur.pid
+
+    def running_keys(self) -> Dict[int, int]:
+        """{key: cpu} of each CPU's current task (even when tasks are not shown)."""
+        return {self._key_of(cpu, t): cpu for cpu, t in self._currents_raw().items()}
+
+    @staticmethod
+    def _key_of(cpu: int, task) -> int:
+        return -cpu if task.pid == 0 and cpu > 0 else task.pid
 
     def thread_of(self, pid: int) -> Optional[int]:
         """The thread id gdb knows task `pid` by on this connection, or None."""
         return self.ids.tid(pid) if self.enabled else None
 
-    def _current_raw(self):
-        addr = self.walker.current_task()
+    def _current_raw(self, cpu: int = 0):
+        addr = self.walker.current_task(cpu)
         if not addr:
             return None
         task = self.walker.read_task(addr)
         if task is None or task.pid < 0:
             return None
         return task
+
+    def _currents_raw(self):
+        """{cpu: its current Task} for the CPUs whose current_task is readable."""
+        curs = {}
+        for cpu in range(self.target.cpus):
+            t = self._current_raw(cpu)
+            if t is not None:
+                curs[cpu] = t
+        return curs
 
     def tasks(self):
         """{pid: Task} of every task (list order, init_task first); None in CPU mode."""
@@ -193,7 +214,8 @@ class KernelThreads(ThreadModel):
             for t in found:
                 if t.pid >= 0:          # a corrupt pid (-2) is no thread
                     out.setdefault(t.pid, t)
-            out.setdefault(self._cur.pid, self._cur)  # even if not (or no longer) listed
+            for cpu, cur in self._curs.items():   # even if not (or no longer) listed
+                out.setdefault(self._key_of(cpu, cur), cur)
             if self._departed is not None:
                 t = self.walker.read_task(self._departed[1])
                 if t is not None:
@@ -241,7 +263,26 @@ class KernelThreads(ThreadModel):
 
     def _running_key(self) -> int:
         self._fresh()
-        return -self.target.running_cpu if self._cur is None else self._cur.pid
+        cpu = self.target.running_cpu
+        cur = self._curs.get(cpu)
+        return -cpu if self._cur is None or cur is None else self._key_of(cpu, cur)
+
+    def cpu_of_task(self, tid: int) -> Optional[int]:
+        """The CPU that task thread `tid` is the current task of, or None."""
+        key = self._pid(tid)
+        return None if key is None or self.tasks() is None else self._cpu_running(key)
+
+    def _cpu_running(self, key: int) -> Optional[int]:
+        """The CPU whose current task has this key, or None."""
+        self._fresh()
+        return next((cpu for cpu, t in self._curs.items() if self._key_of(cpu, t) == key), None)
+
+    def core(self, tid: int) -> int:
+        """The CPU of thread `tid` for qXfer:threads: a task's task->cpu, a CPU's number."""
+        t = self.task(tid)
+        if t is not None:
+            return t.cpu
+        return self._cpu_of(self.ids.key(tid)) or 0
 
     def current(self) -> int:
         return self.ids.reveal(self._running_key())
@@ -253,7 +294,8 @@ class KernelThreads(ThreadModel):
         return self._pid(tid) is not None
 
     def is_running(self, tid: int) -> bool:
-        return self._pid(tid) == self._running_key()
+        """On a CPU: the running CPU's thread, or any CPU's current task."""
+        return self._pid(tid) == self._running_key() or self.cpu_of_task(tid) is not None
 
     def task(self, tid: int):
         pid = self._pid(tid)
@@ -286,7 +328,7 @@ class KernelThreads(ThreadModel):
         tid = self.ids.tid(pid)
         if t is None:
             return f"Thread {tid}" if tid is not None else f"pid {pid}"
-        state = t.state_name(pid == self._running_key())
+        state = t.state_name(self._cpu_running(pid) is not None)
         if tid is None:
             return f'pid {pid} "{t.comm}" ({state})'
         return f'Thread {tid} "{t.comm}" (pid {pid}, {state})'
@@ -295,6 +337,8 @@ class KernelThreads(ThreadModel):
         """A task that is not on the CPU is waited for (stepwait.py); a CPU
         thread that is not running becomes the running CPU."""
         cpu = None if tid is None else self._other_cpu(tid)
+        if cpu is None and tid is not None and tid != self.running():
+            cpu = self.cpu_of_task(tid)   # the current task of another CPU
         if cpu is not None:
             return step_cpu(self.target, cpu, tid, step)
         return step_task(self, tid, others_run, step, breakpoints)
@@ -306,9 +350,10 @@ class KernelThreads(ThreadModel):
 
     # -- registers
     def _cpu(self, tid: int) -> bool:
+        """True when thread `tid` has the running CPU's registers."""
         if self._pid(tid) is None:
             raise TargetRegisterError(f"no thread {tid}")
-        return self.is_running(tid)
+        return self._pid(tid) == self._running_key()
 
     def saved_registers(self, tid: int) -> Dict[str, int]:
         """The registers of a task that is not running, as far as they were saved."""
@@ -321,10 +366,16 @@ class KernelThreads(ThreadModel):
         """The CPU of thread `tid` when it is a CPU that is not running."""
         return self._cpu_of(self.ids.key(tid)) if self.tasks() is None else None
 
+    def _cpu_registers(self, tid: int) -> Optional[int]:
+        """The CPU (not the running one) whose registers thread `tid` has:
+        a CPU thread, or the current task of that CPU; None otherwise."""
+        cpu = self._other_cpu(tid)
+        return self.cpu_of_task(tid) if cpu is None else cpu
+
     def read_register(self, tid: int, name: str) -> int:
         if self._cpu(tid) or name in _SHARED:
             return self.target.read_register(name)
-        cpu = self._other_cpu(tid)
+        cpu = self._cpu_registers(tid)
         if cpu is not None:
             return self.target.read_cpu_registers(cpu, [name])[0]
         saved = self.saved_registers(tid)
@@ -335,14 +386,14 @@ class KernelThreads(ThreadModel):
     def read_registers(self, tid: int, names: List[str]) -> List[int]:
         if self._cpu(tid):
             return self.target.read_registers(names)
-        cpu = self._other_cpu(tid)
+        cpu = self._cpu_registers(tid)
         if cpu is not None:
             return self.target.read_cpu_registers(cpu, names)
         return [self.read_register(tid, n) for n in names]
 
     def write_register(self, tid: int, name: str, value: int) -> None:
         if not self._cpu(tid):
-            cpu = self._other_cpu(tid)
+            cpu = self._cpu_registers(tid)
             if cpu is not None:
                 raise ThreadNotRunning(f"cannot write {name} of CPU {cpu}: only the CPU "
                                        "that ran last (the stop's thread) can be written")

@@ -1,0 +1,65 @@
+"""Kernel awareness per CPU, through real gdb on the real kernel with `--cpus 2`:
+each CPU's current task is per_cpu(current_task, n), at &current_task +
+__per_cpu_offset[n] (kernel_src/README.md), not the symbol (CPU 0's copy)."""
+import re
+
+import pytest
+
+from gdbharness import run_gdb, section
+from gdbstub.harness.mi import GdbSession
+
+PS_ROW = re.compile(r"([* ])\s*(\d+)\s+(\d+)\s+(\d+|-)\s+(\w) \((\w+)\)\s+(\S+)")
+
+
+@pytest.fixture(scope="module")
+def ps_two_cpus(kernel, gdb):
+    text = run_gdb(kernel, "break oops_test", "continue", "monitor ps", "monitor cpus",
+                   stub_args=("--cpus", "2"))
+    return section(text, "(gdb) monitor ps\n", "(gdb) monitor cpus")
+
+
+def test_ps_shows_each_task_cpu_and_each_cpu_current(ps_two_cpus):
+    lines = ps_two_cpus.splitlines()
+    assert re.fullmatch(r"  PID  CPU  THREAD  STATE +COMM", lines[1]), lines[1]
+    rows = [PS_ROW.fullmatch(line) for line in lines[2:]]
+    assert all(rows), lines
+    cpu = {r[7]: int(r[3]) for r in rows if r[2] != "0"}
+    for n in (0, 1):    # the per-CPU kthreads, on the CPU the kernel bound them to
+        for name in ("migration", "ksoftirqd", "events"):
+            assert cpu[f"{name}/{n}"] == n, (name, n, ps_two_cpus)
+    running = [(int(r[3]), r[7], r[6]) for r in rows if r[1] == "*"]
+    # the stop is init's (oops_test) on CPU 0; CPU 1 idles: its own swapper runs
+    assert sorted(running) == [(0, "init", "running"), (1, "swapper", "running")], running
+
+
+def test_ps_on_one_cpu_has_no_cpu_column(kernel, gdb):
+    text = run_gdb(kernel, "break oops_test", "continue", "monitor ps", "monitor cpus")
+    lines = section(text, "(gdb) monitor ps\n", "(gdb) monitor cpus").splitlines()
+    assert re.fullmatch(r"  PID  THREAD  STATE +COMM", lines[1]), lines[1]
+    assert [line for line in lines if line.startswith("*")] == [
+        "*   1       -  R (running)      init"]
+
+
+def test_tasks_on_two_cpus_have_cores_and_their_cpu_registers(kernel, gdb):
+    """Stopped on CPU 1 (migration/1's first run): gdb's thread is migration/1,
+    core 1; CPU 0's current task has CPU 0's registers and unwinds to
+    kernel_thread_helper too."""
+    with GdbSession(kernel, stub_args=["--cpus", "2", "--tasks"]) as s:
+        s.cmd("break migration_thread if data == (void *) 1")
+        s.cmd("continue")
+        info = s.mi("-thread-info")
+        threads = {t["name"]: t for t in info["threads"]}
+        me = next(t for t in info["threads"] if t["id"] == info["current-thread-id"])
+        assert (me["name"], me["core"], me["frame"]["func"]) == (
+            "migration/1", "1", "migration_thread")
+        assert threads["migration/0"]["core"] == "0"
+        cpus = s.cmd("monitor cpus")
+        eip0 = int(re.search(r"CPU#0 +\w+ +eip (0x\w+)", cpus)[1], 16)
+        cpu0 = [t for t in info["threads"] if t["details"].endswith(", running")
+                and t is not me]
+        assert [(t["core"], int(t["frame"]["addr"], 16)) for t in cpu0] == [("0", eip0)], cpus
+        bt = s.cmd("thread apply all bt")
+        for t in (me, cpu0[0]):
+            part = bt[bt.index(f'Thread {t["id"]} "{t["name"]}"'):]
+            part = part[:part.index("\n\n")] if "\n\n" in part else part
+            assert "in kernel_thread_helper ()" in part, part
