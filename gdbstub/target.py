@@ -62,7 +62,7 @@ class StopEvent(Stop):
 
     @classmethod
     def from_stop(cls, stop: Stop) -> "StopEvent":
-        # getattr by field name: every field Stop declares, whatever it grows to
+        # dynamic by field name: every field Stop declares, whatever it grows to
         return cls(**{f.name: getattr(stop, f.name) for f in fields(Stop)})
 
     @property
