@@ -63,3 +63,13 @@ def test_tasks_on_two_cpus_have_cores_and_their_cpu_registers(kernel, gdb):
             part = bt[bt.index(f'Thread {t["id"]} "{t["name"]}"'):]
             part = part[:part.index("\n\n")] if "\n\n" in part else part
             assert "in kernel_thread_helper ()" in part, part
+
+
+def test_kt_ps_marks_each_cpu_current_task(kernel, gdb):
+    """gdb's own kt-ps (gdb_scripts/kt) reads per_cpu(current_task, n) too."""
+    text = run_gdb(kernel, "source gdb_scripts/kt.py", "break oops_test", "continue",
+                   "kt-ps", "monitor cpus", stub_args=("--cpus", "2"))
+    rows = section(text, "(gdb) kt-ps\n", "(gdb) monitor cpus").splitlines()[2:]
+    running = sorted(re.sub(r"0x\w+", "ADDR", r) for r in rows if r.startswith("*"))
+    assert running == ["* ADDR     0  R (running)           swapper",
+                       "* ADDR     1  R (running)           init"], rows

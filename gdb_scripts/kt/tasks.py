@@ -2,7 +2,9 @@
 
 The kernel keeps every task on the circular list headed by
 init_task.tasks (fork.c adds, exit.c removes in release_task); current_task
-is the running one (only __switch_to() writes it).
+is the running one (only __switch_to() writes it), one per CPU: the symbol
+is CPU 0's copy, CPU n's is at &current_task + __per_cpu_offset[n]
+(asm/percpu.h).
 """
 import gdb
 
@@ -25,6 +27,27 @@ def current_task():
     if addr == 0:
         raise gdb.GdbError("current_task is NULL: the scheduler is not set up yet")
     return ptr
+
+
+def cpu_currents():
+    """[struct task_struct *] of every CPU whose per-CPU area is set up,
+    CPU 0's first (a CPU not started yet has __per_cpu_offset[n] == 0)."""
+    cur = current_task()
+    try:
+        offsets = gdb.parse_and_eval("__per_cpu_offset")
+    except gdb.error:
+        return [cur]    # a kernel without per-CPU areas
+    base = int(gdb.parse_and_eval("&current_task"))
+    found = [cur]
+    try:
+        for n in range(1, offsets.type.range()[1] + 1):
+            off = int(offsets[n])
+            if off:
+                slot = gdb.Value((base + off) & 0xFFFFFFFF).cast(cur.type.pointer())
+                found.append(slot.dereference())
+    except gdb.MemoryError as e:
+        raise utils.memory_error(e, "__per_cpu_offset")
+    return found
 
 
 def task_list():
@@ -51,10 +74,11 @@ def find_task(pid):
     return None
 
 
-def task_info(t, current_addr=None):
-    """(address, pid, state text, comm, is_current) of task pointer `t`."""
+def task_info(t, current_addrs=()):
+    """(address, pid, state text, comm, is_current) of task pointer `t`;
+    `current_addrs`: the tasks on a CPU."""
     addr = int(t)
-    is_current = current_addr is not None and addr == current_addr
+    is_current = addr in current_addrs
     # kt.taskstate: the decoder the stub's `monitor ps` uses too
     state = taskstate.describe(int(t["state"]), int(t["exit_state"]), is_current)
     return addr, int(t["pid"]), state, utils.read_string(t["comm"]), is_current
@@ -64,12 +88,17 @@ def ps_rows():
     """One task_info() tuple per task, in task-list order."""
     try:
         tasks = task_list()
-        cur_task = current_task()
-        cur = int(cur_task)
-        if cur not in (int(t) for t in tasks):
-            # released (exit.c unlinks it) but still on the CPU: shown, as the stub shows it
-            tasks.append(cur_task)
-        return [task_info(t, cur) for t in tasks]
+        listed = {int(t) for t in tasks}
+        curs = []
+        for cur_task in cpu_currents():
+            cur = int(cur_task)
+            curs.append(cur)
+            if cur not in listed:
+                # released (exit.c unlinks it) but still on the CPU, or another CPU's
+                # idle task (on no list): shown, as the stub shows it
+                tasks.append(cur_task)
+                listed.add(cur)
+        return [task_info(t, curs) for t in tasks]
     except gdb.MemoryError as e:
         raise utils.memory_error(e, "a task_struct")
 
