@@ -111,6 +111,14 @@ def test_x86_64_elf():
     (["--deadline", "1e400K"], ["bad instruction count '1e400K'"]),
     (["--deadline", "infM"], ["bad instruction count"]),
     (["--trace-dir", "/nonexistent/dir"], ["bad --trace-dir", "writable folder"]),
+    (["--cpus", "0"], ["--cpus", "choose from 1, 2, 3, 4"]),
+    (["--cpus", "99999999999999999999"], ["--cpus", "choose from 1, 2, 3, 4"]),
+    (["--cpus", "/etc/passwd"], ["--cpus", "invalid int value"]),
+    (["--quantum", "0"], ["bad quantum '0'", "positive integer"]),
+    (["--quantum", "-5"], ["bad quantum", "positive integer"]),
+    (["--quantum", "/etc/passwd"], ["bad quantum", "positive integer"]),
+    (["--sched-seed", "abc"], ["bad seed 'abc'", "non-negative integer"]),
+    (["--sched-seed", "1e400"], ["bad seed", "non-negative integer"]),
 ])
 def test_bad_options(kernel, args, words):
     one_line_error(stub("--kernel", kernel, *args), *words)
