@@ -117,6 +117,53 @@ def test_tail_lines_and_handshake_events():
     assert hs[1]["target_pid"] == 2 and hs[4]["waiter_pid"] == 1
 
 
+# Two CPUs: init on CPU 0 wakes w/1 on CPU 1, whose idle task (pid 0 too)
+# was running there since the trace started; CPU 2 comes online at 130.
+TWO_CPUS = [
+    rec(100, "wake_up_process", 1, "init", cpu=0, target_pid=3, target_comm="w/1",
+        target_state="S", caller="boot"),
+    sw(110, 0, "swapper", 3, "w/1", "R") | {"cpu": 1},
+    sw(120, 1, "init", 0, "swapper", "S") | {"cpu": 0},
+    rec(130, "cpu_up", 0, "swapper", cpu=2),
+    sw(140, 3, "w/1", 0, "swapper", "S") | {"cpu": 1},
+]
+
+
+def test_more_cpus_give_a_track_per_cpu_and_each_idle_task_its_own():
+    tr = st.build_trace(TWO_CPUS, start=50, end=200, cpus=3, initial={1: (0, "swapper")})
+    assert trace_check.problems(tr) == []
+    ev = tr["traceEvents"]
+    cpu_track = {(e["tid"] - st.CPU_TID, e["ts"], e["dur"], e["name"]) for e in ev
+                 if e["ph"] == "X" and e["pid"] == st.CPU_PID}
+    assert cpu_track == {(0, 5, 7, "init"), (0, 12, 8, "swapper"),
+                         (1, 5, 6, "swapper"), (1, 11, 3, "w/1"), (1, 14, 6, "swapper"),
+                         (2, 13, 7, "swapper")}
+    tasks = sorted((e["tid"], e["ts"], e["args"]["cpu"]) for e in ev
+                   if e["ph"] == "X" and e["pid"] == st.TRACE_PID)
+    idle1, idle2 = st.IDLE_TID + 1, st.IDLE_TID + 2
+    assert tasks == [(1, 12, 0), (2, 5, 0), (4, 11, 1), (idle1, 5, 1), (idle1, 14, 1),
+                     (idle2, 13, 2)]
+    names = trace_check.thread_names(tr)
+    assert {t: names[t] for t in (1, idle1, idle2)} == {
+        1: "swapper (pid 0, CPU 0)", idle1: "swapper (pid 0, CPU 1)",
+        idle2: "swapper (pid 0, CPU 2)"}
+    assert [names[st.CPU_TID + k] for k in range(3)] == ["CPU 0", "CPU 1", "CPU 2"]
+    up = [e for e in ev if e.get("name") == "cpu_up"]
+    assert [(e["tid"], e["ts"], e["args"]["cpu"]) for e in up] == [(idle2, 13, 2)]
+    # every tid names one track across both processes (some viewers key by tid)
+    assert len({e["tid"] for e in ev if e["name"] == "thread_name"}) == \
+        sum(e["name"] == "thread_name" for e in ev)
+    lines = st.tail_lines(TWO_CPUS, 2)
+    assert "  CPU 2  swapper[0]  CPU 2 comes online" in lines[0], lines
+    assert "  CPU 1  w/1[3]  switch -> swapper[0]" in lines[1], lines
+
+
+def test_one_cpu_has_no_cpu_tracks_and_no_cpu_args():
+    text = st.dumps(st.build_trace(HANDSHAKE, 50, 200, 0xc))
+    assert '"cpu"' not in text and str(st.CPU_PID) not in text and "CPU" not in text
+    assert "CPU" not in "".join(st.tail_lines(HANDSHAKE))
+
+
 def test_format_name():
     strings = {0x100: "events"}
     args = {0: 0x100, 1: 0, 2: 0xFFFFFFFF}
@@ -350,3 +397,24 @@ def test_record_boot_for_diagrams(kernel):
     assert st.dumps(tr.trace()) == st.dumps(st.record_boot(kernel).trace())
     with pytest.raises(st.TraceError, match="no function"):
         st.record_boot(kernel, stop_at="no_such_function")
+
+
+def test_a_two_cpu_boot_puts_each_cpus_kthreads_on_its_track(kernel):
+    """--cpus 2: the kthreads bound to CPU 1 run on CPU 1's track only, their
+    slices say CPU 1, and CPU 1's track starts where the AP came online."""
+    tr = st.record_boot(kernel, cpus=2)
+    trace = tr.trace()
+    assert trace_check.problems(trace) == [] and tr.unreadable == 0
+    ev = trace["traceEvents"]
+    on = {k: {e["name"] for e in ev if e["ph"] == "X" and e["pid"] == st.CPU_PID
+              and e["tid"] == st.CPU_TID + k} for k in (0, 1)}
+    for k in (0, 1):
+        for name in ("migration", "ksoftirqd", "events"):
+            assert f"{name}/{k}" in on[k] and f"{name}/{k}" not in on[1 - k], on
+    assert {"init", "kthreadd"} <= on[0] and not {"init", "kthreadd"} & on[1]
+    ks1 = [e["args"]["cpu"] for e in ev if e["ph"] == "X" and e["name"] == "ksoftirqd/1"]
+    assert ks1 and set(ks1) == {1}
+    up = [e for e in ev if e.get("name") == "cpu_up"]
+    first1 = min(e["ts"] for e in ev if e["ph"] == "X" and e["tid"] == st.CPU_TID + 1)
+    assert [(e["args"]["cpu"], e["ts"]) for e in up] == [(1, first1)]
+    assert st.dumps(trace) == st.dumps(st.record_boot(kernel, cpus=2).trace())

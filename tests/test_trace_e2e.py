@@ -135,3 +135,29 @@ def test_a_restart_starts_a_new_trace(kernel, gdb, tmp_path):
     trace = trace_check.load(path)                 # written at kill, then at the end
     assert trace_check.problems(trace) == []
     assert trace["otherData"]["end_icount"] == 0
+
+
+def test_two_cpus_trace_has_a_track_per_cpu_through_gdb(kernel, gdb, tmp_path):
+    """kthread-stub --cpus 2 --trace: ksoftirqd/1 runs on CPU 1's track, the
+    tail names each event's CPU, and the file is the same after going back
+    across both CPUs and forward again."""
+    files = [tmp_path / f"c{i}.json" for i in range(2)]
+    text, _ = run(kernel, TO_BOOT_END + ["monitor trace tail 2"],
+                  ["--cpus", "2", "--trace", str(files[0])])
+    match_in_order(["(gdb) monitor trace tail 2",
+                    r"re:\s+\d+\s+[\d.]+ ms  CPU 0  kthread_demo\[\d+\]  complete .*",
+                    r"re:\s+\d+\s+[\d.]+ ms  CPU 0  kthread_demo\[\d+\]  switch -> init\[1\] "
+                    r"\(leaves in state X\)"], text)
+    trace = trace_check.load(files[0])
+    assert trace_check.problems(trace) == []
+    names = trace_check.thread_names(trace)
+    cpu1 = [tid for tid, name in names.items() if name == "CPU 1"]
+    assert len(cpu1) == 1
+    on1 = {e["name"] for e in trace["traceEvents"] if e["ph"] == "X" and e["tid"] == cpu1[0]}
+    assert {"ksoftirqd/1", "migration/1", "events/1"} <= on1 and "init" not in on1, on1
+    text, _ = run(kernel, TO_BOOT_END + ["break ksoftirqd", "reverse-continue", "delete 2",
+                                         "continue"],
+                  ["--cpus", "2", "--trace", str(files[1])])
+    match_in_order(["(gdb) reverse-continue", "re:.*Breakpoint 2, ksoftirqd .*",
+                    "(gdb) continue", "re:.*Breakpoint 1, oops_test .*"], text)
+    assert files[1].read_bytes() == files[0].read_bytes()

@@ -18,6 +18,10 @@ REQUIRED = {
 }
 
 
+def _ns(us):
+    return round(us * 1000)
+
+
 def load(path):
     with open(path) as f:
         return json.load(f)
@@ -50,7 +54,10 @@ def problems(trace):
         if ph == "X":
             if not isinstance(e["dur"], (int, float)) or e["dur"] < 0:
                 out.append(f"event {k}: bad dur {e['dur']!r}")
-            slices[track].append((e["ts"], e["ts"] + e["dur"], k))
+            # in whole nanoseconds, as Perfetto imports microsecond floats: a
+            # slice that ends where the next begins (a CPU's track) must not
+            # overlap it by a float rounding (115345.8 + 27.1 > 115372.9)
+            slices[track].append((_ns(e["ts"]), _ns(e["ts"]) + _ns(e["dur"]), k))
         if ph == "i" and e["s"] not in ("t", "p", "g"):
             out.append(f"event {k}: bad instant scope {e['s']!r}")
     for track, ss in slices.items():
@@ -62,7 +69,7 @@ def problems(trace):
     for k, e in enumerate(trace["traceEvents"]):
         if e.get("ph") in ("i", "s", "t", "f") and "tid" in e:
             track = (e["pid"], e["tid"])
-            if not any(a <= e["ts"] <= b for a, b, _ in slices.get(track, ())):
+            if not any(a <= _ns(e["ts"]) <= b for a, b, _ in slices.get(track, ())):
                 out.append(f"event {k} ({e['ph']} {e['name']}) at {e['ts']} is outside "
                            f"every slice of track {track}")
     return out

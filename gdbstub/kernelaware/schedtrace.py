@@ -1,7 +1,7 @@
 """Scheduling trace of the guest kernel, recorded from outside it.
 
 Probes (machine.Machine.add_probe: native, guest-invisible, no breakpoint,
-nothing written to guest memory) on the entry of six kernel functions:
+nothing written to guest memory) on the entry of seven kernel functions:
 
   __switch_to(prev, next)        the context switch: current_task changes here
   wake_up_process(p)             a wake-up (from a task or the timer interrupt)
@@ -9,6 +9,7 @@ nothing written to guest memory) on the entry of six kernel functions:
   kthread_create(fn, data, fmt, ...)   a task asks kthreadd for a thread
   create_kthread(create)         kthreadd forks one request
   kthread(create)                the new thread's first C function
+  start_secondary()              an application processor comes online
 
 Each probe reads its arguments as the i386 calling convention of this build
 puts them at the first instruction (-mregparm=3 from the CU's DW_AT_producer:
@@ -40,6 +41,15 @@ Trace-event schema (docs/ARCHITECTURE.md, "Scheduling trace"):
   per track they never overlap.  args: pid, comm, icount (start),
   end_state (R/S/D/Z/X letter the task left the CPU in, "running" at the
   end of the trace).
+  With more than one CPU (--cpus N) each record carries the CPU it ran on
+  and the trace gains: "cpu" in every slice's args; a second process (pid
+  CPU_PID, "CPUs") with a track per CPU (tid CPU_TID + n, thread_name
+  "CPU n"), whose slices are the tasks that CPU ran, as Perfetto shows the
+  CPUs of a Linux trace; and a task track of its own for each CPU's idle
+  task (all are pid 0: CPU n > 0's is tid IDLE_TID + n, named
+  "swapper (pid 0, CPU n)"); "cpu_up" instants where an AP comes online.
+  Tids stay unique across the two processes (some viewers key threads by
+  tid alone).  One CPU: none of this, the file it always was.
   "i" instants (cat "sched" or "kthread", s "t"): wake_up_process (target
   pid/comm/state, caller), complete (completion address, done count, first
   waiter, request, caller), kthread_create (threadfn, requested name,
@@ -76,8 +86,12 @@ from machine.stop import Reason
 INSNS_PER_US = 10          # machine/pit.py INSNS_PER_SECOND / 1e6
 TRACE_PID = 32768          # above Linux's default pid_max - 1: never a kernel pid
 PROCESS_NAME = "kernel tasks (kthread machine)"
+CPU_PROCESS_NAME = "CPUs (kthread machine)"
+CPU_PID = TRACE_PID + 1    # the process that holds a track per CPU (--cpus > 1)
+CPU_TID = TRACE_PID + 1    # CPU n's track: above every task's pid + 1
+IDLE_TID = CPU_TID + 64    # CPU n's idle task (pid 0 on every CPU), n > 0
 PROBES = ("__switch_to", "wake_up_process", "complete", "kthread_create",
-          "create_kthread", "kthread")
+          "create_kthread", "kthread", "start_secondary")
 REQUEST_SLACK = 0x10000    # the request is at most this far below the requester's esp
 TAIL_DEFAULT = 20
 MAX_RECORDS = 1_000_000    # beyond: the oldest tenth is dropped (a machine left running)
@@ -269,7 +283,12 @@ class SchedTracer:
             "__switch_to": self._on_switch, "wake_up_process": self._on_wake,
             "complete": self._on_complete, "kthread_create": self._on_kcreate,
             "create_kthread": self._on_create_kthread, "kthread": self._on_kthread,
+            "start_secondary": self._on_cpu_up,
         }
+        self.ncpus = machine.ncpus
+        # cpu -> (pid, comm) that CPU ran when the trace started (more than
+        # one CPU only: an AP may be idle the whole trace, with no record)
+        self.initial: Dict[int, Tuple[int, str]] = {}
 
     # -- control
     def start(self, path: Optional[str] = None) -> Optional[str]:
@@ -287,6 +306,7 @@ class SchedTracer:
         self.start_ic = self.m.icount
         self.hw = self.start_ic - 1
         self.dropped = self.unreadable = self.discarded = 0
+        self.initial = self._running_now()
         self._attach()
         self.recording = True
         if path is not None:
@@ -365,11 +385,25 @@ class SchedTracer:
             self.records = []
             self.start_ic = 0
             self.hw = -1
+            self.initial = {}         # the APs wait for STARTUP again
         elif event == "rewind":       # the run goes on from icount: it is recorded again
             k = bisect.bisect_left([r["ic"] for r in self.records], icount)
             del self.records[k:]
             self.hw = min(self.hw, icount - 1)
-            self.start_ic = min(self.start_ic, icount)
+            if icount < self.start_ic:    # the trace now starts there (the machine is there)
+                self.start_ic = icount
+                self.initial = self._running_now()
+
+    def _running_now(self) -> Dict[int, Tuple[int, str]]:
+        """Each running CPU's current task (more than one CPU; else {})."""
+        out = {}
+        for k in range(self.ncpus if self.ncpus > 1 else 0):
+            if self.m.cpu_state(k) == "wait-for-SIPI":
+                continue
+            t = self._task(self.walker.current_task(k))
+            if t is not None:
+                out[k] = (t.pid, t.comm)
+        return out
 
     @staticmethod
     def _check_writable(path: str) -> None:
@@ -395,7 +429,8 @@ class SchedTracer:
 
     def trace(self) -> dict:
         return build_trace(self.records, self.start_ic, self.end_icount(),
-                           done_offset=self.layout.create_done)
+                           done_offset=self.layout.create_done, cpus=self.ncpus,
+                           initial=self.initial)
 
     def write(self, path: Optional[str] = None) -> str:
         path = path or self.path
@@ -471,7 +506,8 @@ class SchedTracer:
         if icount <= self.hw:
             self.dropped += 1
             return None
-        cur = self._task(self.walker.current_task())
+        # the CPU the probe fired on is the running one (machine.cpu)
+        cur = self._task(self.walker.current_task(self.m.cpu))
         if cur is None:
             self.unreadable += 1
             return None
@@ -479,6 +515,8 @@ class SchedTracer:
 
     def _add(self, icount: int, kind: str, cur, **kw) -> None:
         rec = {"ic": icount, "kind": kind, "pid": cur.pid, "comm": cur.comm}
+        if self.ncpus > 1:
+            rec["cpu"] = self.m.cpu
         rec.update(kw)
         self.records.append(rec)
         self.hw = icount
@@ -487,6 +525,7 @@ class SchedTracer:
             self.discarded += cut
             del self.records[:cut]
             self.start_ic = self.records[0]["ic"]     # the trace now starts there
+            self.initial = {}                         # unknown there: the records tell
 
     def _on_switch(self, _vaddr, icount):
         cur = self._begin(icount)
@@ -551,6 +590,12 @@ class SchedTracer:
         if cur is None:
             return
         self._add(icount, "kthread", cur, create=self._arg("kthread", 0))
+
+    def _on_cpu_up(self, _vaddr, icount):
+        cur = self._begin(icount)       # the AP's idle task (cpu_up made it current)
+        if cur is None:
+            return
+        self._add(icount, "cpu_up", cur)
 
     def _cstring(self, addr: Optional[int], limit: int = 64) -> Optional[str]:
         if not addr:
@@ -673,39 +718,62 @@ def link_requests(records: List[dict], done_offset: Optional[int] = None) -> Lis
     return out
 
 
-def build_trace(records: List[dict], start: int, end: int,
-                done_offset: Optional[int] = None) -> dict:
-    """Chrome trace-event JSON (as a dict) from the raw records, for the
-    instructions [start, end).  Pure and deterministic."""
-    meta, events = [], []
-    comms: Dict[int, str] = {}
-    running: Optional[Tuple[int, str, int]] = None     # (pid, comm, since)
+def task_tid(pid: int, cpu: int = 0) -> int:
+    """The track of the task with `pid` that ran on `cpu`: pid + 1, but each
+    CPU's idle task (pid 0 on every CPU) a track of its own."""
+    return IDLE_TID + cpu if pid == 0 and cpu else tid_of(pid)
 
-    def slice_(pid, comm, since, until, state):
+
+def build_trace(records: List[dict], start: int, end: int,
+                done_offset: Optional[int] = None, cpus: int = 1,
+                initial: Optional[Dict[int, Tuple[int, str]]] = None) -> dict:
+    """Chrome trace-event JSON (as a dict) from the raw records, for the
+    instructions [start, end), recorded on `cpus` CPUs; `initial`: cpu ->
+    (pid, comm) each CPU ran at `start` (else the CPU's first record tells,
+    from `start` or from its cpu_up).  Pure and deterministic."""
+    smp = cpus > 1
+    meta, events = [], []
+    names: Dict[int, Tuple[str, int]] = {}              # tid -> (thread name, sort index)
+    running: Dict[int, Tuple[int, str, int]] = {       # cpu -> (pid, comm, since)
+        k: (pid, comm, start) for k, (pid, comm) in (initial or {}).items()}
+
+    def name(pid, comm, cpu, keep=False):
+        """The task's track; its name is the comm it last ran or recorded
+        under (keep: a switch's next_comm names a track only if none yet)."""
+        tid = task_tid(pid, cpu)
+        if not (keep and tid in names):
+            label = f"{comm} (pid {pid}, CPU {cpu})" if smp and pid == 0 else f"{comm} (pid {pid})"
+            names[tid] = (label, pid)
+        return tid
+
+    def slice_(pid, comm, cpu, since, until, state):
         if until <= since:
             return
-        comms[pid] = comm
-        events.append({"name": comm, "cat": "sched", "ph": "X", "ts": ts_of(since),
-                       "dur": ts_of(until - since), "pid": TRACE_PID, "tid": tid_of(pid),
-                       "args": {"pid": pid, "comm": comm, "icount": since,
-                                "end_state": state}})
+        args = {"pid": pid, "comm": comm, "icount": since, "end_state": state}
+        if smp:
+            args["cpu"] = cpu
+        ev = {"name": comm, "cat": "sched", "ph": "X", "ts": ts_of(since),
+              "dur": ts_of(until - since), "pid": TRACE_PID, "tid": name(pid, comm, cpu),
+              "args": args}
+        events.append(ev)
+        if smp:         # the same interval on the CPU's own track
+            events.append(dict(ev, pid=CPU_PID, tid=CPU_TID + cpu))
 
     reqs = link_requests(records, done_offset)
     for r, req in zip(records, reqs):
         ic, kind, pid, comm = r["ic"], r["kind"], r["pid"], r["comm"]
-        comms.setdefault(pid, comm)
-        if running is None:
-            running = (pid, comm, start)
+        cpu = r.get("cpu", 0)
+        if kind == "cpu_up" or cpu not in running:
+            running[cpu] = (pid, comm, ic if kind == "cpu_up" else start)
+        name(pid, comm, cpu)
         if kind == "switch":
-            rp, _, since = running
+            rp, _, since = running[cpu]
             if rp == pid:
-                slice_(pid, comm, since, ic, r.get("prev_state") or "?")
-            comms[pid] = comm
-            running = (r["next_pid"], r["next_comm"], ic)
-            comms.setdefault(r["next_pid"], r["next_comm"])
+                slice_(pid, comm, cpu, since, ic, r.get("prev_state") or "?")
+            running[cpu] = (r["next_pid"], r["next_comm"], ic)
+            name(r["next_pid"], r["next_comm"], cpu, keep=True)
             continue
-        comms[pid] = comm
-        base = {"ts": ts_of(ic), "pid": TRACE_PID, "tid": tid_of(pid)}
+        base = {"ts": ts_of(ic), "pid": TRACE_PID, "tid": task_tid(pid, cpu)}
         args = {"icount": ic}
         cat = "sched"
         if kind == "wake_up_process":
@@ -728,6 +796,8 @@ def build_trace(records: List[dict], start: int, end: int,
         elif kind in ("create_kthread", "kthread"):
             cat = "kthread"
             args["request"] = req
+        elif kind == "cpu_up":
+            args["cpu"] = cpu
         events.append(dict(name=kind, cat=cat, ph="i", s="t", **base, args=args))
         flow = {"kthread_create": "s", "create_kthread": "t", "kthread": "f"}.get(kind)
         if flow and req is not None:
@@ -737,23 +807,35 @@ def build_trace(records: List[dict], start: int, end: int,
             if flow == "f":
                 ev["bp"] = "e"
             events.append(ev)
-    if running is not None:
-        pid, comm, since = running
-        slice_(pid, comm, since, end, "running")
+    for cpu in sorted(running):
+        pid, comm, since = running[cpu]
+        slice_(pid, comm, cpu, since, end, "running")
     meta.append({"name": "process_name", "ph": "M", "pid": TRACE_PID, "tid": tid_of(0),
                  "args": {"name": PROCESS_NAME}})
-    for pid in sorted(comms):
-        meta.append({"name": "thread_name", "ph": "M", "pid": TRACE_PID, "tid": tid_of(pid),
-                     "args": {"name": f"{comms[pid]} (pid {pid})"}})
+    for tid in sorted(names):
+        label, sort = names[tid]
+        meta.append({"name": "thread_name", "ph": "M", "pid": TRACE_PID, "tid": tid,
+                     "args": {"name": label}})
         meta.append({"name": "thread_sort_index", "ph": "M", "pid": TRACE_PID,
-                     "tid": tid_of(pid), "args": {"sort_index": pid}})
+                     "tid": tid, "args": {"sort_index": sort}})
+    if smp:
+        meta.append({"name": "process_name", "ph": "M", "pid": CPU_PID, "tid": CPU_TID,
+                     "args": {"name": CPU_PROCESS_NAME}})
+        for k in range(cpus):
+            # sorted before every task where one list holds both (labs/timeline.py)
+            meta.append({"name": "thread_name", "ph": "M", "pid": CPU_PID, "tid": CPU_TID + k,
+                         "args": {"name": f"CPU {k}"}})
+            meta.append({"name": "thread_sort_index", "ph": "M", "pid": CPU_PID,
+                         "tid": CPU_TID + k, "args": {"sort_index": k - cpus}})
     # stable sort by time: slices (emitted when they end) go before what they enclose
     order = {"X": 0, "i": 1, "s": 2, "t": 2, "f": 2}
     events.sort(key=lambda e: (e["ts"], order[e["ph"]]))
-    return {"traceEvents": meta + events, "displayTimeUnit": "ns",
-            "otherData": {"clock": "virtual: icount / %d = microseconds" % INSNS_PER_US,
-                          "start_icount": start, "end_icount": end,
-                          "tid": "kernel pid + 1"}}
+    other = {"clock": "virtual: icount / %d = microseconds" % INSNS_PER_US,
+             "start_icount": start, "end_icount": end, "tid": "kernel pid + 1"}
+    if smp:
+        other.update(cpus=cpus, cpu_tid=f"CPU n: {CPU_TID} + n (process {CPU_PID}); "
+                                         f"CPU n's idle task: {IDLE_TID} + n")
+    return {"traceEvents": meta + events, "displayTimeUnit": "ns", "otherData": other}
 
 
 def dumps(trace: dict) -> str:
@@ -768,7 +850,9 @@ def dumps(trace: dict) -> str:
 def describe(r: dict, req: Optional[int] = None) -> str:
     """One record as a line of text (monitor trace tail)."""
     kind = r["kind"]
-    head = f"{r['ic']:>10}  {r['ic'] / INSNS_PER_US / 1000:>9.3f} ms  {_who(r['pid'], r['comm'])}  "
+    where = f"CPU {r['cpu']}  " if "cpu" in r else ""      # more than one CPU
+    head = (f"{r['ic']:>10}  {r['ic'] / INSNS_PER_US / 1000:>9.3f} ms  {where}"
+            f"{_who(r['pid'], r['comm'])}  ")
     if kind == "switch":
         tail = f"switch -> {_who(r['next_pid'], r['next_comm'])} (leaves in state {r.get('prev_state')})"
     elif kind == "wake_up_process":
@@ -784,6 +868,8 @@ def describe(r: dict, req: Optional[int] = None) -> str:
         tail = f"create_kthread request 0x{r.get('create') or 0:08x}"
     elif kind == "kthread":
         tail = "kthread() starts"
+    elif kind == "cpu_up":
+        tail = f"CPU {r.get('cpu')} comes online"
     else:
         tail = kind
     if req is not None:
@@ -831,15 +917,16 @@ def handshake_events(records: List[dict], done_offset: Optional[int] = None) -> 
 
 
 def record_boot(kernel_path, cmdline: str = "", stop_at: str = "oops_test",
-                max_insns: int = 100_000_000) -> SchedTracer:
+                max_insns: int = 100_000_000, cpus: int = 1) -> SchedTracer:
     """Boot `kernel_path` on a fresh machine (no gdb) with the trace on from
     the first instruction, up to the first instruction of function `stop_at`
     (default oops_test, which init calls right after "init: boot complete"),
     and return the stopped tracer: .records, .trace(), .handshake_events().
+    `cpus`: the machine's --cpus (the stop is CPU 0's or any CPU's first hit).
     Raises TraceError if `stop_at` is not reached within max_insns."""
     from machine import Machine
 
-    m = Machine(str(kernel_path), cmdline=cmdline)
+    m = Machine(str(kernel_path), cmdline=cmdline, cpus=cpus)
     layout = trace_layout(kernel_path)
     target = next((a for a, _size, name in layout.symbols if name == stop_at), None)
     if target is None:
