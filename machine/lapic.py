@@ -1,9 +1,9 @@
 """Local APIC, one per CPU (xAPIC MMIO at 0xFEE00000), the subset our kernel uses.
 
-No unicorn here: the machine maps the page into each CPU's engine and calls
-read()/write() with the offset; the APIC reaches the other CPUs only through
-the `send_ipi(mode, vector, dest, shorthand, source_id)` callback it is given
-(machine/smp.py routes it).
+No unicorn here: each CPU (machine/cpu.py) maps the page into its engine
+and calls read()/write() with the offset; the APIC reaches the other CPUs
+only through the `send_ipi(mode, vector, dest, shorthand, source_id)`
+callback it is given (machine/smp.py routes it).
 
 Registers (offset: meaning; others read 0 and ignore writes):
   0x020 ID (bits 24-31)          0x030 version (read only: 0x14, 6 LVT entries)
@@ -31,8 +31,9 @@ class (vector >> 4) is above the highest in-service one's; acknowledge()
 moves it to ISR; EOI clears the highest ISR vector.  While the APIC is
 software-disabled (SVR bit 8 clear, as at reset) fixed interrupts are not
 accepted and the timer does not fire; INIT and STARTUP are the CPU's
-business (machine/smp.py), never latched here.  Not modelled: TPR/PPR,
-logical destinations, NMI/SMI/ExtINT, LINT0/1, error and thermal LVTs.
+business (machine/cpu.py: init(), start_ap()), never latched here.  Not
+modelled: TPR/PPR, logical destinations, NMI/SMI/ExtINT, LINT0/1, error and
+thermal LVTs.
 
 Contract with the run loop (as pit.py's):
   next_deadline() -> int | None   absolute icount of the next timer edge

@@ -11,7 +11,7 @@ slave lines ranked at master line 2); edge-triggered: raise_irq() latches
 the line into IRR until the CPU acknowledges it.  Not supported: rotation,
 special mask mode, poll mode, level-triggered mode (ignored).
 
-Contract with the CPU side (machine.py):
+Contract with the CPU side (cpu.py takes interrupts, machine.py wires the ports):
   raise_irq(n)         an edge on machine IRQ line n (0..15)
   pending() -> bool    an unmasked request outranks everything in service
   acknowledge() -> int the INTA cycle: moves the best request from IRR to

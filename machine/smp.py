@@ -1,4 +1,4 @@
-"""More than one CPU: the per-CPU record, the quanta and IPI routing (no unicorn).
+"""More than one CPU: the quanta, IPI routing, `pause` sites (no unicorn).
 
 The machine (machine.py) runs its CPUs one at a time, each for a quantum of
 instructions, in CPU order; the interleaving is a rule of the machine, so
@@ -14,17 +14,15 @@ snapshot or a replay target means the same on every CPU, and the devices
     seed gives the same interleaving and another seed another one.
   route(targets, mode, vector, dest, shorthand, source) -> [(cpu, mode, vector)]
     who receives an IPI sent through a local APIC's ICR (lapic.py).
+  Cpu0Interrupts(lapic, pic): what CPU 0 takes interrupts from.
 
-CPU states: RUNNING (running or halted by `hlt`) and WAIT_SIPI (an AP after
-reset or INIT, until a STARTUP IPI: it starts in 16-bit real mode at CS =
-vector << 8, IP = 0).
+A CPU itself (engine, clock, APIC, state) is machine/cpu.py's Cpu.
 """
 import capstone
 from elftools.elf.elffile import ELFFile
 
 from . import lapic as L
 
-RUNNING, WAIT_SIPI = "running", "wait-for-SIPI"
 MAX_CPUS = 4
 DEFAULT_QUANTUM = 10_000        # instructions (bench/bench_smp.py, README)
 _MASK64 = (1 << 64) - 1
@@ -64,22 +62,6 @@ class Quanta:
             return self.quantum
         half = max(1, self.quantum // 2)
         return half + splitmix64((self.seed & 0xFFFFFFFF) << 32 | (n & 0xFFFFFFFF)) % max(1, self.quantum)
-
-
-class Cpu:
-    """One CPU's engine and what belongs to it alone.  The machine keeps the
-    running CPU's parts in its own attributes (Machine._select)."""
-    __slots__ = ("index", "uc", "regs", "clock", "blk", "intc", "lapic", "irq_in",
-                 "mem_hooks", "halted", "halted_at", "state", "yields")
-
-    def __init__(self, index, uc, regs, clock, blk, intc, lapic, irq_in, mem_hooks):
-        self.index, self.uc, self.regs, self.clock, self.blk = index, uc, regs, clock, blk
-        self.intc = intc
-        self.lapic, self.irq_in = lapic, irq_in
-        self.mem_hooks = mem_hooks      # Machine.set_memory_hooks' hook ids
-        self.halted, self.halted_at = False, None
-        self.state = RUNNING if index == 0 else WAIT_SIPI
-        self.yields = False             # a `pause` ends its turn (Machine._start_turn)
 
 
 class Cpu0Interrupts:

@@ -54,7 +54,7 @@ def run(kernel, main, extra=(), probes=(), slices=None, per_insn=False, watch=No
         target = TimeMachine(m)
         target.add_watchpoint("watch", watch, 4)
     elif per_insn:
-        m._blk.set_per_insn(True)
+        m.per_instruction_clock(True)
     for a in list(main) + list(extra):
         target.add_breakpoint(a)
     seen = []
@@ -173,7 +173,7 @@ def test_watchpoint_hits_are_exact_without_the_per_instruction_clock(kernel, sym
     instruction (machine/history.py), where a plain run to that count is."""
     tm = TimeMachine(Machine(kernel))
     tm.add_watchpoint("watch", syms["jiffies"], 4)
-    assert tm.m._clock.per_insn == 0
+    assert tm.m._cpu.clock.per_insn == 0
     for _ in range(3):
         stop = tm.cont(3_000_000)
         assert stop.reason == "watchpoint" and stop.watch == ("watch", syms["jiffies"])
@@ -226,7 +226,7 @@ def test_irqs_enabled_by_popf_and_iret_come_at_the_same_icount_in_both_clocks(tm
     runs = []
     for per_insn in (False, True):
         m = Machine(path, ram_mb=16)
-        m._blk.set_per_insn(per_insn)
+        m.per_instruction_clock(per_insn)
         entries = []
         m.add_probe(isr, lambda va, ic: entries.append(ic))
         stop = m.cont(5_000_000)
