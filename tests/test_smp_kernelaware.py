@@ -73,3 +73,46 @@ def test_kt_ps_marks_each_cpu_current_task(kernel, gdb):
     running = sorted(re.sub(r"0x\w+", "ADDR", r) for r in rows if r.startswith("*"))
     assert running == ["* ADDR     0  R (running)           swapper",
                        "* ADDR     1  R (running)           init"], rows
+
+
+def _value(text):
+    """What gdb's `print` printed: `$n = VALUE` -> VALUE."""
+    return re.fullmatch(r"\$\d+ = (.*)\n", text)[1]
+
+
+def test_kt_current_takes_a_cpu_and_defaults_to_the_selected_threads(kernel, gdb):
+    """$kt_current(CPU) is per_cpu(current_task, CPU), as Linux's
+    $lx_current(cpu); without CPU it is the CPU of gdb's selected thread:
+    CPU#k with tasks off, the selected task's CPU with tasks on."""
+    with GdbSession(kernel, stub_args=["--cpus", "2"]) as s:
+        s.cmd("source gdb_scripts/kt.py")
+        s.cmd("break ksoftirqd")
+        s.cmd("continue")
+        s.cmd("continue")                    # the second hit is ksoftirqd/1's, on CPU 1
+        assert s.stop.thread == 2
+        assert _value(s.cmd("p $kt_current()->comm")).startswith('"ksoftirqd/1\\000')
+        assert _value(s.cmd("p $kt_current(1)->pid")) == _value(s.cmd("p $kt_current()->pid"))
+        s.cmd("thread 1")                    # CPU#0
+        pid0 = _value(s.cmd("p $kt_current()->pid"))
+        assert pid0 == _value(s.cmd("p $kt_current(0)->pid"))
+        rows = [PS_ROW.fullmatch(line) for line in s.cmd("monitor ps").splitlines()[1:]]
+        running = {int(r[3]): int(r[2]) for r in rows if r and r[1] == "*"}   # CPU -> pid
+        assert running == {0: int(pid0), 1: int(_value(s.cmd("p $kt_current(1)->pid")))}
+        for bad, why in (("9", "no CPU 9: this kernel has CPUs 0 to "),
+                         ("3", "CPU 3 is not up: it has no current task yet"),
+                         ('"x"', 'the CPU must be a number, not "x"')):
+            with pytest.raises(AssertionError, match=re.escape(f"$kt_current: {why}")):
+                s.cmd(f"p $kt_current({bad})")
+        s.cmd("monitor tasks on")
+        threads = s.mi("-thread-info")["threads"]
+        rows = [PS_ROW.fullmatch(line) for line in s.cmd("monitor ps").splitlines()[1:]]
+        cpu_of = {int(r[4]): int(r[3]) for r in rows if r and r[4] != "-"}
+        assert len(threads) > 4 and {int(t["id"]) for t in threads} <= set(cpu_of)
+        for t in threads:                    # each task: the current task of its CPU
+            s.cmd(f"thread {t['id']}")
+            want = running[cpu_of[int(t["id"])]]
+            assert int(_value(s.cmd("p $kt_current()->pid"))) == want, (t, cpu_of)
+        # kt.threads reads the THREAD column, not the CPU column before it
+        ids = s.cmd("python import kt.threads; print(sorted(kt.threads.thread_ids().items()))")
+        assert ids.strip() == str(sorted({int(r[2]): int(r[4]) for r in rows
+                                          if r and r[4] != "-"}.items()))

@@ -1,4 +1,4 @@
-"""Tasks: kt-ps, $kt_task(pid), $kt_current().
+"""Tasks: kt-ps, $kt_task(pid), $kt_current([cpu]).
 
 The kernel keeps every task on the circular list headed by
 init_task.tasks (fork.c adds, exit.c removes in release_task); current_task
@@ -8,7 +8,7 @@ is CPU 0's copy, CPU n's is at &current_task + __per_cpu_offset[n]
 """
 import gdb
 
-from kt import taskstate, utils
+from kt import taskstate, threads, utils
 
 task_type = utils.CachedType("struct task_struct")
 
@@ -29,25 +29,74 @@ def current_task():
     return ptr
 
 
+def _per_cpu_offsets():
+    """__per_cpu_offset (a gdb.Value array), or None for a kernel without
+    per-CPU areas (one CPU)."""
+    try:
+        return gdb.parse_and_eval("__per_cpu_offset")
+    except gdb.error:
+        return None
+
+
+def _current_on(cpu, offsets, cur):
+    """per_cpu(current_task, cpu) for cpu > 0, or None if its per-CPU area
+    is not set up yet (__per_cpu_offset[cpu] still 0)."""
+    off = int(offsets[cpu])
+    if not off:
+        return None
+    base = int(gdb.parse_and_eval("&current_task"))
+    return gdb.Value((base + off) & 0xFFFFFFFF).cast(cur.type.pointer()).dereference()
+
+
+def cpu_current(cpu):
+    """per_cpu(current_task, cpu), a struct task_struct *: CPU 0's is the
+    symbol, CPU n's at &current_task + __per_cpu_offset[n].  GdbError for a
+    CPU the kernel cannot have, or one not set up yet."""
+    cur = current_task()
+    if cpu == 0:
+        return cur
+    offsets = _per_cpu_offsets()
+    ncpus = 1 if offsets is None else offsets.type.range()[1] + 1
+    if not 0 <= cpu < ncpus:
+        raise gdb.GdbError(f"no CPU {cpu}: this kernel has CPUs 0 to {ncpus - 1} (NR_CPUS)")
+    try:
+        task = _current_on(cpu, offsets, cur)
+        if task is None or int(task) == 0:
+            raise gdb.GdbError(f"CPU {cpu} is not up: it has no current task yet")
+        return task
+    except gdb.MemoryError as e:
+        raise utils.memory_error(e, f"CPU {cpu}'s current_task")
+
+
 def cpu_currents():
     """[struct task_struct *] of every CPU whose per-CPU area is set up,
     CPU 0's first (a CPU not started yet has __per_cpu_offset[n] == 0)."""
     cur = current_task()
-    try:
-        offsets = gdb.parse_and_eval("__per_cpu_offset")
-    except gdb.error:
-        return [cur]    # a kernel without per-CPU areas
-    base = int(gdb.parse_and_eval("&current_task"))
+    offsets = _per_cpu_offsets()
+    if offsets is None:
+        return [cur]
     found = [cur]
     try:
         for n in range(1, offsets.type.range()[1] + 1):
-            off = int(offsets[n])
-            if off:
-                slot = gdb.Value((base + off) & 0xFFFFFFFF).cast(cur.type.pointer())
-                found.append(slot.dereference())
+            task = _current_on(n, offsets, cur)
+            if task is not None and int(task):
+                found.append(task)
     except gdb.MemoryError as e:
         raise utils.memory_error(e, "__per_cpu_offset")
     return found
+
+
+def selected_cpu():
+    """The CPU of gdb's selected thread (kt.threads.selected_cpu), 0 without
+    asking when no other CPU is set up (one CPU: no `monitor ps` per stop)."""
+    offsets = _per_cpu_offsets()
+    try:
+        if offsets is None or not any(int(offsets[n])
+                                      for n in range(1, offsets.type.range()[1] + 1)):
+            return 0
+    except gdb.MemoryError:
+        return 0        # paging is off: CPU 0's current_task says so in its error
+    return threads.selected_cpu()
 
 
 def task_list():
@@ -151,15 +200,25 @@ Example: print $kt_task(2)->comm"""
 
 
 class KtCurrent(gdb.Function):
-    """$kt_current(): the running task (current_task), a struct task_struct *.
+    """$kt_current([CPU]): the task running on CPU, a struct task_struct *
+(per_cpu(current_task, CPU), as Linux's $lx_current(cpu)).  Without CPU: the
+CPU of gdb's selected thread (thread CPU#k with tasks off; with tasks on,
+the CPU of the selected task).
 
-Example: print $kt_current()->pid"""
+Example: print $kt_current()->pid, print $kt_current(1)->comm"""
 
     def __init__(self):
         super().__init__("kt_current")
 
-    def invoke(self):
-        return utils.with_prefix("$kt_current", current_task)
+    def invoke(self, cpu=None):
+        if cpu is None:
+            n = utils.with_prefix("$kt_current", selected_cpu)
+        else:
+            try:
+                n = int(cpu)
+            except gdb.error:
+                raise gdb.GdbError(f"$kt_current: the CPU must be a number, not {cpu}")
+        return utils.with_prefix("$kt_current", cpu_current, n)
 
 
 KtPs()
