@@ -116,3 +116,48 @@ def test_kt_current_takes_a_cpu_and_defaults_to_the_selected_threads(kernel, gdb
         ids = s.cmd("python import kt.threads; print(sorted(kt.threads.thread_ids().items()))")
         assert ids.strip() == str(sorted({int(r[2]): int(r[4]) for r in rows
                                           if r and r[4] != "-"}.items()))
+
+
+# On 4 CPUs at --quantum 200 the per-second wake-ups of ksoftirqd/0..3
+# overlap: at some pass through their loop (after schedule_timeout()) every
+# CPU runs its own ksoftirqd (found with the scheduling trace's CPU tracks;
+# virtual time makes it the same stop every run).
+HELPER = "in kernel_thread_helper () at arch/x86/kernel/entry_32.S:1000"
+
+
+def _all_cpus_in_ksoftirqd(kernel, args):
+    """Continue from hit to hit of ksoftirqd's loop until each CPU's current
+    task is its ksoftirqd; what gdb printed there, and the hits it took."""
+    with GdbSession(kernel, stub_args=list(args)) as s:
+        s.cmd("break kernel/softirq.c:21")
+        for hit in range(1, 13):
+            out = [s.cmd("continue"), s.cmd("monitor ps")]
+            rows = [PS_ROW.fullmatch(line) for line in out[1].splitlines()[1:]]
+            running = sorted((int(r[3]), r[7]) for r in rows if r and r[1] == "*")
+            if running == [(n, f"ksoftirqd/{n}") for n in range(4)]:
+                return out + [s.cmd("info threads"), s.cmd("thread apply all bt")], hit
+    pytest.fail("no stop in 12 hits where all four CPUs run their ksoftirqd")
+
+
+def _bts(text):
+    """{thread header: its bt} of `thread apply all bt`'s output."""
+    return dict(re.findall(r"(?:^|\n)Thread \d+ \(([^\n]*)\):\n(#.*?)(?=\n\n|\Z)", text, re.S))
+
+
+@pytest.mark.parametrize("tasks", [(), ("--tasks",)], ids=["cpus", "tasks"])
+def test_thread_apply_all_bt_on_four_cpus_reaches_kernel_thread_helper(kernel, gdb, tasks):
+    """--cpus 4: every CPU's current kthread unwinds to kernel_thread_helper,
+    with CPUs as threads and with tasks as threads; twice the same output."""
+    args = ("--cpus", "4", "--quantum", "200") + tasks
+    out, hits = _all_cpus_in_ksoftirqd(kernel, args)
+    bts = _bts(out[3])
+    if tasks:       # the four running tasks (the sleeping ones unwind too)
+        on_cpu = {h: bt for h, bt in bts.items() if h.endswith(", running)")}
+        assert sorted(h.split('"')[1] for h in on_cpu) == [f"ksoftirqd/{n}" for n in range(4)]
+    else:
+        on_cpu = bts
+        assert sorted(on_cpu) == [f"Thread {n + 1} (CPU#{n})" for n in range(4)], out[3]
+    for header, bt in on_cpu.items():
+        assert bt.splitlines()[-1].endswith(HELPER), (header, bt)
+        assert re.search(r"^#\d+ .*\bksoftirqd \(", bt, re.M), (header, bt)
+    assert _all_cpus_in_ksoftirqd(kernel, args) == (out, hits)
