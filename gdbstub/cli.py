@@ -24,6 +24,8 @@ import socket
 import sys
 from pathlib import Path
 
+from machine import options
+
 from .kernelaware import monitor as kernel_monitor
 from .kernelaware.schedtrace import TraceSlot
 from .kernelaware.threads import make_thread_model
@@ -94,19 +96,6 @@ def _slice(text: str) -> int:
     return n
 
 
-def _positive(what: str):
-    def parse(text: str) -> int:
-        try:
-            n = int(text, 0)
-        except ValueError:
-            n = -1
-        if n < (0 if what == "seed" else 1):
-            raise argparse.ArgumentTypeError(f"bad {what} {text!r}: give a "
-                                             f"{'non-negative' if what == 'seed' else 'positive'} integer")
-        return n
-    return parse
-
-
 def _count(text: str) -> int:
     from .target import parse_count
 
@@ -149,9 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cpus", type=int, choices=range(1, 5), default=1, metavar="N",
                    help="CPUs, 1 to 4 (default 1); more than one: an MP table and a "
                    "local APIC per CPU, run in turns of --quantum instructions")
-    p.add_argument("--quantum", type=_positive("quantum"), default=10_000, metavar="N",
+    p.add_argument("--quantum", type=options.quantum, default=10_000, metavar="N",
                    help="instructions a CPU runs before the next one's turn (default 10000)")
-    p.add_argument("--sched-seed", type=_positive("seed"), default=None, metavar="S",
+    p.add_argument("--sched-seed", type=options.sched_seed, default=None, metavar="S",
                    help="vary each quantum's length by seed S (the same S, the same run)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; any other than loopback "

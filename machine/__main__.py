@@ -12,6 +12,7 @@ import re
 import sys
 import time
 
+from . import options
 from .errors import KernelImageError
 from .kbuild import ensure_kernel
 from .stop import Reason
@@ -30,9 +31,9 @@ def main(argv=None):
     ap.add_argument("--ram-mb", type=int, default=128)
     ap.add_argument("--cpus", type=int, choices=range(1, 5), default=1,
                     help="CPUs, 1 to 4 (default 1)")
-    ap.add_argument("--quantum", type=int, default=10_000,
+    ap.add_argument("--quantum", type=options.quantum, default=10_000,
                     help="instructions per CPU turn (default 10000)")
-    ap.add_argument("--sched-seed", type=int, default=None,
+    ap.add_argument("--sched-seed", type=options.sched_seed, default=None,
                     help="vary the quanta by this seed (same seed, same run)")
     ap.add_argument("--max-insns", type=int, default=2_000_000_000,
                     help="give up after this many instructions (default 2e9)")

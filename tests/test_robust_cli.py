@@ -124,6 +124,24 @@ def test_bad_options(kernel, args, words):
     one_line_error(stub("--kernel", kernel, *args), *words)
 
 
+@pytest.mark.parametrize("option, value, words", [
+    ("--sched-seed", "-1", "bad seed '-1': give a non-negative integer"),
+    ("--sched-seed", "/etc/passwd", "bad seed '/etc/passwd': give a non-negative integer"),
+    ("--quantum", "0", "bad quantum '0': give a positive integer"),
+    ("--quantum", "-5", "bad quantum '-5': give a positive integer"),
+])
+def test_both_command_lines_check_cpu_options_alike(kernel, option, value, words):
+    """python -m machine and kthread-stub share one validator (machine/options.py):
+    the same value is refused by both, in the same words (the machine's CLI took
+    --sched-seed -1 and booted)."""
+    one_line_error(stub("--kernel", kernel, option, value), f"argument {option}: {words}")
+    r = subprocess.run([sys.executable, "-m", "machine", "--kernel", kernel, "--cpus", "2",
+                        "--count", "1000", option, value], cwd=ROOT, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, (r.returncode, r.stderr)
+    assert r.stderr.splitlines()[-1] == f"python -m machine: error: argument {option}: {words}"
+
+
 def test_port_in_use(kernel):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
