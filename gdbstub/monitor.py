@@ -1,7 +1,11 @@
 """``monitor CMD`` (qRcmd): commands gdb passes through to the stub.
 
 Output goes to gdb's console in ``O`` packets, then the reply ``OK`` (as QEMU
-and OpenOCD do).  The stub's own commands are help and info registers/mem/tlb;
+and OpenOCD do).  Every command declares the forms it takes in its help row
+(``monitor trace tail [N]``: literal words, UPPER for any one word, a|b for a
+choice, [optional] at the end); `check_words` refuses a line that fits none
+of its command's forms, once for all commands, with one line naming the word
+and the forms.  The stub's own commands are help and info registers/mem/tlb;
 layers add theirs to ``ctx.monitor_commands`` (kernelaware/monitor.py: ps,
 tasks, dmesg, trace, which read the kernel); commands about the machine
 itself (``icount``, ``cr``, ``console``, ``translate``, ``reset``) are the
@@ -10,9 +14,10 @@ target's own (Target.support_monitor: `MachineTarget.monitor`).
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 O_CHUNK = 1024  # text bytes per O packet (2 KiB of hex)
+SHOWN = 40      # characters of a refused word quoted back (a 3,000-character one stays one short line)
 
 HELP_HEAD = (
     ("monitor help", "this text"),
@@ -24,14 +29,67 @@ HELP_HEAD = (
 
 class MonitorRegistry:
     """`monitor` commands a layer adds to the stub's own (kernelaware/monitor.py):
-    words -> run(ctx, args) -> text, and (`monitor CMD`, what) help rows."""
+    words -> run(ctx, args) -> text, each with its help rows (`monitor CMD
+    FORM`, what), which declare the forms it takes."""
 
     def __init__(self):
         self.commands: Dict[Tuple[str, ...], Callable[[object, List[str]], str]] = {}
         self.help: List[Tuple[str, str]] = []
 
-    def add(self, words: str, run: Callable[[object, List[str]], str]) -> None:
-        self.commands[tuple(words.split())] = run
+    def add(self, words: str, run: Callable[[object, List[str]], str],
+            forms: Sequence[Tuple[str, str]]) -> None:
+        key = words.split()
+        if not forms or any(usage.split()[1:len(key) + 1] != key for usage, _ in forms):
+            raise ValueError(f"monitor {words}: declare its forms as 'monitor {words} ...' rows")
+        self.commands[tuple(key)] = run
+        self.help.extend(forms)
+
+
+Slot = Tuple[Tuple[str, ...], bool]     # (alternatives, optional)
+
+
+def usage_slots(usage: str) -> List[Slot]:
+    """`monitor deadline [N|off]` -> [(("deadline",), False), (("N", "off"), True)]."""
+    return [(tuple(w.strip("[]").split("|")), w.startswith("[")) for w in usage.split()[1:]]
+
+
+def _fits(word: str, alternatives: Tuple[str, ...]) -> bool:
+    return any(a == word or a.isupper() for a in alternatives)
+
+
+def _matched(slots: List[Slot], words: List[str]) -> int:
+    """How many of `words` fit `slots` from the first on."""
+    n = 0
+    while n < min(len(words), len(slots)) and _fits(words[n], slots[n][0]):
+        n += 1
+    return n
+
+
+def check_words(usages: Iterable[str], words: List[str]) -> Optional[str]:
+    """None if `words` fit one of the forms of their command (the usages
+    whose first word is words[0]; a command with none is not checked here),
+    else the one-line refusal."""
+    forms = [(u, usage_slots(u)) for u in usages]
+    forms = [(u, s) for u, s in forms if s and words[0] in s[0][0]]
+    if not forms:
+        return None
+    best, why = -1, ""
+    for _, slots in forms:
+        n = _matched(slots, words)
+        required = sum(not optional for _, optional in slots)
+        if n == len(words) and n >= required:
+            return None
+        if n > best:
+            best = n
+            why = (f"missing {'|'.join(slots[n][0])}" if n == len(words) else
+                   f"unexpected {shown(words[n])}")
+    return (f"monitor {words[0]}: {why} (usage: "
+            + " | ".join(u for u, _ in forms) + ")\n")
+
+
+def shown(word: str) -> str:
+    """A word the user typed, quoted back in an error: at most SHOWN characters."""
+    return repr(word if len(word) <= SHOWN else word[:SHOWN - 3] + "...")
 
 
 def help_text(target_help: str, added=()) -> str:
@@ -72,10 +130,20 @@ class Monitor:
         }
 
     # -- entry point
+    def usages(self) -> List[str]:
+        """Every command's forms: the command column of the help rows."""
+        own = self.ctx.target.support_monitor()
+        return [cmd for cmd, _ in HELP_HEAD + tuple(self.ctx.monitor_commands.help)] + [
+            line.partition("  ")[0].rstrip() for line in
+            (own.MONITOR_HELP if own else "").splitlines()]
+
     def run(self, line: str) -> str:
         words = line.split()
         if not words:
             return self.help([])
+        refused = check_words(self.usages(), words)
+        if refused is not None:
+            return refused
         added = self.ctx.monitor_commands.commands
         commands = {**self.commands,
                     **{key: (lambda args, run=run: run(self.ctx, args)) for key, run in added.items()}}
@@ -130,8 +198,6 @@ class Monitor:
         """QEMU's `info mem`/`info tlb` text (hmpinfo.py) for GEF, pwndbg..."""
         target = self.ctx.target
         system = target.support_system_state()
-        if args:
-            raise MonitorError("takes no arguments")
         if system is None:
             raise MonitorError("the target has no physical memory to walk")
         cr0, cr3, cr4 = (target.read_register(r) for r in ("cr0", "cr3", "cr4"))

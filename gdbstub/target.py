@@ -14,6 +14,8 @@ from typing import Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
 
 from machine.stop import Reason, Stop  # pure: the machine package imports unicorn only for Machine
 
+from .monitor import shown
+
 # gdb signal numbers (include/gdb/signals.def)
 SIGINT = 2
 SIGILL = 4
@@ -542,7 +544,7 @@ def parse_count(text: str) -> int:
     except (ValueError, IndexError, OverflowError):   # OverflowError: inf, 1e400
         n = -1
     if not 0 < n <= MAX_COUNT:
-        raise ValueError(f"bad instruction count {text!r}: give e.g. 300000000 or 300M "
+        raise ValueError(f"bad instruction count {shown(text)}: give e.g. 300000000 or 300M "
                          f"(at most {MAX_COUNT})")
     return n
 

@@ -262,12 +262,44 @@ def test_monitor_typos_are_one_clear_line(c, stub):
                         ("translate 0x100000000", "give one virtual address"),
                         ("deadline infM", "bad instruction count 'infM'"),
                         ("deadline 1e400K", "bad instruction count"),
-                        ("trace on /tmp/hostile-trace.json", "takes no file name")]:
+                        ("trace on /tmp/hostile-trace.json",
+                         "monitor trace: unexpected '/tmp/hostile-trace.json'")]:
         out = monitor(c, line)
         assert words in out and out.count("\n") == 1, (line, out)
     assert "0x-" not in monitor(c, "translate 0xc1000000")
     assert not os.path.exists("/tmp/hostile-trace.json")
     assert b"Traceback" not in stub.output()
+
+
+HOSTILE = ("garbage", "x" * 3000, "/etc/passwd")
+SAMPLE = {"VA": "0xc1000000", "N": "5"}     # a value each placeholder takes
+
+
+def test_every_monitor_command_refuses_words_it_does_not_take(c, stub):
+    """`monitor cpus garbage` printed the CPU list: now each command, with a
+    hostile word after its name and after each complete form it declares in
+    `monitor help`, gets one line saying which word and the forms, runs
+    nothing, and the stub keeps serving."""
+    forms = [re.match(r"monitor (\S+(?: \S+)*?)(?:  |$)", line)[1]
+             for line in monitor(c, "help").splitlines() if line.startswith("monitor ")]
+    assert len(forms) >= 19 and "cpus" in forms and "trace tail [N]" in forms
+    before = (monitor(c, "icount"), monitor(c, "trace status"), monitor(c, "deadline"),
+              c.ask(b"qfThreadInfo"))
+    for form in forms:
+        words = form.split()
+        full = " ".join(SAMPLE.get(w.strip("[]").split("|")[0], w.strip("[]").split("|")[0])
+                        for w in words)
+        for bad in HOSTILE:
+            for line in ({words[0] + " " + bad, full + " " + bad} if form != "help" else
+                         {"help " + bad}):
+                out = monitor(c, line)
+                assert out.count("\n") == 1 and len(out) < 400, (line[:60], out[:300])
+                assert out.startswith("monitor ") or "bad instruction count" in out, (line[:60], out)
+            out = monitor(c, full + " " + bad)
+            assert out.startswith(f"monitor {words[0]}: unexpected '{bad[:10]}"), (form, out)
+    assert (monitor(c, "icount"), monitor(c, "trace status"), monitor(c, "deadline"),
+            c.ask(b"qfThreadInfo")) == before
+    assert c.ask(b"?")[:1] == b"T" and b"Traceback" not in stub.output()
 
 
 def test_trace_files_are_named_by_the_stub_and_never_follow_a_link(c, stub):

@@ -25,7 +25,7 @@ def transcript(kernel, gdb):
 def test_help_lists_the_commands(transcript):
     text = section(transcript, "(gdb) monitor help", "(gdb) monitor ps")
     for cmd in ("monitor help", "monitor ps", "monitor dmesg", "monitor info registers",
-                "monitor icount", "monitor reset", "monitor tasks on|off", "monitor cr",
+                "monitor icount", "monitor reset", "monitor tasks [on|off]", "monitor cr",
                 "monitor console", "monitor translate VA"):
         assert cmd in text, cmd
 

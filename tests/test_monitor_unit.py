@@ -2,6 +2,8 @@
 ps, dmesg's ring buffer, tasks on/off, errors."""
 import struct
 
+import pytest
+
 from gdbstub.monitor import O_CHUNK, output_packets
 from test_threads_unit import CURRENT, KTHREADD, Harness, fake_kernel
 from gdbstub.kernelaware.threads import KernelThreads
@@ -69,7 +71,8 @@ def test_ps_works_with_tasks_off_and_tasks_toggles_the_view():
     assert h.ask(b"qfThreadInfo") == b"m01,02,03"
     monitor(h, "tasks off")
     assert h.ask(b"qfThreadInfo") == b"m01"
-    assert "say on or off" in monitor(h, "tasks maybe")
+    assert monitor(h, "tasks maybe") == (
+        "monitor tasks: unexpected 'maybe' (usage: monitor tasks [on|off])\n")
 
 
 def test_dmesg_reads_the_ring_in_order():
@@ -90,3 +93,45 @@ def test_unknown_and_target_commands():
     assert monitor(h, "icount") == "icount 0\n"          # the target's own command
     assert "unknown monitor command 'bogus'" in monitor(h, "bogus")
     assert "monitor ps" in monitor(h, "help") and "monitor icount" in monitor(h, "help")
+
+
+def test_words_are_checked_against_the_forms_a_command_declares():
+    from gdbstub.monitor import check_words
+    forms = ["monitor cpus", "monitor deadline [N|off]", "monitor translate VA",
+             "monitor trace on", "monitor trace tail [N]", "monitor trace [status]"]
+    for ok in ("cpus", "deadline", "deadline off", "deadline 300M", "translate 0x10",
+               "trace", "trace status", "trace on", "trace tail", "trace tail x", "bogus 1 2"):
+        assert check_words(forms, ok.split()) is None, ok
+    assert check_words(forms, ["cpus", "garbage"]) == (
+        "monitor cpus: unexpected 'garbage' (usage: monitor cpus)\n")
+    assert check_words(forms, ["translate"]) == (
+        "monitor translate: missing VA (usage: monitor translate VA)\n")
+    assert check_words(forms, ["deadline", "off", "now"]).startswith(
+        "monitor deadline: unexpected 'now' (usage: monitor deadline [N|off])")
+    assert check_words(forms, ["trace", "on", "/etc/passwd"]) == (
+        "monitor trace: unexpected '/etc/passwd' (usage: monitor trace on | "
+        "monitor trace tail [N] | monitor trace [status])\n")
+    long = check_words(forms, ["cpus", "x" * 3000])
+    assert long.count("\n") == 1 and len(long) < 100 and "xxx...'" in long
+
+
+def test_a_command_is_added_with_the_forms_it_takes():
+    from gdbstub.monitor import MonitorRegistry
+    reg = MonitorRegistry()
+    with pytest.raises(ValueError, match="declare its forms"):
+        reg.add("ps", lambda ctx, args: "", [])
+    with pytest.raises(ValueError, match="declare its forms"):
+        reg.add("ps", lambda ctx, args: "", [("monitor dmesg", "not ps")])
+    reg.add("ps", lambda ctx, args: "", [("monitor ps", "tasks")])
+    assert reg.help == [("monitor ps", "tasks")] and ("ps",) in reg.commands
+
+
+def test_every_command_refuses_extra_words_and_runs_nothing():
+    h = harness()
+    h.ask(b"qfThreadInfo")
+    for line in ("ps garbage", "dmesg /etc/passwd", "tasks on garbage", "help me",
+                 "icount " + "x" * 3000, "info mem garbage", "trace off now"):
+        out = monitor(h, line)
+        assert out.startswith(f"monitor {line.split()[0]}: unexpected '") and \
+            out.count("\n") == 1 and len(out) < 300, (line, out)
+    assert h.ask(b"qfThreadInfo") == b"m01,02,03"      # `tasks on garbage` changed nothing

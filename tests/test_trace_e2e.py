@@ -90,14 +90,15 @@ def test_monitor_trace_on_off_tail_and_errors(kernel, gdb, tmp_path):
         "(gdb) monitor trace status",
         rf"re:trace on, file {made}2\.json: 0 events, icount (\d+)\.\.\1",
         f"(gdb) monitor trace on {tmp_path}/t.json",
-        "monitor trace: takes no file name (a client never names a host file): the stub "
-        "writes its --trace FILE, or a new file in its --trace-dir DIR",
+        r"re:monitor trace: unexpected '/.*' \(usage: monitor trace on \| monitor trace off "
+        r"\| monitor trace tail \[N\] \| monitor trace \[status\]\)",
         "(gdb) monitor trace status",          # the refused `on` left the trace running
         rf"re:trace on, file {made}2\.json: 0 events, .*",
         "(gdb) monitor trace tail x",
         "monitor trace: bad count 'x': say tail N, N >= 0",
         "(gdb) monitor trace frob",
-        "monitor trace: say on, off, tail [N] or status",
+        "monitor trace: unexpected 'frob' (usage: monitor trace on | monitor trace off | "
+        "monitor trace tail [N] | monitor trace [status])",
     ], text)
     assert not (tmp_path / "t.json").exists()
     path = re.search(rf"written to ({made}1\.json)", text).group(1)

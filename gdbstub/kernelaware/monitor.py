@@ -8,21 +8,23 @@ stub imports nothing of this package).
 from __future__ import annotations
 
 from ..dispatch import Context
-from ..monitor import MonitorError
+from ..monitor import MonitorError, shown
 from .oskernel import walkers
 from .schedtrace import TAIL_DEFAULT, TraceError, TraceSlot
 from .threads import KernelThreads
 
-HELP = (
-    ("monitor ps", "kernel tasks: pid, thread id, state, comm (* = on the CPU)"),
-    ("monitor dmesg", "the kernel log buffer (log_buf)"),
-    ("monitor tasks on|off", "show kernel tasks as gdb threads (default off: a thread per CPU)"),
-    ("monitor trace on", "record scheduling from now (Chrome trace JSON, for Perfetto)\n"
-                         "into the stub's --trace FILE or a new file in its --trace-dir"),
-    ("monitor trace off", "stop recording and write the file"),
-    ("monitor trace tail [N]", "the last N trace events, one a line (default 20)"),
-    ("monitor trace status", "whether recording, how many events, which file"),
-)
+# Each command's help rows: the forms it takes (gdbstub/monitor.py checks them)
+HELP = {
+    "ps": (("monitor ps", "kernel tasks: pid, thread id, state, comm (* = on the CPU)"),),
+    "dmesg": (("monitor dmesg", "the kernel log buffer (log_buf)"),),
+    "tasks": (("monitor tasks [on|off]",
+               "show kernel tasks as gdb threads (default off: a thread per CPU)"),),
+    "trace": (("monitor trace on", "record scheduling from now (Chrome trace JSON, for Perfetto)\n"
+                                   "into the stub's --trace FILE or a new file in its --trace-dir"),
+              ("monitor trace off", "stop recording and write the file"),
+              ("monitor trace tail [N]", "the last N trace events, one a line (default 20)"),
+              ("monitor trace [status]", "whether recording, how many events, which file")),
+}
 
 
 def install(ctx: Context, trace_slot: TraceSlot) -> None:
@@ -30,8 +32,7 @@ def install(ctx: Context, trace_slot: TraceSlot) -> None:
     (kernel tasks as threads are the composer's: make_thread_model)."""
     for words, run in (("ps", ps), ("dmesg", dmesg), ("tasks", tasks_command),
                        ("trace", lambda ctx, args: trace(trace_slot, args))):
-        ctx.monitor_commands.add(words, run)
-    ctx.monitor_commands.help.extend(HELP)
+        ctx.monitor_commands.add(words, run, HELP[words])
     ctx.session_end_hooks.append(trace_slot.flush)
 
 
@@ -65,7 +66,7 @@ def ps(ctx, args) -> str:
 
 def tasks_command(ctx, args) -> str:
     threads = _kernel(ctx)
-    if args and args[0] in ("on", "off"):
+    if args:                                  # on or off (the registry checked)
         on = args[0] == "on"
         threads.set_enabled(on)
         if not on:
@@ -74,8 +75,6 @@ def tasks_command(ctx, args) -> str:
             # gdb took the last stop's thread, the CPU, as selected (Hg):
             # from now on that thread is swapper (pid 0), so its registers are swapper's
             ctx.general_thread = threads.thread_of(threads.CPU_PID) or 0
-    elif args:
-        raise MonitorError("say on or off")
     state = "on" if threads.enabled else "off"
     text = f"kernel tasks as threads: {state}\n"
     if args:
@@ -92,15 +91,13 @@ def tasks_command(ctx, args) -> str:
 
 
 def trace(slot: TraceSlot, args) -> str:
-    """The machine's scheduling trace (schedtrace.py)."""
+    """The machine's scheduling trace (schedtrace.py); the registry let only
+    its forms through (`monitor trace on` takes no file name: a client never
+    names a host file)."""
     sub = args[0] if args else "status"
     try:
         tr = slot.get()
         if sub == "on":
-            if len(args) > 1:
-                raise MonitorError("takes no file name (a client never names a host "
-                                   "file): the stub writes its --trace FILE, or a new "
-                                   "file in its --trace-dir DIR")
             old = tr.start_chosen()
             text = f"trace on from icount {tr.start_ic}: "
             text += (f"writing {tr.path} (on 'monitor trace off', when gdb detaches "
@@ -108,25 +105,23 @@ def trace(slot: TraceSlot, args) -> str:
                      "in memory ('monitor trace tail'; start the stub with --trace FILE "
                      "or --trace-dir DIR to save it)\n")
             return (f"previous trace written to {old}\n" if old else "") + text
-        if sub == "off" and len(args) == 1:
+        if sub == "off":
             if not tr.recording:
                 return "trace is off already\n"
             path = tr.stop()
             where = f"written to {path}" if path else "kept in memory"
             return f"trace off: {len(tr.records)} events {where}\n"
-        if sub == "tail" and len(args) <= 2:
+        if sub == "tail":
             try:
                 n = int(args[1]) if len(args) == 2 else TAIL_DEFAULT
             except ValueError:
                 n = -1
             if n < 0:
-                raise MonitorError(f"bad count {args[1]!r}: say tail N, N >= 0")
+                raise MonitorError(f"bad count {shown(args[1])}: say tail N, N >= 0")
             return tr.tail(n)
-        if sub == "status" and len(args) <= 1:
-            return tr.status()
+        return tr.status()
     except TraceError as e:
         raise MonitorError(str(e)) from None
-    raise MonitorError("say on, off, tail [N] or status")
 
 
 def dmesg(ctx, args) -> str:
