@@ -185,9 +185,7 @@ class Cpu:
         uc.reg_write(X.UC_X86_REG_CS, (vector & 0xFF) << 8)
         uc.reg_write(X.UC_X86_REG_EIP, 0)
         uc.reg_write(X.UC_X86_REG_ESP, 0)
-        # another CPU wrote the trampoline: drop what this engine translated
-        uc.ctl_flush_tb()
-        self.blk.clear_blocks()
+        self.forget_code()      # another CPU wrote the trampoline
         self.state = RUNNING
         self.halted = False
 
@@ -262,6 +260,16 @@ class Cpu:
     def flush_tlb(self):
         # The Python binding has no ctl_flush_tlb(); UC_CTL_TLB_FLUSH, write.
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    def flush_translations(self):
+        """Drop translated code and the TLB (a new hook then sees all code)."""
+        self.uc.ctl_flush_tb()
+        self.flush_tlb()
+
+    def forget_code(self):
+        """Guest code may have changed: drop translations and decoded blocks."""
+        self.uc.ctl_flush_tb()
+        self.blk.clear_blocks()
 
     # ------------------------------------------------------------ registers
     def read_register(self, name: str) -> int:

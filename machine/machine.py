@@ -862,8 +862,7 @@ class Machine:
         """The debugger wrote guest memory, perhaps code: forget translations
         and decoded blocks (of every CPU)."""
         for cpu in self._cpus:
-            cpu.uc.ctl_flush_tb()
-            cpu.blk.clear_blocks()
+            cpu.forget_code()
         self._code = next(_code_gen)
 
     def _flush_tlb(self):
@@ -889,11 +888,10 @@ class Machine:
         return self._mem_hooks[0]
 
     def flush_translations(self):
-        """Drop translated code and the TLB: a memory hook added on `uc`
-        takes effect on code translated before it only after this."""
+        """Drop every CPU's translated code and TLB: a memory hook added to
+        an engine takes effect on code translated before it only after this."""
         for cpu in self._cpus:
-            cpu.uc.ctl_flush_tb()
-        self._flush_tlb()
+            cpu.flush_translations()
 
     @property
     def ram(self):
