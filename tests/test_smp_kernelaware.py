@@ -6,6 +6,7 @@ import re
 import pytest
 
 from gdbharness import run_gdb, section
+from gdbstub.harness import session
 from gdbstub.harness.mi import GdbSession
 
 PS_ROW = re.compile(r"([* ])\s*(\d+)\s+(\d+)\s+(\d+|-)\s+(\w) \((\w+)\)\s+(\S+)")
@@ -161,3 +162,19 @@ def test_thread_apply_all_bt_on_four_cpus_reaches_kernel_thread_helper(kernel, g
         assert bt.splitlines()[-1].endswith(HELPER), (header, bt)
         assert re.search(r"^#\d+ .*\bksoftirqd \(", bt, re.M), (header, bt)
     assert _all_cpus_in_ksoftirqd(kernel, args) == (out, hits)
+
+
+def test_kt_bt_finds_each_task_thread_on_two_cpus(kernel, gdb):
+    """The labs' helpers (kt-bt, kt-bt-all, kt-completions) ask `monitor ps` which thread
+    is which task: with --cpus 2 its CPU column comes before THREAD (once read as the
+    thread id, kt-bt showed a CPU's thread, cpu_idle, for the tasks of CPU 1)."""
+    text = run_gdb(kernel, "break oops_test", "continue",
+                   f"source {session.ROOT}/labs/kt_lab.py", "kt-bt ksoftirqd/1",
+                   "kt-bt events/0", stub_args=("--cpus", "2"))
+    soft = section(text, "(gdb) kt-bt ksoftirqd/1\n", "(gdb) kt-bt events/0")
+    events = text[text.index("(gdb) kt-bt events/0\n"):]
+    assert soft.split("\n")[1] == 'pid 6 "ksoftirqd/1" (sleeping):', soft
+    assert re.search(r"^#\d+ .* in ksoftirqd \(", soft, re.M), soft
+    assert "cpu_idle" not in soft
+    assert events.split("\n")[1] == 'pid 7 "events/0" (sleeping):', events
+    assert re.search(r"^#\d+ .* in worker_thread \(", events, re.M), events
