@@ -28,7 +28,7 @@ TASK_UNINTERRUPTIBLE = 2
 # The healthy console after the banner (the banner names the gcc version).
 HEALTHY = """Command line: {cmdline}
 RAM: 131072 KiB, managing 128 MiB (max_low_pfn 8000)
-Memory: 114440k free, kernel image 244k at c1000000
+Memory: 114432k free, kernel image 252k at c1000000
 PIT: HZ=100, divisor 11932
 init: running as pid 1
 kthread: created ksoftirqd/0 pid 3

@@ -88,7 +88,7 @@ static int __init kernel_init(void *unused)
 	 */
 	if (ret != KTHREAD_DEMO_RESULT || do_wait(pid, NULL) != -ECHILD)
 		panic("init: kthread_demo did not stop and release itself");
-	kthread_bug_test();		/* only with "kthread_bug=..." (lab 4) */
+	kthread_bug_test();		/* only with "kthread_bug=..." (labs 4, 6) */
 	lab5_test();			/* only with "lab5=run" (lab 5) */
 	kthread_bench();		/* only with "kthread_bench=N" (bench/) */
 	printk("init: boot complete\n");

@@ -245,3 +245,6 @@ struct task_struct *kthread_create_on_cpu(int (*threadfn)(void *data),
 		kthread_bind(p, cpu);
 	return p;
 }
+
+/* Lab 6's planted race, only with "kthread_bug=create_race". */
+#include "kthread_race.c"

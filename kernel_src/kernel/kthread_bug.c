@@ -56,6 +56,8 @@ void kthread_bug_test(void)
 		return;
 	if (!strncmp(bug, "lost_complete", 13) && (!bug[13] || bug[13] == ' '))
 		start_late_workers();
+	else if (!strncmp(bug, "create_race", 11) && (!bug[11] || bug[11] == ' '))
+		kthread_race_test();		/* lab 6's, kernel/kthread_race.c */
 	else
 		printk("kthread_bug: unknown bug \"%s\"\n", bug);
 }

@@ -37,8 +37,9 @@ int kthread_should_stop(void);
 int kthreadd(void *unused);
 int kthread_create_list_empty(void);
 
-/* Lab 4's planted bug, only with "kthread_bug=..." (kernel/kthread_bug.c). */
+/* The labs' planted bugs, only with "kthread_bug=..." (kernel/kthread_bug.c). */
 void kthread_bug_test(void);
+void kthread_race_test(void);	/* lab 6's, in kernel/kthread_race.c */
 void lab5_test(void);		/* kernel/lab5_test.c (lab 5) */
 void kthread_bench(void);	/* kernel/kthread_bench.c (bench/) */
 void migrate_test(void);	/* kernel/migrate_test.c */
