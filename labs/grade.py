@@ -422,9 +422,9 @@ def check_answer(test, answers):
         return False, [f"MISSING answer {q}"]
     if "value" in test:
         want = test["value"]
-        if isinstance(want, int):
+        if isinstance(want, (int, list)):
             got = {int(n, 0) for n in re.findall(r"\b(0x[0-9a-f]+|\d+)\b", text, re.I)}
-            ok = got == {want}
+            ok = got == (set(want) if isinstance(want, list) else {want})
         else:
             ok = re.search(r"(?<![\w])" + re.escape(str(want)) + r"(?![\w])", text) is not None
         if ok and _NEGATION.search(text):

@@ -40,6 +40,16 @@ def test_checkable_facts_are_compared_as_values(text, ok):
     assert got is ok
 
 
+@pytest.mark.parametrize("text,ok", [
+    ("2, 12, 14", True), ("seeds 14 12 2", True), ("2 12 14 and 0x2", True),
+    ("2, 12", False), ("2, 12, 14, 16", False), ("2,12,14.", True),
+    ("not 2, 12, 14", False), ("", False)])
+def test_a_set_of_values_must_be_exactly_that_set(text, ok):
+    """A list "value" (lab 6's failing seeds): the answer's numbers, as a set."""
+    got, _ = check_answer({"answer": "Q1", "value": [2, 12, 14]}, {"Q1": text} if text else {})
+    assert got is ok
+
+
 def test_free_text_is_prescreened_then_left_for_a_person():
     test = {"answer": "Q2", "review": True, "patterns": ["return address"]}
     assert check_answer(test, {})[0] is False                                   # missing
