@@ -4,6 +4,7 @@
     kthread-lab start N [--batch-commands FILE] [--force] [--trace FILE.json] [--timeline FILE.html]
                         [--record FILE.gdb]
     kthread-lab grade N FILE [ANSWERS] [--key DIR] | grade N --reference | grade N --batch DIR
+    kthread-lab seeds N [--from S] [--to S]
     kthread-lab doctor
     kthread-lab mermaid [--out FILE]
     kthread-lab timeline FILE.json [--out FILE.html|.svg|.png]... [--from N] [--to N]
@@ -375,6 +376,23 @@ def _check_tdesc():
              "the Python deps must be installed (pip install -e .)")]
 
 
+def cmd_seeds(args):
+    lab = get_lab(args.lab)
+    if args.last < args.first:
+        raise LabError(f"--to {args.last} comes before --from {args.first}")
+    from machine.kbuild import ensure_kernel
+    from .seeds import machine_args, report
+    try:
+        machine_args(lab.stub_args)         # a one-CPU lab: say so before booting anything
+    except LabError as e:
+        raise LabError(f"lab {lab.number} {e}") from None
+    print(f"kthread-lab: lab {lab.number}: booting seeds {args.first}..{args.last} "
+          f"without gdb ({' '.join(lab.stub_args)}, each seed in place of the lab's)",
+          file=sys.stderr)
+    report(lab, ensure_kernel(), args.first, args.last, sys.stdout)
+    return 0
+
+
 def cmd_doctor(args):
     checks = _check_gdb() + _check_gcc() + _check_kernel() + _check_tdesc()
     bad = 0
@@ -442,11 +460,19 @@ def main(argv=None):
                    help="draw from this instruction count (default: the trace's start)")
     p.add_argument("--to", dest="end", type=_count, metavar="ICOUNT",
                    help="draw up to this instruction count (default: the trace's end)")
+    p = sub.add_parser("seeds", help="boot lab N's machine once per --sched-seed, without gdb, "
+                       "and say which seeds hang (lab 6)")
+    p.add_argument("lab")
+    from machine import options             # the --sched-seed check both CLIs use
+    p.add_argument("--from", dest="first", type=options.sched_seed, default=1, metavar="S",
+                   help="first seed (default 1)")
+    p.add_argument("--to", dest="last", type=options.sched_seed, default=20, metavar="S",
+                   help="last seed (default 20)")
     sub.add_parser("doctor", help="check gdb, gcc, the kernel image and the target description")
     args = ap.parse_args(argv)
     try:
         return {"list": cmd_list, "start": cmd_start_timeline, "grade": cmd_grade,
-                "doctor": cmd_doctor, "mermaid": cmd_mermaid,
+                "doctor": cmd_doctor, "mermaid": cmd_mermaid, "seeds": cmd_seeds,
                 "timeline": cmd_timeline}[args.cmd](args)
     except LabError as e:
         print(f"kthread-lab: {e}", file=sys.stderr)

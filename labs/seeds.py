@@ -31,7 +31,7 @@ def machine_args(stub_args):
     from gdbstub.cli import _parser
     args = _parser().parse_args(list(stub_args))
     if args.cpus < 2:
-        raise LabError("this lab runs on one CPU (its stub_args have no --cpus 2 or more): "
+        raise LabError("runs on one CPU (no --cpus 2 or more in its stub_args): "
                        "--sched-seed changes nothing there")
     return args
 

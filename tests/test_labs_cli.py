@@ -38,11 +38,13 @@ def test_list_names_every_lab_with_its_handout():
             "labs/5-producer-consumer/handout.md") in r.stdout
     assert ("4  thread lifetime: kthread_stop, do_exit, release; a bug hunt  (100 points)  "
             "labs/4-lifetime/handout.md") in r.stdout
+    assert ("6  an SMP race in kthread creation, found by seed and replayed backwards  "
+            "(100 points)  labs/6-smp-race/handout.md") in r.stdout
 
 
 def test_every_lab_has_its_files():
     labs = all_labs()
-    assert [lab.number for lab in labs] == [1, 2, 3, 4, 5]
+    assert [lab.number for lab in labs] == [1, 2, 3, 4, 5, 6]
     for lab in labs:
         for name in ("handout.md", "start.gdb", "questions.md", "grading.json"):
             assert os.path.exists(lab.file(name)), (lab, name)
@@ -98,7 +100,7 @@ def test_start_runs_the_stub_the_harness_builds(gdb, tmp_path):
 def test_unknown_lab_is_one_line():
     r = run_lab("start", "9")
     assert r.returncode == 2
-    assert r.stderr.strip() == "kthread-lab: no lab 9 (labs: 1, 2, 3, 4, 5; see `kthread-lab list`)"
+    assert r.stderr.strip() == "kthread-lab: no lab 9 (labs: 1, 2, 3, 4, 5, 6; see `kthread-lab list`)"
 
 
 def test_start_1_stops_in_start_kernel_batch(kernel, gdb, tmp_path):

@@ -58,7 +58,7 @@ def test_free_text_is_prescreened_then_left_for_a_person():
     assert check_answer(test, {"Q2": "definitely not a return address"})[0] == "review"
 
 
-@pytest.mark.parametrize("number", [1, 2, 3, 4])
+@pytest.mark.parametrize("number", [1, 2, 3, 4, 6])
 def test_reference_scores_full_marks(kernel, gdb, number):
     lab = get_lab(number)
     r = grade(lab, read(lab, "reference.gdb"), read(lab, "reference-answers.txt"), kernel=kernel)
@@ -80,10 +80,13 @@ WRONG = {
              "Q4-reverse",
              "reverse-to-the-reinit", "the-lost-complete", "Q5-who-hangs",
              "Q6-the-buggy-line"]),
+    # lab 6: finds the hang and the stuck pool, but watches the list head and blames kthreadd
+    6: (25, ["reverse-to-kthreadd", "the-overwrite", "the-lost-link", "which-cpus", "stale-tail",
+             "Q1-failing-seeds", "Q2-why-some-seeds", "Q3-the-two-writes", "Q4-the-fix"]),
 }
 
 
-@pytest.mark.parametrize("number", [1, 2, 3, 4])
+@pytest.mark.parametrize("number", [1, 2, 3, 4, 6])
 def test_an_equivalent_solution_with_other_commands_scores_full_marks(kernel, gdb, number):
     """key/equivalent.gdb reaches the same machine states with other commands
     (tbreak, finish, info registers, disassemble, watch -location, where, ...)."""
@@ -94,7 +97,7 @@ def test_an_equivalent_solution_with_other_commands_scores_full_marks(kernel, gd
     assert read(lab, "equivalent.gdb") != read(lab, "reference.gdb")
 
 
-@pytest.mark.parametrize("number", [1, 2, 3, 4])
+@pytest.mark.parametrize("number", [1, 2, 3, 4, 6])
 def test_wrong_solution_loses_the_named_points(kernel, gdb, number):
     lab = get_lab(number)
     r = grade(lab, read(lab, "wrong.gdb"), read(lab, "wrong-answers.txt"), kernel=kernel)
