@@ -5,7 +5,7 @@
 1. boot: Machine.cont() from the first instruction to "init: boot complete"
    (in-process, after imports and the kernel layout are loaded), wall time:
      plain           no probes
-     empty probes    the tracer's six addresses, callbacks that do nothing
+     empty probes    the tracer's probe addresses, callbacks that do nothing
      traced          TimeMachine + SchedTracer recording (what --trace does)
    plus the one-time cost of reading the tracer's layout from the DWARF.
 2. stub + gdb: wall time of a real gdb session to `oops_test` (right after

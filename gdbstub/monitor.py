@@ -194,7 +194,7 @@ class Monitor:
             lines.append(self._table_line(name))
         return "\n".join(lines) + "\n"
 
-    def _paging(self, fn, args) -> str:
+    def _paging(self, fn) -> str:
         """QEMU's `info mem`/`info tlb` text (hmpinfo.py) for GEF, pwndbg..."""
         target = self.ctx.target
         system = target.support_system_state()
@@ -205,11 +205,11 @@ class Monitor:
 
     def info_mem(self, args) -> str:
         from .hmpinfo import info_mem
-        return self._paging(info_mem, args)
+        return self._paging(info_mem)
 
     def info_tlb(self, args) -> str:
         from .hmpinfo import info_tlb
-        return self._paging(info_tlb, args)
+        return self._paging(info_tlb)
 
     def _table_line(self, name: str) -> str:
         """gdtr/idtr: from the machine if it exposes them, else from the
