@@ -68,12 +68,11 @@ def start_command(lab, kernel, batch_commands=None, trace=None, history=None):
     if gdb is None:
         raise LabError("gdb not found: install it (Debian: apt-get install gdb); "
                        "`kthread-lab doctor` checks everything")
-    from gdbstub.harness.session import source_options, stub_pipe
+    from gdbstub.harness.session import gdb_settings, stub_pipe
     trace_args = ["--trace", os.path.abspath(trace)] if trace else []
     # stderr_path None: the console and the stub's messages go to the terminal
     stub = stub_pipe(kernel, [*lab.stub_args, *trace_args], stderr_path=None)
-    cmd = [gdb, "-q", "-iex", f"add-auto-load-safe-path {ROOT}",
-           "-iex", "set pagination off", "-iex", "set confirm off", *source_options()]
+    cmd = [gdb, "-q", "-iex", f"add-auto-load-safe-path {ROOT}", *gdb_settings()]
     if history:
         cmd += ["-iex", "set history save on", "-iex", "set history size unlimited",
                 "-iex", "set history remove-duplicates 0",
@@ -356,10 +355,11 @@ def _check_tdesc():
     if gdb is None or not os.path.exists(vmlinux):
         return [("i386 target description", False, "not checked (gdb or kernel missing)",
                  "fix the problems above, then run doctor again")]
-    from gdbstub.harness.session import stub_pipe
+    from gdbstub.harness.session import gdb_settings, stub_pipe
     stub = stub_pipe(vmlinux, stderr_path=None)
     try:
-        r = subprocess.run([gdb, "-nx", "-batch", vmlinux, "-ex", f"target remote {stub}",
+        r = subprocess.run([gdb, "-nx", "-batch", *gdb_settings(), vmlinux,
+                            "-ex", f"target remote {stub}",
                             "-ex", "show architecture", "-ex", "print/x $cr0",
                             "-ex", "print/x $eip"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -126,7 +126,7 @@ def test_detach_then_reconnect(kernel, gdb):
 
 def test_stdio_transport(kernel, gdb):
     """`target remote | kthread-stub --stdio`: no port at all."""
-    cmd = ["gdb", "-q", "-nx", "-batch", kernel,
+    cmd = ["gdb", "-q", "-nx", "-batch", *session.gdb_settings(), kernel,
            "-ex", f"target remote {session.stub_pipe(kernel, stderr_path=None)}",
            *sum((["-ex", c] for c in [*TO_KTHREADD, "bt"]), [])]
     text = subprocess.run(cmd, capture_output=True, text=True, timeout=120,

@@ -244,7 +244,7 @@ def _stdio_session(kernel, commands):
     """gdb -batch on `target remote | kthread-stub --stdio`: the stub's console
     output reaches gdb's stderr, as a user on a terminal sees it."""
     import subprocess
-    cmd = ["gdb", "-q", "-nx", "-batch", kernel,
+    cmd = ["gdb", "-q", "-nx", "-batch", *session.gdb_settings(), kernel,
            "-ex", f"target remote {session.stub_pipe(kernel, stderr_path=None)}"]
     for c in commands:
         cmd += ["-ex", c]

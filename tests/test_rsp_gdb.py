@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from gdbstub.rsp.packet import Decoder, Packet, encode_packet  # noqa: E402
 from gdbharness import read_until  # noqa: E402
-from gdbstub.harness.session import StubProcess, stub_command, stub_pipe  # noqa: E402
+from gdbstub.harness.session import StubProcess, gdb_settings, stub_command, stub_pipe  # noqa: E402
 
 GDB = shutil.which("gdb")
 needs_gdb = pytest.mark.skipif(GDB is None, reason="gdb is not installed (Debian: apt-get install gdb)")
@@ -39,7 +39,7 @@ def stub():
 
 
 def gdb_cmd(*commands):
-    cmd = [GDB, "-q", "-nx", "-batch", "-ex", "set architecture i386"]
+    cmd = [GDB, "-q", "-nx", "-batch", *gdb_settings(), "-ex", "set architecture i386"]
     for c in commands:
         cmd += ["-ex", c]
     return cmd

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gdbstub.harness.session import StubProcess
+from gdbstub.harness.session import StubProcess, gdb_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,7 +121,8 @@ def stopped(stub):
 
 
 def gdb_cmd(kernel, addr, *commands):
-    cmd = ["gdb", "-q", "-nx", "-batch", str(kernel), "-ex", f"target remote {addr}"]
+    cmd = ["gdb", "-q", "-nx", "-batch", *gdb_settings(), str(kernel),
+           "-ex", f"target remote {addr}"]
     for c in commands:
         cmd += ["-ex", c]
     return cmd

@@ -23,7 +23,7 @@ from typing import Optional
 
 from pygdbmi.gdbcontroller import GdbController
 
-from .session import SessionError, source_options, stub_pipe
+from .session import SessionError, gdb_settings, stub_pipe
 
 
 class GdbError(AssertionError):
@@ -60,8 +60,7 @@ class GdbSession:
         self.output = ""
         self.ctl = GdbController(
             command=[gdb, "-q", "-nx", "--interpreter=mi3", *([f"--cd={cwd}"] if cwd else []),
-                     "-iex", "set pagination off", "-iex", "set confirm off",
-                     *source_options(), self.kernel],
+                     *gdb_settings(), self.kernel],
             time_to_check_for_additional_output_sec=0.05)
         self._run("-target-select remote " + stub_pipe(self.kernel, stub_args, self.stderr_path))
 

@@ -238,9 +238,7 @@ def gdb_command(kernel, address, script=None, commands=(), trace=True, batch=Fal
     if gdb is None:
         raise SessionError("gdb not found: install it (Debian: apt-get install gdb)")
     cmd = [gdb, "-q", "-nx"] + (["-batch"] if batch else [])
-    cmd += ["-iex", "set pagination off", "-iex", "set confirm off",
-            "-iex", "set height 0"]
-    cmd += source_options()
+    cmd += gdb_settings() + ["-iex", "set height 0"]
     if trace:
         cmd += ["-iex", "set trace-commands on"]
     cmd += [kernel, "-ex", f"target remote {address}"]
@@ -249,6 +247,20 @@ def gdb_command(kernel, address, script=None, commands=(), trace=True, batch=Fal
     for c in commands:
         cmd += ["-ex", c]
     return cmd
+
+
+# gdb waits `remotetimeout` seconds (default 2) for a reply, then sends the
+# packet again, and the late reply puts the session out of step ("Remote replied
+# unexpectedly to 'vMustReplyEmpty'"): a busy host (a lab server, CI beside
+# other jobs) can starve the stub that long.  The stub always replies, and a stub
+# that dies closes the link at once, so a long wait costs nothing.
+GDB_SETTINGS = ("set pagination off", "set confirm off", "set remotetimeout 60")
+
+
+def gdb_settings():
+    """The -iex options of every gdb the project starts: GDB_SETTINGS, then where
+    an installed package's kernel sources are."""
+    return [a for s in GDB_SETTINGS for a in ("-iex", s)] + source_options()
 
 
 def source_options():
