@@ -5,11 +5,13 @@ the devices and virtual time, and runs its CPUs in turns.
 
   Cpu(index, mem, clock, ports, irq_in, apic=None, catch=False)
     mem: the board's GuestMemory (memory.py), mapped by pointer;
-    clock: a fresh vclock.VClock (icount and the stops of one emu_start);
+    clock: a vclock.VClock (icount, and the stops of one emu_start), new or
+      CPU 0's from before a reset(): its time starts at 0 here;
     ports: (on_in, on_out), the board's unicorn IN/OUT hooks;
     irq_in: what the CPU takes interrupts from (pending(), acknowledge():
       the PIC with one CPU, else its APIC, and the PIC too for CPU 0);
     apic: its lapic.LocalAPIC, mapped at lapic.BASE in its engine.
+    catch: stop before delivering an exception (the board's catch_exceptions).
 
 The board sees to what involves more than this CPU: which CPU runs, the
 devices behind port I/O, and flushing every engine after a debugger's write
