@@ -430,6 +430,24 @@ class BlockClock:
         c.blk_n = c.blk_done = 0
         self.disarm()
 
+    def redo(self, pc, began):
+        """After emu_start: the instruction at pc is to run again from the
+        start (a refused TLB fill, machine/mmu.py).  `began`: it had begun
+        (counted, its hooks ran: a breakpoint there was passed, so the rerun
+        resumes over it); else it was being fetched and the running block
+        ran to its end."""
+        c = self.c
+        if not began:
+            self.settle()
+            return
+        if c.per_insn:
+            c.icount -= 1
+        elif c.blk_n:
+            c.icount += self._block()[1][pc] - c.blk_done
+            c.blk_n = c.blk_done = 0
+        self.disarm()
+        c.skip_pending, c.skip_addr = 1, pc
+
     def arm(self, pc, k):
         """STOP_ARM: stop before instruction k of the block at pc (entered at
         the current icount).  The hook there lives for one emu_start (a hook

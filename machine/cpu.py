@@ -3,15 +3,17 @@ virtual clock (machine/_clock.c, block mode), its local APIC, its registers
 and its state.  No device and no other CPU: the board (machine.py) owns RAM,
 the devices and virtual time, and runs its CPUs in turns.
 
-  Cpu(index, mem, clock, ports, irq_in, apic=None, catch=False)
+  Cpu(index, mem, clock, ports, irq_in, apic=None, catch=False, tlb="virtual")
     mem: the board's GuestMemory (memory.py), mapped by pointer;
     clock: a vclock.VClock (icount, and the stops of one emu_start), new or
       CPU 0's from before a reset(): its time starts at 0 here;
     ports: (on_in, on_out), the board's unicorn IN/OUT hooks;
     irq_in: what the CPU takes interrupts from (pending(), acknowledge():
       the PIC with one CPU, else its APIC, and the PIC too for CPU 0);
-    apic: its lapic.LocalAPIC, mapped at lapic.BASE in its engine.
-    catch: stop before delivering an exception (the board's catch_exceptions).
+    apic: its lapic.LocalAPIC, mapped at lapic.BASE in its engine;
+    catch: stop before delivering an exception (the board's catch_exceptions);
+    tlb: who fills its TLB (mmu.py): "virtual" (the guest's page walk in a
+      native hook) or "cpu" (unicorn's own walker).
 
 The board sees to what involves more than this CPU: which CPU runs, the
 devices behind port I/O, and flushing every engine after a debugger's write
@@ -26,7 +28,9 @@ the engine's context and the clock's, for the board's snapshots.
 
 Running: run(deadline, stop_requested) is one emu_start up to a deadline of
 the clock, carrying on over the clock's own stops (a block to decode, an
-in-block stop to arm) and over an exception delivered from a hook; it
+in-block stop to arm), over a TLB fill the virtual TLB refused (the
+instruction runs again with unicorn's walker, mmu.py) and over an
+exception delivered from a hook; it
 returns a Stop, or None with `clock.stop_reason` saying why it returned.
 Exceptions (UC_HOOK_INTR, invalid opcodes) are delivered through the IDT
 here (interrupts.py), with the error codes unicorn does not give (decode.py,
@@ -41,7 +45,7 @@ from unicorn import x86_const as X
 from unicorn.unicorn_const import UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE
 
 from . import clock as vclock
-from . import decode, excstate, lapic
+from . import decode, excstate, lapic, mmu
 from .errors import MemoryFault
 from .interrupts import InterruptController, FAULT_VECTORS, EFLAGS_IF
 from .stop import Reason, Stop, SIGSEGV
@@ -87,7 +91,8 @@ def _apic_touched(uc, access, address, size, value, user_data):
 
 
 class Cpu:
-    def __init__(self, index, mem, clock, ports, irq_in, apic=None, catch=False):
+    def __init__(self, index, mem, clock, ports, irq_in, apic=None, catch=False,
+                 tlb="virtual"):
         self.index = index
         self.mem = mem
         uc = self.uc = Uc(UC_ARCH_X86, UC_MODE_32)
@@ -96,6 +101,7 @@ class Cpu:
         # before its first flush; the kernel's code needs well under 1 MiB.
         uc.ctl_set_tcg_buffer_size(TCG_BUFFER)
         uc.mem_map_ptr(0, mem.size, UC_PROT_ALL, mem.address)
+        self.tlb = mmu.MODES[tlb](uc, mem)
         # emu_start(until=...) makes unicorn translate `until` through the
         # guest page tables on every start, which clobbers the guest's CR2
         # when that address is unmapped.  With "exits" enabled and no exit
@@ -131,6 +137,7 @@ class Cpu:
         self.irqs = 0
         self.pending_stop = None    # a Stop a hook met during run()
         self.exc_fixup = False      # excstate: clear unicorn's old_exception
+        self.rerun_at = None        # an instruction run again (run()): its probe fired
 
     def _mapped(self, vaddr):
         """Does this CPU's paging map vaddr (the block clock's question)?"""
@@ -531,10 +538,18 @@ class Cpu:
             try:
                 self.uc.emu_start(eip, END_ADDR)
             except UcError as e:
+                if self.tlb.fallback(e):        # a page fault, most likely
+                    pc = self.regs.read(X.UC_X86_REG_EIP)
+                    self.blk.redo(pc, self.tlb.began)
+                    self.rerun_at = pc if self.tlb.began else None
+                    continue
+                self.tlb.resume()
                 self.blk.settle()
                 pc = self.regs.read(X.UC_X86_REG_EIP)
                 return Stop(Reason.FAULT, pc, SIGSEGV, None,
                             "unicorn stopped at eip 0x%08x: %s" % (pc, e))
+            self.tlb.resume()
+            self.rerun_at = None
             reason = c.stop_reason
             if reason == vclock.STOP_DECODE:
                 if not self.blk.decode(c.stop_addr, c.blk_size):

@@ -67,7 +67,7 @@ import itertools
 import logging
 
 from . import clock as vclock
-from . import decode, devstate, lapic, loader, mptable, smp
+from . import decode, devstate, lapic, loader, mmu, mptable, smp
 from .cpu import Cpu, CONTROL_REGISTERS, REGISTER_NAMES, RUNNING, WAIT_SIPI
 from .errors import MemoryFault
 from .memory import GuestMemory
@@ -103,8 +103,11 @@ class Machine:
     REGISTER_NAMES = REGISTER_NAMES
 
     def __init__(self, kernel_path, ram_mb=128, cmdline="", console=None, cpus=1,
-                 quantum=smp.DEFAULT_QUANTUM, sched_seed=None):
+                 quantum=smp.DEFAULT_QUANTUM, sched_seed=None, tlb="virtual"):
         self.kernel_path = kernel_path
+        if tlb not in mmu.MODES:
+            raise ValueError("tlb must be one of %s" % ", ".join(mmu.MODES))
+        self._tlb = tlb
         if not 1 <= int(cpus) <= smp.MAX_CPUS:
             raise ValueError("cpus must be between 1 and %d" % smp.MAX_CPUS)
         self.ncpus = int(cpus)
@@ -181,7 +184,7 @@ class Machine:
             apic = lapic.LocalAPIC(k, lambda: self._cpu.clock.icount, self._send_ipi)
             irq_in = smp.Cpu0Interrupts(apic, self.pic) if k == 0 else apic
         cpu = Cpu(k, self._mem, c, (self._on_in, self._on_out), irq_in, apic,
-                  self._catch_exceptions)
+                  self._catch_exceptions, self._tlb)
         vclock.set_breakpoints(c, self._bps)
         vclock.set_probes(c, self._probes, self._probe_thunk)
         for a in self._bps:
@@ -780,6 +783,9 @@ class Machine:
 
     def _on_probe(self, vaddr, icount):
         cpu = self._cpu
+        if vaddr == cpu.rerun_at:           # it fired before the rerun (Cpu.run)
+            cpu.rerun_at = None
+            return
         if icount == vclock.NO_ADDR:        # block mode: count up to vaddr
             cpu.blk.sync(vaddr)
             icount = cpu.clock.icount - 1

@@ -23,7 +23,8 @@ def test_build_py_copies_every_lab_file_and_the_clock_source(tmp_path):
                    cwd=ROOT, check=True, capture_output=True)
     files = list(_data_files("labs"))
     key = [w for w in files if os.sep + "key" + os.sep in w]
-    wanted = [w for w in files if w not in key] + ["machine/_clock.c", "machine/_dirty.c"]
+    wanted = [w for w in files if w not in key] + ["machine/_clock.c", "machine/_dirty.c",
+                                                   "machine/_mmu.c"]
     assert any(w.endswith("grading.json") for w in wanted)
     missing = [w for w in wanted if not (tmp_path / w).is_file()]
     assert not missing, f"not package data (setup.cfg [options.package_data]): {missing}"
