@@ -181,6 +181,16 @@ MAIN_BODIES = {
     mov $300, %ecx
 3:  xor %ecx, %edi
     loop 3b""",
+    # a store per two instructions, to a page that holds no code
+    "stores": """mov $256, %ecx
+2:  mov %ecx, scratch-4(,%ecx,4)
+    loop 2b
+    .pushsection .data
+    .align 4096
+scratch:
+    .fill 256, 4, 0
+    .align 4096
+    .popsection""",
 }
 
 
