@@ -25,9 +25,10 @@ machine's virtual time.  Two ways to count, both exact:
 Measured (bench/bench_clock.py, bench/results/bench_clock.txt: CPU time on
 a loaded 2-core host): on `inc; dec; jnz` unicorn without hooks runs ~770 M
 instr/s, the block clock ~420 M, the per-instruction hook ~96 M; on a loop
-that stores, unicorn itself is the limit (every store takes its slow path:
-~65 M without hooks, the block clock the same; bench/bench_unicorn_stores.py
-shows why: the page is executable).  A hook over the whole address space
+that stores to an executable page unicorn itself is the limit (every store
+takes its slow path: ~65 M without hooks, the block clock the same;
+bench/bench_unicorn_stores.py), which the virtual TLB (mmu.py) avoids for
+pages that hold no code.  A hook over the whole address space
 costs at every instruction; per-address hooks cost nothing elsewhere.  A
 Python hook is ~30x slower than a native one; a register read through the
 binding ~3x one through uc_reg_read directly (Regs, which the run loop's
