@@ -523,6 +523,11 @@ class Cpu:
         return self.mem.pf_error_code(self.paging_regs(), cr2, write, user)
 
     # --------------------------------------------------------------- running
+    def _rerun_done(self):
+        """Back to the virtual TLB after the rerun of a refused instruction."""
+        self.tlb.resume()
+        self.rerun_at = None
+
     def run(self, deadline, stop_requested):
         """One emu_start up to `deadline` (icount), going on over the clock's
         own stops and over an exception delivered in a hook (unless
@@ -543,13 +548,11 @@ class Cpu:
                     self.blk.redo(pc, self.tlb.began)
                     self.rerun_at = pc if self.tlb.began else None
                     continue
-                self.tlb.resume()
+                self._rerun_done()
                 self.blk.settle()
                 pc = self.regs.read(X.UC_X86_REG_EIP)
                 return Stop(Reason.FAULT, pc, SIGSEGV, None,
                             "unicorn stopped at eip 0x%08x: %s" % (pc, e))
-            self.tlb.resume()
-            self.rerun_at = None
             reason = c.stop_reason
             if reason == vclock.STOP_DECODE:
                 if not self.blk.decode(c.stop_addr, c.blk_size):
@@ -562,6 +565,10 @@ class Cpu:
                 self.blk.arm(c.stop_addr, c.need_k)
                 c.stop_reason = 0
                 continue
+            # The clock's own stops above may come before the instruction a
+            # refused fill left to unicorn's walker; the others come after it
+            # (or, a stop request, before it: it is refused again later).
+            self._rerun_done()
             self.blk.settle(c.stop_addr if reason else None)
             if not self.exc_fixup:
                 return self.pending_stop

@@ -236,3 +236,20 @@ def test_a_probe_and_a_breakpoint_on_the_faulting_instruction(kernel, per_insn):
 def test_tlb_mode_is_checked():
     with pytest.raises(ValueError, match="tlb must be one of virtual, cpu"):
         Machine("/nonexistent", tlb="fast")
+
+
+def test_a_deadline_right_after_a_refused_instruction(kernel):
+    """cont(1) onto the faulting store: its rerun with unicorn's walker first
+    stops for the clock (a stop armed after the store), which must not hand
+    the store back to the hook (it would be refused again, for ever)."""
+    _, pc, icount, _ = faulting(kernel, "pf", tlb="cpu")[0][0]
+    got = {}
+    for tlb in ("virtual", "cpu"):
+        m = Machine(kernel, cmdline="oops=pf", tlb=tlb)
+        m.catch_exceptions = True
+        m.cont(icount - 1)
+        assert m.read_register("eip") == pc
+        s = m.cont(1)
+        got[tlb] = (s.reason, s.pc, m.icount, m.caught_exception, outcome(m))
+    assert got["virtual"] == got["cpu"]
+    assert got["cpu"][:3] == ("fault", pc, icount)
