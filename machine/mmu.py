@@ -98,8 +98,6 @@ class VirtualTlb:
 
 
 class UnicornTlb:
-    began = False
-
     def fallback(self, err) -> bool:
         return False
 

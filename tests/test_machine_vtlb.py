@@ -85,7 +85,7 @@ def store_loop(n):
 
 def test_a_data_page_is_filled_without_exec():
     ram, _, _, tlb = run(True, store_loop(1000))
-    fills, refused, code_pages = tlb.stats
+    _, refused, code_pages = tlb.stats
     assert code_pages == 1 and refused == 0     # the loop's page only
     assert ram == run(False, store_loop(1000))[0]
 
