@@ -98,7 +98,8 @@ def help_text(target_help: str, added=()) -> str:
     rows = list(HELP_HEAD) + list(added)
     for line in target_help.splitlines():
         cmd, _, what = line.partition("  ")
-        rows.append((cmd.rstrip(), what.strip()))
+        if all(cmd.rstrip() != c for c, _ in added):    # a layer's row replaces the target's
+            rows.append((cmd.rstrip(), what.strip()))
     width = max(len(cmd) for cmd, _ in rows) + 2
     return "".join(f"{cmd:<{width}}" + what.replace("\n", "\n" + " " * width) + "\n"
                    for cmd, what in rows)
@@ -133,9 +134,10 @@ class Monitor:
     def usages(self) -> List[str]:
         """Every command's forms: the command column of the help rows."""
         own = self.ctx.target.support_monitor()
-        return [cmd for cmd, _ in HELP_HEAD + tuple(self.ctx.monitor_commands.help)] + [
-            line.partition("  ")[0].rstrip() for line in
-            (own.MONITOR_HELP if own else "").splitlines()]
+        return list(dict.fromkeys(    # a layer may redeclare a target command: once
+            [cmd for cmd, _ in HELP_HEAD + tuple(self.ctx.monitor_commands.help)] + [
+                line.partition("  ")[0].rstrip() for line in
+                (own.MONITOR_HELP if own else "").splitlines()]))
 
     def run(self, line: str) -> str:
         words = line.split()

@@ -76,6 +76,25 @@ def test_kt_ps_marks_each_cpu_current_task(kernel, gdb):
                        "* ADDR     1  R (running)           init"], rows
 
 
+def test_monitor_cpus_names_each_cpu_current_task(kernel, gdb):
+    """`monitor cpus` (issue 17: pc and current task): at ksoftirqd/1's first
+    run (the second hit, on CPU 1) CPU 1's row names it and CPU 0's row names what `monitor ps` stars
+    on CPU 0; one line, nothing run, for an extra word."""
+    text = run_gdb(kernel, "break ksoftirqd", "continue", "continue",   # /0, then /1
+                   "monitor cpus", "monitor ps", "monitor cpus x", stub_args=("--cpus", "2"))
+    cpus = [r for r in section(text, "(gdb) monitor cpus\n", "(gdb) monitor ps").splitlines()
+            if "CPU#" in r]
+    ps = section(text, "(gdb) monitor ps\n", "(gdb) monitor cpus x").splitlines()
+    pid1 = next(r.split()[1] for r in ps if r.endswith(" ksoftirqd/1"))
+    on_cpu0 = next(r.split() for r in ps if r.startswith("*") and r.split()[2] == "0")
+    assert len(cpus) == 2, cpus
+    assert re.fullmatch(rf"\* CPU#1  running +eip 0x\w+  ksoftirqd/1 \(pid {pid1}\)",
+                        cpus[1]), cpus
+    assert re.fullmatch(rf"  CPU#0  \w+ +eip 0x\w+  {re.escape(on_cpu0[-1])} "
+                        rf"\(pid {on_cpu0[1]}\)", cpus[0]), (cpus, ps)
+    assert "monitor cpus: unexpected 'x' (usage: monitor cpus)\n" in text, text
+
+
 def _value(text):
     """What gdb's `print` printed: `$n = VALUE` -> VALUE."""
     return re.fullmatch(r"\$\d+ = (.*)\n", text)[1]

@@ -17,6 +17,8 @@ from .threads import KernelThreads
 HELP = {
     "ps": (("monitor ps", "kernel tasks: pid, thread id, state, comm (* = on the CPU)"),),
     "dmesg": (("monitor dmesg", "the kernel log buffer (log_buf)"),),
+    "cpus": (("monitor cpus", "each CPU: state, pc and current task (* the running one, "
+                              "gdb's stop thread)"),),
     "tasks": (("monitor tasks [on|off]",
                "show kernel tasks as gdb threads (default off: a thread per CPU)"),),
     "trace": (("monitor trace on", "record scheduling from now (Chrome trace JSON, for Perfetto)\n"
@@ -30,7 +32,7 @@ HELP = {
 def install(ctx: Context, trace_slot: TraceSlot) -> None:
     """Our monitor commands and the trace flush at the end of each session
     (kernel tasks as threads are the composer's: make_thread_model)."""
-    for words, run in (("ps", ps), ("dmesg", dmesg), ("tasks", tasks_command),
+    for words, run in (("ps", ps), ("dmesg", dmesg), ("cpus", cpus), ("tasks", tasks_command),
                        ("trace", lambda ctx, args: trace(trace_slot, args))):
         ctx.monitor_commands.add(words, run, HELP[words])
     ctx.session_end_hooks.append(trace_slot.flush)
@@ -62,6 +64,20 @@ def ps(ctx, args) -> str:
     for running, pid, cpu, tid, state, comm in rows:
         lines.append(f"{'*' if running else ' '}{pid:4d}  {cpu}{tid:>6}  {state:<{width}} {comm}")
     return "\n".join(lines) + "\n"
+
+
+def cpus(ctx, args) -> str:
+    """The machine's `monitor cpus` rows, each with the task that CPU runs
+    (per_cpu(current_task, n)): the row a layer that knows the kernel adds."""
+    own = ctx.target.support_monitor()
+    text = own.monitor("cpus") if own else None
+    if text is None:
+        raise MonitorError("the target has no CPUs to list")
+    rows = text.splitlines()
+    currents = ctx.threads.currents() if isinstance(ctx.threads, KernelThreads) else {}
+    for k, t in currents.items():
+        rows[k] += f"  {t.comm} (pid {t.pid})"
+    return "".join(row + "\n" for row in rows)
 
 
 def tasks_command(ctx, args) -> str:

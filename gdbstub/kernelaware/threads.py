@@ -194,6 +194,12 @@ class KernelThreads(ThreadModel):
             return None
         return task
 
+    def currents(self):
+        """{cpu: its current Task} (per_cpu(current_task, cpu)), whether or not
+        tasks are shown as threads; empty before the kernel has set them."""
+        self.invalidate()
+        return self._currents_raw()
+
     def _currents_raw(self):
         """{cpu: its current Task} for the CPUs whose current_task is readable."""
         curs = {}
