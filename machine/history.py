@@ -523,7 +523,7 @@ class TimeMachine:
             return self._history_stop()
         pos = self._prev_instruction(t)
         self._goto(pos)
-        h = getattr(m, "halted_at", None)
+        h = m.halted_at
         if m.halted and h is not None and h < pos[0] and h - 1 >= self.snaps[0].icount:
             # inside an idle gap: the previous instruction is the hlt itself
             self._goto(self._prev_instruction(h))
