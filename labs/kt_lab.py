@@ -40,23 +40,23 @@ def task_threads():
     tasks are read through gdb (kt.tasks), their threads asked of the stub
     (kt.threads): the stub numbers threads as gdb discovers them."""
     was_on = utils.with_prefix("kt-bt", threads.show_tasks)
-    by_pid = utils.with_prefix("kt-bt", threads.task_threads)
-    cur = int(utils.with_prefix("kt-bt", tasks.current_task))
-    res = []
-    for t in utils.with_prefix("kt-bt", tasks.task_list):
-        pid = int(t["pid"])
-        if pid not in by_pid:
+    by_key = utils.with_prefix("kt-bt", threads.task_threads)
+    listed, curs = utils.with_prefix("kt-bt", tasks.tasks_and_currents)
+    res, cpu0 = [], None
+    for t in listed:
+        pid, key = int(t["pid"]), (int(t["pid"]), int(t["cpu"]))
+        if key not in by_key:
             continue
-        running = int(t) == cur
+        running = int(t) in curs
         word = taskstate.decode(int(t["state"]), int(t["exit_state"]), running)[1]
-        res.append((by_pid[pid], utils.read_string(t["comm"]), pid, word, running))
+        res.append((by_key[key], utils.read_string(t["comm"]), pid, word, running))
+        if int(t) == curs[0]:
+            cpu0 = by_key[key]
     if not res:
         raise gdb.GdbError("kt-bt: the stub lists no kernel tasks (is the kernel past "
                            "start_kernel? `monitor tasks on` needs the task list)")
-    if not was_on:
-        running = [t for t in res if t[4]]
-        if running:
-            running[0][0].switch()
+    if not was_on and cpu0 is not None:
+        cpu0.switch()       # CPU 0's task, as when gdb's one thread was the CPU
     # gdb may have cached its first thread's registers when it was the CPU; with
     # tasks on it is swapper (pid 0): re-read (gdb sends Hg for the thread it needs next).
     gdb.execute("maintenance flush register-cache", to_string=True)

@@ -197,3 +197,17 @@ def test_kt_bt_finds_each_task_thread_on_two_cpus(kernel, gdb):
     assert "cpu_idle" not in soft
     assert events.split("\n")[1] == 'pid 7 "events/0" (sleeping):', events
     assert re.search(r"^#\d+ .* in worker_thread \(", events, re.M), events
+
+
+def test_kt_bt_all_shows_each_cpu_idle_task_once(kernel, gdb):
+    """Every CPU's idle task is pid 0: kt-bt-all keys threads by pid and CPU.
+    Keyed by pid alone, CPU 1's idle thread stood in for CPU 0's swapper and
+    CPU 1's own idle task was missing.  At ksoftirqd/0's first run CPU 1 idles."""
+    text = run_gdb(kernel, "break ksoftirqd", "continue",
+                   f"source {session.ROOT}/labs/kt_lab.py", "kt-bt-all", stub_args=("--cpus", "2"))
+    out = text[text.index("(gdb) kt-bt-all\n"):]
+    idle = re.findall(r'^(\*? ?pid 0 "swapper" \(\w+\):)\n(?:\(gdb\) bt\n)?((?:#.*\n)+)', out, re.M)
+    assert [h for h, _ in idle] == ['pid 0 "swapper" (runnable):',
+                                    '* pid 0 "swapper" (running):'], out
+    assert "in rest_init ()" in idle[0][1] and "start_secondary" not in idle[0][1], out
+    assert "in start_secondary ()" in idle[1][1], out

@@ -133,20 +133,27 @@ def task_info(t, current_addrs=()):
     return addr, int(t["pid"]), state, utils.read_string(t["comm"]), is_current
 
 
+def tasks_and_currents():
+    """(every task, in task-list order, then any CPU's current task that is on
+    no list; the addresses of every CPU's current task), as the stub lists them."""
+    tasks = task_list()
+    listed = {int(t) for t in tasks}
+    curs = []
+    for cur_task in cpu_currents():
+        cur = int(cur_task)
+        curs.append(cur)
+        if cur not in listed:
+            # released (exit.c unlinks it) but still on the CPU, or another CPU's
+            # idle task (on no list): shown, as the stub shows it
+            tasks.append(cur_task)
+            listed.add(cur)
+    return tasks, curs
+
+
 def ps_rows():
     """One task_info() tuple per task, in task-list order."""
     try:
-        tasks = task_list()
-        listed = {int(t) for t in tasks}
-        curs = []
-        for cur_task in cpu_currents():
-            cur = int(cur_task)
-            curs.append(cur)
-            if cur not in listed:
-                # released (exit.c unlinks it) but still on the CPU, or another CPU's
-                # idle task (on no list): shown, as the stub shows it
-                tasks.append(cur_task)
-                listed.add(cur)
+        tasks, curs = tasks_and_currents()
         return [task_info(t, curs) for t in tasks]
     except gdb.MemoryError as e:
         raise utils.memory_error(e, "a task_struct")

@@ -79,6 +79,7 @@ def selected_cpu():
 
 
 def task_threads():
-    """{pid: gdb.InferiorThread} of every task gdb knows as a thread."""
+    """{(pid, cpu): gdb.InferiorThread} of every task gdb knows as a thread:
+    keyed with the CPU too, since every CPU's idle task is pid 0."""
     by_id = {t.ptid[1]: t for t in gdb.selected_inferior().threads()}
-    return {pid: by_id[tid] for pid, tid in thread_ids().items() if tid in by_id}
+    return {(pid, cpu): by_id[tid] for pid, cpu, tid in ps_rows() if tid in by_id}
