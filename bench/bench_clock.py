@@ -10,7 +10,6 @@ dec %ecx; jnz (3), "load" = mov (%esi),%eax; dec; jnz (3), "store" = mov %eax,(%
 dec; jnz (3): unicorn sends every store through its slow path.  Rate = guest instructions / CPU seconds of emu_start (CPU
 time: the host is shared), best of --repeat.
 """
-import argparse
 import os
 import struct
 import sys
@@ -23,7 +22,7 @@ from unicorn import Uc, UC_ARCH_X86, UC_MODE_32  # noqa: E402
 from unicorn.x86_const import UC_X86_REG_EIP  # noqa: E402
 
 from machine import clock as vclock  # noqa: E402
-from hostinfo import host_line  # noqa: E402
+from hostinfo import loop_args  # noqa: E402
 
 A, D = 0x10000, 0x11000
 LOOPS = {
@@ -57,11 +56,7 @@ def run(kind, body, per_iter, iters):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--iters", type=int, default=4_000_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
-    print(host_line())
+    args = loop_args(__doc__)
     for loop, (body, per_iter) in LOOPS.items():
         for kind in ("no hooks", "block clock", "per-instruction clock"):
             best = max(run(kind, body, per_iter, args.iters) for _ in range(args.repeat))

@@ -19,7 +19,6 @@ kernel's paging (i386, two levels, 4 KiB pages, no NX), with unicorn's own
 walker, then with the machine's virtual TLB (machine/_mmu.c: a native TLB
 fill hook that gives EXEC only to pages that hold code).
 """
-import argparse
 import os
 import struct
 import time
@@ -28,7 +27,7 @@ import sys
 
 from unicorn import Uc, UC_ARCH_X86, UC_MODE_32, UC_PROT_ALL
 from unicorn.x86_const import UC_X86_REG_CR0, UC_X86_REG_CR3, UC_X86_REG_CR4, UC_X86_REG_ECX
-from hostinfo import host_line  # noqa: E402
+from hostinfo import loop_args  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -88,11 +87,7 @@ def run_i386(virtual, iters):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--iters", type=int, default=4_000_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
-    print(host_line())
+    args = loop_args(__doc__)
     for nx in (False, True):
         best = max(run(nx, args.iters) for _ in range(args.repeat))
         print("%-56s %6.1f M guest instructions per CPU second"
