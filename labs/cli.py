@@ -376,10 +376,15 @@ def _check_tdesc():
              "the Python deps must be installed (pip install -e .)")]
 
 
+MAX_SEEDS = 1000
+
+
 def cmd_seeds(args):
     lab = get_lab(args.lab)
     if args.last < args.first:
         raise LabError(f"--to {args.last} comes before --from {args.first}")
+    if args.last - args.first >= MAX_SEEDS:     # about a second each: a typo is not a day
+        raise LabError(f"seeds {args.first}..{args.last}: at most {MAX_SEEDS} at a time")
     from machine.kbuild import ensure_kernel
     from .seeds import machine_args, report
     try:

@@ -39,6 +39,7 @@ def machine_args(stub_args):
 def boot(kernel, args, seed, budget=BUDGET):
     """Boot once with `seed`: a Boot saying whether the console reached BOOTED."""
     from machine import Machine
+    from machine.stop import Reason
     m = Machine(kernel, cmdline=args.append, cpus=args.cpus, quantum=args.quantum,
                 sched_seed=seed)
     mark = BOOTED.encode()
@@ -46,15 +47,16 @@ def boot(kernel, args, seed, budget=BUDGET):
         if m.icount >= budget:
             return Boot(seed, False, m.icount)
         stop = m.cont(min(STEP, budget - m.icount))
-        if stop.reason != "limit":
+        if stop.reason != Reason.LIMIT:
             raise LabError(f"seed {seed}: the machine stopped ({stop.reason}) at icount "
                            f"{m.icount}; a headless boot expects none")
     return Boot(seed, True, m.icount)
 
 
 def scan(stub_args, kernel, seeds, budget=BUDGET):
+    """One Boot per seed, each as it ends (a report prints as it goes)."""
     args = machine_args(stub_args)
-    return [boot(kernel, args, s, budget) for s in seeds]
+    return (boot(kernel, args, s, budget) for s in seeds)
 
 
 def report(lab, kernel, first, last, out):
@@ -67,5 +69,6 @@ def report(lab, kernel, first, last, out):
             hangs.append(b.seed)
             out.write(f"seed {b.seed:2d}: HANGS (no 'init: boot complete' in {b.icount:,} "
                       f"instructions)\n")
+        out.flush()
     out.write(f"seeds {first}..{last} that hang: {' '.join(map(str, hangs)) or 'none'}\n")
     return hangs

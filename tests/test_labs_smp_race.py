@@ -56,7 +56,9 @@ def test_seeds_command_refuses_bad_input_in_one_line():
              "kthread-lab: --to 2 comes before --from 5\n"),
             (("seeds", "6", "--to", "/etc/passwd"),
              "argument --to: bad seed '/etc/passwd': give a non-negative integer\n"),
-            (("seeds", "6", "--from", "x" * 3000), "argument --from: bad seed")]:
+            (("seeds", "6", "--from", "x" * 3000), "argument --from: bad seed"),
+            (("seeds", "6", "--to", "99999999999"),
+             "kthread-lab: seeds 1..99999999999: at most 1000 at a time\n")]:
         r = run_lab(*args)
         assert r.returncode == 2 and r.stdout == "", (args, r)
         assert says in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
