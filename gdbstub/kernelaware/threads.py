@@ -151,7 +151,7 @@ class KernelThreads(ThreadModel):
         key = self.target.generation
         if key is None or key != self._key:
             self._key = key if key is not None else object()
-            self._curs = self._currents_raw() if self.enabled else {}
+            self._curs = self.currents() if self.enabled else {}
             self._cur = self._curs.get(0)
             self._tasks = None
 
@@ -175,7 +175,7 @@ class KernelThreads(ThreadModel):
 
     def running_keys(self) -> Dict[int, int]:
         """{key: cpu} of each CPU's current task (even when tasks are not shown)."""
-        return {self._key_of(cpu, t): cpu for cpu, t in self._currents_raw().items()}
+        return {self._key_of(cpu, t): cpu for cpu, t in self.currents().items()}
 
     @staticmethod
     def _key_of(cpu: int, task) -> int:
@@ -195,13 +195,8 @@ class KernelThreads(ThreadModel):
         return task
 
     def currents(self):
-        """{cpu: its current Task} (per_cpu(current_task, cpu)), whether or not
-        tasks are shown as threads; empty before the kernel has set them."""
-        self.invalidate()
-        return self._currents_raw()
-
-    def _currents_raw(self):
-        """{cpu: its current Task} for the CPUs whose current_task is readable."""
+        """{cpu: its current Task} (per_cpu(current_task, cpu)) for the CPUs whose
+        current_task is readable, whether or not tasks are shown as threads."""
         curs = {}
         for cpu in range(self.target.cpus):
             t = self._current_raw(cpu)
