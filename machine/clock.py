@@ -59,6 +59,8 @@ _BUILD = os.path.join(_HERE, "_build")
 
 BP_SLOTS = 256
 BLK_SLOTS = 16384
+IDLE_MAX = 16               # address hooks kept without a role (BlockClock.idle)
+IDLE_RUN = 2_000_000        # instructions without a reuse that drop them all
 BLK_SETS_IF = 1 << 31       # or'ed into a block's count: see _may_set_if
 NO_ADDR = (1 << 64) - 1
 
@@ -284,6 +286,9 @@ class BlockClock:
         self.decoded = {}           # (pc, code bytes) -> ((address, mnemonic), ...)
         self.hooks = {}             # address -> uc hook handle
         self.roles = {}             # address -> set of roles
+        self.idle = {}              # hooked addresses without a role, oldest first
+        self.idle_used = 0          # icount when an idle hook was last kept or reused
+        self.keep_arm = False       # a single step: keep its "arm" hook idle
         self.armed = None           # the address of an "arm" hook
         self.per_insn_hook = None
         self.md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
@@ -307,6 +312,7 @@ class BlockClock:
             for h in self.hooks.values():
                 uclib.uc_hook_del(self.uc._uch, ctypes.c_size_t(h))
             self.hooks.clear()
+            self.idle.clear()
             self.per_insn_hook = install(self.uc, self.c)
         else:
             uclib.uc_hook_del(self.uc._uch, ctypes.c_size_t(self.per_insn_hook))
@@ -325,23 +331,54 @@ class BlockClock:
     def _addr_hook(self, addr):
         return _hook(self.uc, self.c, UC_HOOK_CODE, self._addr_fn, addr, addr, self._user)
 
+    # A hook takes effect only in code translated after it is added, and
+    # stops costing only in code translated after it is deleted: each costs a
+    # retranslation (~10-40 us).  gdb removes a breakpoint to step over it and
+    # puts it back (z0, vCont;s, Z0, vCont;c at every hit), and each single
+    # step arms a stop at the next instruction: those hooks stay, idle (a
+    # role-less address costs a native call that does nothing, and changes
+    # nothing: vclock_addr acts on roles), for reuse.  At most IDLE_MAX, and
+    # all go once IDLE_RUN instructions pass without a reuse, so a hot loop
+    # that kept one is slowed for a few milliseconds at most.
     def add_role(self, addr, role, mapped=False):
         """`mapped`: the caller knows the guest maps addr (code running)."""
-        if addr not in self.hooks and self.per_insn_hook is None:
+        if addr in self.idle:
+            del self.idle[addr]
+            self.idle_used = self.c.icount
+        elif addr not in self.hooks and self.per_insn_hook is None:
             self.hooks[addr] = self._addr_hook(addr)
             self._retranslate(addr, mapped)
         self.roles.setdefault(addr, set()).add(role)
 
-    def drop_role(self, addr, role):
+    def drop_role(self, addr, role, keep=False, mapped=False):
+        """`keep`: leave the hook idle for reuse (see above)."""
         roles = self.roles.get(addr)
         if not roles or role not in roles:
             return
         roles.discard(role)
         if not roles:
             del self.roles[addr]
-            if addr in self.hooks:
-                uclib.uc_hook_del(self.uc._uch, ctypes.c_size_t(self.hooks.pop(addr)))
-                self._retranslate(addr)
+            if addr not in self.hooks:
+                return
+            if not keep:
+                self._unhook(addr, mapped)
+                return
+            self.idle[addr] = None
+            self.idle_used = self.c.icount
+            if len(self.idle) > IDLE_MAX:
+                self._unhook(next(iter(self.idle)))
+
+    def _unhook(self, addr, mapped=False):
+        self.idle.pop(addr, None)
+        uclib.uc_hook_del(self.uc._uch, ctypes.c_size_t(self.hooks.pop(addr)))
+        self._retranslate(addr, mapped)
+
+    def drop_idle(self, unless_used_within=0):
+        """Delete the idle hooks (all, or only if none was kept or reused in
+        the last `unless_used_within` instructions)."""
+        if self.idle and abs(self.c.icount - self.idle_used) >= unless_used_within:
+            for addr in list(self.idle):
+                self._unhook(addr)
 
     def _retranslate(self, addr, mapped=False):
         """A hook only fires in code translated after it was added.  Unicorn
@@ -463,7 +500,7 @@ class BlockClock:
         c = self.c
         c.arm_pc = c.arm_addr = NO_ADDR
         if self.armed is not None:
-            self.drop_role(self.armed, "arm")
+            self.drop_role(self.armed, "arm", keep=self.keep_arm)
             self.armed = None
 
     def arm_next(self):

@@ -141,9 +141,8 @@ class Cpu:
 
     def _mapped(self, vaddr):
         """Does this CPU's paging map vaddr (the block clock's question)?"""
-        uc = self.uc
-        ctl = tuple(uc.reg_read(r) for r in (X.UC_X86_REG_CR0, X.UC_X86_REG_CR3,
-                                             X.UC_X86_REG_CR4))
+        r = self.regs.read
+        ctl = (r(X.UC_X86_REG_CR0), r(X.UC_X86_REG_CR3), r(X.UC_X86_REG_CR4))
         return self.mem.translate(vaddr, ctl) is not None
 
     # ---------------------------------------------------------------- state
@@ -537,6 +536,7 @@ class Cpu:
         c.deadline = deadline
         c.stop_reason = 0
         self.pending_stop = None
+        self.blk.drop_idle(unless_used_within=vclock.IDLE_RUN)
         while True:
             eip = self.regs.read(X.UC_X86_REG_EIP)
             c.if_maybe = 1          # the host may have set IF (_clock.c)

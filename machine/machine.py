@@ -654,6 +654,7 @@ class Machine:
         eip = cpu.reg("eip")
         self._resume_over_breakpoint(eip)
         start = c.icount
+        cpu.blk.keep_arm = True     # the next step arms the same stop
         try:
             stop = cpu.run(c.icount + 1, self._is_stop_requested)
             if stop is None and cpu.rep_in_progress(eip):
@@ -668,6 +669,7 @@ class Machine:
                     start = c.icount
                     stop = cpu.run(c.icount + 1, self._is_stop_requested)
         finally:
+            cpu.blk.keep_arm = False
             if not c.irq_armed:
                 c.irq_armed = saved
         if stop is not None:
@@ -701,7 +703,7 @@ class Machine:
             self._bps.discard(vaddr)
             self._set_breakpoints(self._bps)
             for cpu in self._cpus:
-                cpu.blk.drop_role(vaddr, "bp")
+                cpu.blk.drop_role(vaddr, "bp", keep=True)   # gdb puts it back soon
 
     def _set_breakpoints(self, addrs):
         self._bp_table = frozenset(addrs)
