@@ -9,6 +9,10 @@ from ..dispatch import Context
 from ..target import StopEvent
 
 
+_EXPEDITED = [(regs.BY_NAME[n], regs.REGISTERS[regs.BY_NAME[n]]) for n in regs.EXPEDITED]
+_EXPEDITED_NAMES = [reg.machine_name for _, reg in _EXPEDITED]
+
+
 def stop_reply(ctx: Context, stop: StopEvent) -> bytes:
     """The reply for `stop`.  The thread it names becomes the general thread
     (`Hg`): gdb assumes so after a stop (remote.c records the stop's thread as
@@ -29,12 +33,18 @@ def stop_reply(ctx: Context, stop: StopEvent) -> bytes:
         parts.append(b"%s:%x;" % (stop.watch[0].encode(), stop.watch[1]))
     if stop.history:
         parts.append(b"replaylog:%s;" % stop.history.encode())
-    for name in regs.EXPEDITED:
-        num = regs.BY_NAME[name]
-        reg = regs.REGISTERS[num]
-        try:
-            value = ctx.threads.read_register(tid, reg.machine_name)
-        except Exception:
-            continue
-        parts.append(b"%02x:%s;" % (num, regs.encode_value(reg, value).hex().encode()))
+    try:        # one look at the thread for all of them (every stop pays it)
+        values = ctx.threads.read_registers(tid, _EXPEDITED_NAMES)
+    except Exception:
+        values = [_read_or_none(ctx, tid, name) for name in _EXPEDITED_NAMES]
+    for (num, reg), value in zip(_EXPEDITED, values):
+        if value is not None:       # a task's register switch_to did not save
+            parts.append(b"%02x:%s;" % (num, regs.encode_value(reg, value).hex().encode()))
     return b"".join(parts)
+
+
+def _read_or_none(ctx: Context, tid: int, name: str):
+    try:
+        return ctx.threads.read_register(tid, name)
+    except Exception:
+        return None
