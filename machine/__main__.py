@@ -52,7 +52,7 @@ def main(argv=None):
             buf = holder["m"].console_output
             if pattern.search(buf, max(0, state["scanned"] - 256)):
                 state["matched"] = True
-                holder["m"].request_stop()      # stop right after this byte
+                holder["m"].request_stop()      # right after this line's newline
             state["scanned"] = len(buf)
     try:
         path = ensure_kernel(args.kernel)

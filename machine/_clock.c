@@ -30,6 +30,17 @@
  * Breakpoints, probes and the instruction after each OUT are per-address
  * hooks too (vclock_addr): they cost nothing at other addresses.
  *
+ * Port I/O (both modes): vclock_in/vclock_out are the engine's IN and OUT
+ * hooks.  The console's two ports are served here: reading the UART's LSR
+ * gives 0x60 (THR empty: machine/uart.py's contract), a byte to its THR
+ * (while DLAB is 0; the host keeps uart_thr at 0 otherwise) goes to con[]
+ * and the host takes con[] at each newline or when it is full (con_cb,
+ * which may request a stop: it comes right after that OUT), and after each
+ * emu_start.  Every other port, and another access size, is the host's
+ * (in_cb/out_cb).  Neither path reads or changes the clock, so a byte
+ * costs no call into the host: the kernel's printk polls LSR and writes
+ * THR for every character.
+ *
  * Per-instruction mode (the fallback when a block cannot be decoded, and
  * the reference the tests compare block mode with): vclock_hook is a
  * UC_HOOK_CODE callback over the whole address space and does everything
@@ -64,11 +75,16 @@ typedef int (*emu_stop_fn)(void *uc);
 typedef int (*reg_read_fn)(void *uc, int regid, void *value);
 typedef void (*probe_fn)(uint64_t address, uint64_t icount);
 typedef uint64_t (*decode_fn)(uint64_t pc, uint64_t size);
+typedef uint32_t (*port_in_fn)(uint32_t port, int32_t size);
+typedef void (*port_out_fn)(uint32_t port, int32_t size, uint32_t value);
+typedef void (*con_fn)(void);
 
 #define UC_X86_REG_EFLAGS 25
 #define X86_IF 0x200u
 #define BP_SLOTS 256   /* open addressing, power of two; host keeps <= 128 */
 #define BLK_SLOTS 16384 /* block table; host clears it when half full     */
+#define CON_SIZE 4096   /* console bytes held before the host takes them  */
+#define UART_LSR_IDLE 0x60  /* THR empty, transmitter empty              */
 
 enum {
     STOP_NONE, STOP_DEADLINE, STOP_BREAKPOINT, STOP_IRQ_WINDOW,
@@ -110,6 +126,14 @@ struct vclock {
     uint64_t if_maybe;      /* IF may have become 1 since EFLAGS was read    */
     uint64_t nblk;          /* entries in blk[]                              */
     uint64_t blk[BLK_SLOTS * 2];  /* (pc+1, size << 32 | flags | n)          */
+    /* port I/O */
+    uint64_t uart_lsr;      /* the console UART's LSR port, 0: none          */
+    uint64_t uart_thr;      /* its THR port while DLAB is 0, else 0          */
+    port_in_fn in_cb;       /* the host's other ports                        */
+    port_out_fn out_cb;
+    con_fn con_cb;          /* the host takes con[0..ncon)                   */
+    uint64_t ncon;
+    uint8_t con[CON_SIZE];
 };
 
 #define BLK_SETS_IF (1u << 31)  /* its last instruction may set IF           */
@@ -380,4 +404,29 @@ void vclock_blk_clear(struct vclock *c)
     for (int i = 0; i < BLK_SLOTS * 2; i++)
         c->blk[i] = 0;
     c->nblk = 0;
+}
+
+/* The engine's IN hook (UC_HOOK_INSN, UC_X86_INS_IN). */
+uint32_t vclock_in(void *uc, uint32_t port, int size, void *user_data)
+{
+    struct vclock *c = (struct vclock *)user_data;
+    (void)uc;
+    if (port == c->uart_lsr && size == 1 && c->uart_lsr)
+        return UART_LSR_IDLE;
+    return c->in_cb(port, size);
+}
+
+/* The engine's OUT hook (UC_HOOK_INSN, UC_X86_INS_OUT). */
+void vclock_out(void *uc, uint32_t port, int size, uint32_t value, void *user_data)
+{
+    struct vclock *c = (struct vclock *)user_data;
+    (void)uc;
+    if (port == c->uart_thr && size == 1 && c->uart_thr) {
+        if (c->ncon < CON_SIZE)     /* the host empties it in con_cb */
+            c->con[c->ncon++] = (uint8_t)value;
+        if ((uint8_t)value == '\n' || c->ncon >= CON_SIZE)
+            c->con_cb();
+        return;
+    }
+    c->out_cb(port, size, value);
 }

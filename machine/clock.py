@@ -47,7 +47,8 @@ import subprocess
 import tempfile
 
 import capstone
-from unicorn import UC_HOOK_CODE, UC_HOOK_BLOCK, UcError
+from unicorn import UC_HOOK_CODE, UC_HOOK_BLOCK, UC_HOOK_INSN, UcError
+from unicorn.x86_const import UC_X86_INS_IN, UC_X86_INS_OUT
 from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TB_REMOVE_CACHE
 from unicorn.unicorn_py3.unicorn import uclib
 
@@ -59,6 +60,7 @@ _BUILD = os.path.join(_HERE, "_build")
 
 BP_SLOTS = 256
 BLK_SLOTS = 16384
+CON_SIZE = 4096             # console bytes held natively (_clock.c vclock_out)
 IDLE_MAX = 16               # address hooks kept without a role (BlockClock.idle)
 IDLE_RUN = 2_000_000        # instructions without a reuse that drop them all
 BLK_SETS_IF = 1 << 31       # or'ed into a block's count: see _may_set_if
@@ -105,6 +107,13 @@ class VClock(ctypes.Structure):
         ("if_maybe", ctypes.c_uint64),
         ("nblk", ctypes.c_uint64),
         ("blk", ctypes.c_uint64 * (BLK_SLOTS * 2)),
+        ("uart_lsr", ctypes.c_uint64),
+        ("uart_thr", ctypes.c_uint64),
+        ("in_cb", ctypes.c_void_p),
+        ("out_cb", ctypes.c_void_p),
+        ("con_cb", ctypes.c_void_p),
+        ("ncon", ctypes.c_uint64),
+        ("con", ctypes.c_uint8 * CON_SIZE),
     ]
 
 
@@ -126,6 +135,10 @@ UC_PROT_EXEC = 4
 
 # decode_cb(pc, size) -> instruction count, 0: stop (STOP_DECODE) first
 DECODE_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64)
+# the host's port I/O (vclock_in/vclock_out pass on what they do not serve)
+PORT_IN_FN = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int32)
+PORT_OUT_FN = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.c_int32, ctypes.c_uint32)
+CON_FN = ctypes.CFUNCTYPE(None)
 
 
 _lib = None
@@ -212,16 +225,18 @@ class Regs:
             raise UcError(status)
 
 
-def _hook(uc, clock, kind, fn, begin, end, user=None):
+def _hook(uc, clock, kind, fn, begin, end, user=None, *insn):
     """`user`: the clock already cast to a void pointer (an armed stop adds
-    a hook per timer tick: the casts cost more than the call)."""
+    a hook per timer tick: the casts cost more than the call); `insn`: the
+    instruction of a UC_HOOK_INSN hook."""
     h = ctypes.c_size_t()
     if not isinstance(fn, ctypes.c_void_p):
         fn = ctypes.cast(fn, ctypes.c_void_p)
     if user is None:
         user = ctypes.cast(ctypes.pointer(clock), ctypes.c_void_p)
     status = uclib.uc_hook_add(uc._uch, ctypes.byref(h), kind, fn, user,
-                               ctypes.c_uint64(begin), ctypes.c_uint64(end))
+                               ctypes.c_uint64(begin), ctypes.c_uint64(end),
+                               *(ctypes.c_int(i) for i in insn))
     if status != 0:
         raise RuntimeError("uc_hook_add(vclock) failed: %d" % status)
     return h.value
@@ -242,6 +257,71 @@ def _remove_cache(uc, begin, end):
 def install(uc, clock: VClock) -> int:
     """The per-instruction hook on every address; returns its handle."""
     return _hook(uc, clock, UC_HOOK_CODE, lib().vclock_hook, 1, 0)
+
+
+class PortIO:
+    """One engine's IN and OUT hooks (vclock_in/vclock_out in _clock.c): the
+    console UART's LSR and THR served natively, every other port by the
+    host's `on_in(port, size) -> value` and `on_out(port, size, value)`.
+    `drain()` passes the THR bytes held to `on_console(bytes)`; the hooks
+    call `on_newline()`, which is to drain, after each newline (or when the
+    buffer is full) and before passing on another port's access (so that
+    devices and the console see one order).  Host callbacks run inside emu_start: an exception
+    there stops the engine and emu_start raises it, as the unicorn binding
+    does for its own hooks."""
+
+    def __init__(self, uc, clock: VClock, on_in, on_out, on_console, on_newline):
+        self.uc, self.c = uc, clock
+        self.on_console = on_console
+
+        # the bytes of a partial line go out before any other port's access
+        def port_in(port, size):
+            if clock.ncon:
+                on_newline()
+            return on_in(port, size)
+
+        def port_out(port, size, value):
+            if clock.ncon:
+                on_newline()
+            on_out(port, size, value)
+        self._thunks = (PORT_IN_FN(self._guard(port_in, 0xFFFFFFFF)),   # kept alive here
+                        PORT_OUT_FN(self._guard(port_out)),
+                        CON_FN(self._guard(on_newline)))
+        clock.in_cb, clock.out_cb, clock.con_cb = (
+            ctypes.cast(t, ctypes.c_void_p).value for t in self._thunks)
+        clock.ncon = 0
+        self.set_uart(None)
+        l = lib()
+        _hook(uc, clock, UC_HOOK_INSN, l.vclock_in, 1, 0, None, UC_X86_INS_IN)
+        _hook(uc, clock, UC_HOOK_INSN, l.vclock_out, 1, 0, None, UC_X86_INS_OUT)
+
+    def _guard(self, fn, failed=None):
+        uc = self.uc
+
+        def call(*args):
+            try:
+                return fn(*args)
+            except BaseException as e:      # never unwind through unicorn
+                if uc._hook_exception is None:
+                    uc._hook_exception = e
+                uc.emu_stop()
+                return failed
+        return call
+
+    def set_uart(self, base, dlab=False):
+        """The console UART's ports (None: none): LSR is read natively, THR
+        written natively while DLAB is 0."""
+        self.c.uart_lsr = 0 if base is None else base + 5
+        self.c.uart_thr = 0 if base is None or dlab else base
+
+    def drain(self):
+        """Pass on the console bytes held natively."""
+        c = self.c
+        n = c.ncon
+        if n:
+            data = ctypes.string_at(ctypes.addressof(c.con), min(n, CON_SIZE))
+            c.ncon = 0
+            self.on_console(data)
 
 
 def set_breakpoints(clock: VClock, addrs):

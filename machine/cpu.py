@@ -39,7 +39,7 @@ memory.py).
 import logging
 
 from unicorn import (Uc, UcError, UC_ARCH_X86, UC_MODE_32, UC_PROT_ALL,
-                     UC_HOOK_INTR, UC_HOOK_INSN, UC_HOOK_INSN_INVALID,
+                     UC_HOOK_INTR, UC_HOOK_INSN_INVALID,
                      UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE)
 from unicorn import x86_const as X
 from unicorn.unicorn_const import UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE
@@ -114,11 +114,10 @@ class Cpu:
         self.regs = vclock.Regs(uc)
         self.ctl_cache = None       # (cr0, cr3, cr4) while the board's probes run
         self.blk = vclock.BlockClock(uc, c, self.read_memory, self._mapped)
-        on_in, on_out = ports
+        on_in, on_out, on_console = ports
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
-        uc.hook_add(UC_HOOK_INSN, on_in, None, 1, 0, X.UC_X86_INS_IN)
-        uc.hook_add(UC_HOOK_INSN, on_out, None, 1, 0, X.UC_X86_INS_OUT)
+        self.ports = vclock.PortIO(uc, c, on_in, on_out, on_console, self._on_console_line)
         self.intc = InterruptController(self)
         self.intc.catch = catch
         self.irq_in, self.lapic = irq_in, apic
@@ -505,6 +504,16 @@ class Cpu:
             uc.emu_stop()
         return True
 
+    def _on_console_line(self):
+        """In the OUT hook after a newline to the console: its bytes go out
+        now, at the exact icount, so that a stop the console's reader asks
+        for comes right after this OUT (as from any device, machine.py)."""
+        c = self.clock
+        self.blk.sync()
+        self.ports.drain()
+        if c.stop_req:
+            self.blk.arm_next()
+
     def _selector_error_code(self, eip):
         """Unicorn does not expose the error code of #TS/#NP/#SS/#GP either:
         for a segment register load it is the selector (decode.py), else 0."""
@@ -541,7 +550,10 @@ class Cpu:
             eip = self.regs.read(X.UC_X86_REG_EIP)
             c.if_maybe = 1          # the host may have set IF (_clock.c)
             try:
-                self.uc.emu_start(eip, END_ADDR)
+                try:
+                    self.uc.emu_start(eip, END_ADDR)
+                finally:
+                    self.ports.drain()      # the console bytes of a partial line
             except UcError as e:
                 if self.tlb.fallback(e):        # a page fault, most likely
                     pc = self.regs.read(X.UC_X86_REG_EIP)

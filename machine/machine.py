@@ -164,6 +164,7 @@ class Machine:
         self._pauses = smp.pause_sites(self.kernel_path) if self.ncpus > 1 else frozenset()
         self._cpus = [self._new_cpu(k) for k in range(self.ncpus)]
         self._cpu = self._cpus[0]
+        self._uart_fast_path()
         self._quantum_no = 0
         self._quantum_end = self._quanta.length(0)
         if self.ncpus > 1:
@@ -183,7 +184,7 @@ class Machine:
         if self.ncpus > 1:
             apic = lapic.LocalAPIC(k, lambda: self._cpu.clock.icount, self._send_ipi)
             irq_in = smp.Cpu0Interrupts(apic, self.pic) if k == 0 else apic
-        cpu = Cpu(k, self._mem, c, (self._on_in, self._on_out), irq_in, apic,
+        cpu = Cpu(k, self._mem, c, (self._on_in, self._on_out, self._console), irq_in, apic,
                   self._catch_exceptions, self._tlb)
         vclock.set_breakpoints(c, self._bps)
         vclock.set_probes(c, self._probes, self._probe_thunk)
@@ -305,7 +306,13 @@ class Machine:
         return sum(cpu.irqs for cpu in self._cpus)
 
     # ------------------------------------------------------------- port I/O
-    def _on_in(self, uc, port, size, _ud):
+    def _uart_fast_path(self):
+        """Tell each engine's native port hooks the UART's ports (clock.PortIO):
+        its THR is the console only while DLAB is 0."""
+        for cpu in self._cpus:
+            cpu.ports.set_uart(self.uart.base, self.uart.dlab)
+
+    def _on_in(self, port, size):
         self._cpu.blk.sync()            # devices read icount
         dev = self._ports.get(port)
         if dev is None:
@@ -313,7 +320,7 @@ class Machine:
             return (1 << (8 * size)) - 1
         return dev.io_read(port, size) & ((1 << (8 * size)) - 1)
 
-    def _on_out(self, uc, port, size, value, _ud):
+    def _on_out(self, port, size, value):
         cpu = self._cpu
         cpu.blk.sync()                  # devices read icount
         dev = self._ports.get(port)
@@ -324,6 +331,8 @@ class Machine:
         c = cpu.clock
         before = (c.deadline, c.irq_armed, c.irq_at)
         dev.io_write(port, size, value)
+        if dev is self.uart:
+            self._uart_fast_path()      # LCR may have turned DLAB on or off
         if dev is self.pic and cpu.irq_in.pending():
             if not c.irq_armed:
                 cpu.arm_irq_window()
@@ -935,6 +944,7 @@ class Machine:
         if snap["ram"] is not None:
             self._ram[:] = snap["ram"]
         devstate.load(snap["devices"], self.pic, self.pit, self.uart)
+        self._uart_fast_path()
         self._stop_requested = False
         del self.console_output[snap["console_len"]:]
         self._code = snap["code"]

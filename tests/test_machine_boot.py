@@ -43,7 +43,7 @@ def boot(path, until=BOOT_DONE, cmdline=""):
 
     def console(data):
         out = holder["m"].console_output
-        if data == b"\n" and _complete(out, until, max(0, len(out) - 200)):
+        if data.endswith(b"\n") and _complete(out, until, max(0, len(out) - 200)):
             holder["m"].request_stop()
     m = Machine(path, cmdline=cmdline, console=console)
     holder["m"] = m

@@ -20,21 +20,72 @@ class NoInterrupts:
         return False
 
 
-def a_cpu(index=0):
+def a_cpu(index=0, code=CODE, console=None):
     mem = GuestMemory(4 << 20)
-    mem.write_phys(CODE_AT, CODE)
+    mem.write_phys(CODE_AT, code)
     ports = []
 
-    def on_in(uc, port, size, _ud):
+    def on_in(port, size):
         ports.append(("in", port, size))
         return 0x5A
 
-    def on_out(uc, port, size, value, _ud):
+    def on_out(port, size, value):
         ports.append(("out", port, size, value))
 
-    cpu = Cpu(index, mem, vclock.new_clock(), (on_in, on_out), NoInterrupts())
+    sink = console if console is not None else (lambda data: ports.append(("console", data)))
+    cpu = Cpu(index, mem, vclock.new_clock(), (on_in, on_out, sink), NoInterrupts())
     cpu.write_register("eip", CODE_AT)
     return cpu, ports
+
+
+# the console as printk drives it: poll LSR (in al, dx), then write THR,
+# for "hi\n" then "x"; then a 16-bit read of LSR and a write to port 0x80
+PRINT = bytes.fromhex(
+    "66bafd03" "ec" "66baf803" "b068" "ee"      # mov dx,0x3fd; in al,dx; mov dx,0x3f8; mov al,'h'; out dx,al
+    "b069" "ee" "b00a" "ee" "b078" "ee"         # 'i', '\n', 'x'
+    "66bafd03" "66ed" "e680" "f4")              # mov dx,0x3fd; in ax,dx; out 0x80,al; hlt
+
+
+def test_the_console_uart_is_served_in_the_engine_a_line_at_a_time():
+    """LSR reads and THR writes never reach the port callbacks: the bytes
+    reach the console a line at a time, and a partial line before the
+    next access to another port (or when the run ends); a 16-bit access
+    and other ports still reach the callbacks."""
+    cpu, ports = a_cpu(code=PRINT)
+    cpu.ports.set_uart(0x3F8)
+    assert cpu.run(1000, lambda: False) is None
+    assert ports == [("console", b"hi\n"), ("console", b"x"), ("in", 0x3FD, 2),
+                     ("out", 0x80, 1, 0x5A)]
+    assert cpu.read_register("eax") & 0xFF == 0x5A     # the 16-bit IN's value
+
+
+def test_a_partial_line_reaches_the_console_when_the_run_ends():
+    cpu, ports = a_cpu(code=bytes.fromhex("66baf803" "b078" "ee" "f4"))   # 'x'; hlt
+    cpu.ports.set_uart(0x3F8)
+    cpu.run(1000, lambda: False)
+    assert ports == [("console", b"x")]
+
+
+def test_with_dlab_set_thr_writes_go_to_the_callbacks():
+    cpu, ports = a_cpu(code=PRINT)
+    cpu.ports.set_uart(0x3F8, dlab=True)        # 0x3f8 is the divisor latch now
+    cpu.run(1000, lambda: False)
+    assert [p for p in ports if p[0] == "out"][:3] == [
+        ("out", 0x3F8, 1, 0x68), ("out", 0x3F8, 1, 0x69), ("out", 0x3F8, 1, 0x0A)]
+    assert not [p for p in ports if p[0] == "console"]
+
+
+def test_an_error_in_the_console_reader_stops_the_run_and_is_raised():
+    def console(data):
+        raise RuntimeError("reader failed on %r" % data)
+    cpu, _ = a_cpu(code=PRINT, console=console)
+    cpu.ports.set_uart(0x3F8)
+    try:
+        cpu.run(1000, lambda: False)
+    except RuntimeError as e:
+        assert "hi" in str(e)
+    else:
+        raise AssertionError("the console reader's error was lost")
 
 
 def test_a_cpu_runs_alone_through_its_port_callbacks():
