@@ -541,6 +541,12 @@ class Cpu:
         own stops and over an exception delivered in a hook (unless
         `stop_requested()`).  A Stop (a fault unicorn or delivery could not
         get past), or None: `clock.stop_reason` says why it returned."""
+        try:
+            return self._run(deadline, stop_requested)
+        finally:
+            self.ports.drain()      # a partial line of the console, when the run stops
+
+    def _run(self, deadline, stop_requested):
         c = self.clock
         c.deadline = deadline
         c.stop_reason = 0
@@ -550,10 +556,7 @@ class Cpu:
             eip = self.regs.read(X.UC_X86_REG_EIP)
             c.if_maybe = 1          # the host may have set IF (_clock.c)
             try:
-                try:
-                    self.uc.emu_start(eip, END_ADDR)
-                finally:
-                    self.ports.drain()      # the console bytes of a partial line
+                self.uc.emu_start(eip, END_ADDR)
             except UcError as e:
                 if self.tlb.fallback(e):        # a page fault, most likely
                     pc = self.regs.read(X.UC_X86_REG_EIP)

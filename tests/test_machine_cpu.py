@@ -66,6 +66,19 @@ def test_a_partial_line_reaches_the_console_when_the_run_ends():
     assert ports == [("console", b"x")]
 
 
+def test_a_line_longer_than_the_buffer_arrives_whole_and_in_order():
+    # mov ecx, 5000; mov dx, 0x3f8; mov al, 'a'; 1: out dx, al; loop 1b;
+    # mov al, '\n'; out dx, al; hlt
+    code = bytes.fromhex("b988130000" "66baf803" "b061" "ee" "e2fd" "b00a" "ee" "f4")
+    cpu, ports = a_cpu(code=code)
+    cpu.ports.set_uart(0x3F8)
+    cpu.run(100_000, lambda: False)
+    chunks = [p[1] for p in ports if p[0] == "console"]
+    assert b"".join(chunks) == b"a" * 5000 + b"\n"
+    assert [len(c) for c in chunks] == [vclock.CON_SIZE, 5001 - vclock.CON_SIZE]
+    assert len(ports) == len(chunks)
+
+
 def test_with_dlab_set_thr_writes_go_to_the_callbacks():
     cpu, ports = a_cpu(code=PRINT)
     cpu.ports.set_uart(0x3F8, dlab=True)        # 0x3f8 is the divisor latch now
