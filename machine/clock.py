@@ -266,9 +266,9 @@ class PortIO:
     `drain()` passes the THR bytes held to `on_console(bytes)`; the hooks
     call `on_newline()`, which is to drain, after each newline (or when the
     buffer is full) and before passing on another port's access (so that
-    devices and the console see one order).  Host callbacks run inside emu_start: an exception
-    there stops the engine and emu_start raises it, as the unicorn binding
-    does for its own hooks."""
+    devices and the console see one order).  Host callbacks run inside
+    emu_start: an exception there stops the engine and emu_start raises
+    it, as the unicorn binding does for its own hooks."""
 
     def __init__(self, uc, clock: VClock, on_in, on_out, on_console, on_newline):
         self.uc, self.c = uc, clock
