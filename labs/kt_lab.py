@@ -34,15 +34,17 @@ def task_threads():
     """[(gdb thread, comm, pid, state, running)] of every kernel task, in
     task-list order; state is the word `monitor ps` and `info threads` use.
 
-    Switches the stub's tasks-as-threads mode on; if it was off (gdb knew one
-    thread, the CPU), gdb's register cache is flushed and the thread of the
-    running task is selected, so gdb's view matches the CPU again.  The
-    tasks are read through gdb (kt.tasks), their threads asked of the stub
-    (kt.threads): the stub numbers threads as gdb discovers them."""
+    Switches the stub's tasks-as-threads mode on; if it was off (gdb's
+    threads were the CPUs), gdb's register cache is flushed and the thread
+    of the task running on the selected CPU is selected, so gdb's view
+    matches that CPU again.  The tasks are read through gdb (kt.tasks),
+    their threads asked of the stub (kt.threads): the stub numbers threads
+    as gdb discovers them."""
+    cpu = utils.with_prefix("kt-bt", threads.selected_cpu)
     was_on = utils.with_prefix("kt-bt", threads.show_tasks)
     by_key = utils.with_prefix("kt-bt", threads.task_threads)
     listed, curs = utils.with_prefix("kt-bt", tasks.tasks_and_currents)
-    res, cpu0 = [], None
+    res, on_cpu = [], None
     for t in listed:
         pid, key = int(t["pid"]), (int(t["pid"]), int(t["cpu"]))
         if key not in by_key:
@@ -50,13 +52,13 @@ def task_threads():
         running = int(t) in curs
         word = taskstate.decode(int(t["state"]), int(t["exit_state"]), running)[1]
         res.append((by_key[key], utils.read_string(t["comm"]), pid, word, running))
-        if int(t) == curs[0]:
-            cpu0 = by_key[key]
+        if cpu < len(curs) and int(t) == curs[cpu]:
+            on_cpu = by_key[key]
     if not res:
         raise gdb.GdbError("kt-bt: the stub lists no kernel tasks (is the kernel past "
                            "start_kernel? `monitor tasks on` needs the task list)")
-    if not was_on and cpu0 is not None:
-        cpu0.switch()       # CPU 0's task, as when gdb's one thread was the CPU
+    if not was_on and on_cpu is not None:
+        on_cpu.switch()     # the selected CPU's task, as when gdb's thread was that CPU
     # gdb may have cached its first thread's registers when it was the CPU; with
     # tasks on it is swapper (pid 0): re-read (gdb sends Hg for the thread it needs next).
     gdb.execute("maintenance flush register-cache", to_string=True)

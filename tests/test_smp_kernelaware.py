@@ -211,3 +211,18 @@ def test_kt_bt_all_shows_each_cpu_idle_task_once(kernel, gdb):
                                     '* pid 0 "swapper" (running):'], out
     assert "in rest_init ()" in idle[0][1] and "start_secondary" not in idle[0][1], out
     assert "in start_secondary ()" in idle[1][1], out
+
+
+@pytest.mark.parametrize("cpu, task", [(0, r'"ksoftirqd/0" \(pid \d+, running\)'),
+                                       (1, r'"swapper" \(pid 0, running\)')])
+def test_kt_bt_all_leaves_the_selected_cpus_task_selected(kernel, gdb, cpu, task):
+    """With tasks off each CPU is a thread; kt-bt-all turns tasks on, and gdb's
+    selected thread must then be the task running on the CPU that was selected
+    (the old test, "more than one thread known", took two CPUs for tasks on and
+    left thread 1 selected: CPU 0's swapper, which is not running)."""
+    text = run_gdb(kernel, "break ksoftirqd", "continue", f"thread {cpu + 1}",
+                   f"source {session.ROOT}/labs/kt_lab.py", "kt-bt-all", "info threads",
+                   stub_args=("--cpus", "2"))
+    rows = text[text.index("(gdb) info threads\n"):]
+    chosen = [line for line in rows.splitlines() if line.startswith("* ")]
+    assert len(chosen) == 1 and re.search(task, chosen[0]), rows

@@ -22,10 +22,11 @@ _CPU_THREAD = re.compile(r"CPU#(\d+)")     # a CPU's thread with tasks off (as Q
 def show_tasks():
     """Have the stub show tasks as threads and gdb fetch the thread list.
 
-    Returns True if they were shown already (gdb knew more than the one CPU
+    Returns True if they were shown already (the stub says so: counting
+    gdb's threads cannot tell, since with more than one CPU each CPU is a
     thread)."""
-    was_on = len(gdb.selected_inferior().threads()) > 1
     try:
+        was_on = "as threads: on" in gdb.execute("monitor tasks", to_string=True)
         gdb.execute("monitor tasks on", to_string=True)
         # any command that updates gdb's thread list; `thread find` reads no frames
         gdb.execute("thread find .", to_string=True)
