@@ -34,6 +34,10 @@ Python hook is ~30x slower than a native one; a register read through the
 binding ~3x one through uc_reg_read directly (Regs, which the run loop's
 per-tick work uses: the armed deadline stop, the IRQ delivery).
 
+Port I/O (PortIO): the engine's IN and OUT hooks are native too, so that
+the console UART (printk polls LSR and writes THR for each character) costs
+no call into Python per byte; other ports go to the machine's handlers.
+
 Known limit: decoded blocks are keyed by (virtual pc, byte size) and
 forgotten on every debugger write, reset and restore to other memory; guest
 code that rewrites itself into a block of the same address and size but
