@@ -22,7 +22,7 @@ def syms(kernel):
 
 def state(tm):
     return (tm.icount, tm.halted, tuple(tm.read_registers(REGS)),
-            zlib.crc32(tm.m._ram), tm.pit.next_tick, len(tm.console_output))
+            zlib.crc32(tm.m.ram), tm.pit.next_tick, len(tm.console_output))
 
 
 def test_replay_is_exact_through_steps_conts_and_writes(kernel, syms):
