@@ -7,7 +7,10 @@ the devices and virtual time, and runs its CPUs in turns.
     mem: the board's GuestMemory (memory.py), mapped by pointer;
     clock: a vclock.VClock (icount, and the stops of one emu_start), new or
       CPU 0's from before a reset(): its time starts at 0 here;
-    ports: (on_in, on_out), the board's unicorn IN/OUT hooks;
+    ports: (on_in(port, size), on_out(port, size, value), on_console(bytes)),
+      the board's port handlers and console (clock.PortIO: the engine serves
+      the console UART's LSR and THR itself, and calls on_console a line at
+      a time);
     irq_in: what the CPU takes interrupts from (pending(), acknowledge():
       the PIC with one CPU, else its APIC, and the PIC too for CPU 0);
     apic: its lapic.LocalAPIC, mapped at lapic.BASE in its engine;
