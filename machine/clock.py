@@ -271,12 +271,13 @@ class PortIO:
     call `on_newline()`, which is to drain, after each newline (or when the
     buffer is full) and before passing on another port's access (so that
     devices and the console see one order).  Host callbacks run inside
-    emu_start: an exception there stops the engine and emu_start raises
-    it, as the unicorn binding does for its own hooks."""
+    emu_start: an exception there stops the engine, and `reraise()` after
+    emu_start raises it, as the unicorn binding does for its own hooks."""
 
     def __init__(self, uc, clock: VClock, on_in, on_out, on_console, on_newline):
         self.uc, self.c = uc, clock
         self.on_console = on_console
+        self.error = None           # the first exception of a callback in this emu_start
 
         # the bytes of a partial line go out before any other port's access
         def port_in(port, size):
@@ -306,11 +307,17 @@ class PortIO:
             try:
                 return fn(*args)
             except BaseException as e:      # never unwind through unicorn
-                if uc._hook_exception is None:
-                    uc._hook_exception = e
+                if self.error is None:
+                    self.error = e
                 uc.emu_stop()
                 return failed
         return call
+
+    def reraise(self):
+        """After emu_start: raise what a callback raised in it, if anything."""
+        e, self.error = self.error, None
+        if e is not None:
+            raise e
 
     def set_uart(self, base, dlab=False):
         """The console UART's ports (None: none): LSR is read natively, THR

@@ -559,7 +559,10 @@ class Cpu:
             eip = self.regs.read(X.UC_X86_REG_EIP)
             c.if_maybe = 1          # the host may have set IF (_clock.c)
             try:
-                self.uc.emu_start(eip, END_ADDR)
+                try:
+                    self.uc.emu_start(eip, END_ADDR)
+                finally:
+                    self.ports.reraise()    # a port or console callback failed
             except UcError as e:
                 if self.tlb.fallback(e):        # a page fault, most likely
                     pc = self.regs.read(X.UC_X86_REG_EIP)
