@@ -30,6 +30,13 @@
  *     TLB_NOTDIRTY, and a store through it would not invalidate the new
  *     translated code.  Later fills of a code page get EXEC, and keep
  *     TLB_NOTDIRTY.  A page stays code until the engine is dropped.
+ *   - Watched pages (data watchpoints, machine.py set_memory_hooks): while
+ *     watch_on, a page whose byte in watch[] has bit 0 (writes watched)
+ *     gets no WRITE and a write fill of it is refused; bit 1 (reads) the
+ *     same for READ and read fills.  The refusal is the one above (the host
+ *     reruns the instruction), with refused_watch set: the host then puts
+ *     unicorn's memory hooks on, which see the access exactly.  So a
+ *     watchpoint costs nothing until its page is touched.
  *   - The privilege level is CS.RPL (the kernel has no ring 3; an implicit
  *     supervisor access from ring 3, e.g. a descriptor read, is refused and
  *     so handled by unicorn's walker).
@@ -46,6 +53,7 @@ typedef int (*ctl_fn)(void *uc, int control, ...);
 #define UC_X86_REG_CR3 53
 #define UC_X86_REG_CR4 54
 #define UC_X86_REG_CS 11
+#define UC_MEM_READ 16
 #define UC_MEM_WRITE 17
 #define UC_MEM_FETCH 18
 #define UC_PROT_READ 1
@@ -80,6 +88,9 @@ struct vmmu {
     uint64_t refused;
     uint64_t code_pages;
     uint64_t refused_type;  /* UC_MEM_* of the last refused fill            */
+    uint8_t *watch;         /* a byte per page: 1 writes, 2 reads watched   */
+    uint64_t watch_on;      /* refuse watched accesses (else: grant them)   */
+    uint64_t refused_watch; /* the last refused fill was a watched access   */
 };
 
 static uint32_t reg(struct vmmu *m, void *uc, int id)
@@ -154,6 +165,17 @@ bool mmu_fill(void *uc, uint64_t vaddr, int type, struct uc_tlb_entry *e,
         if (!(*pte & PG_D))
             perms &= ~UC_PROT_WRITE;
     }
+    if (m->watch_on && (uint64_t)pa < m->ram_size) {
+        uint8_t w = m->watch[pa >> 12];
+        if ((write && (w & 1)) || (type == UC_MEM_READ && (w & 2))) {
+            m->refused_watch = 1;
+            goto refuse_watched;
+        }
+        if (w & 1)
+            perms &= ~UC_PROT_WRITE;
+        if (w & 2)
+            perms &= ~UC_PROT_READ;
+    }
     if ((uint64_t)pa < m->ram_size) {
         uint8_t *code = &m->code[pa >> 12];
         if (fetch && !*code) {
@@ -170,6 +192,8 @@ bool mmu_fill(void *uc, uint64_t vaddr, int type, struct uc_tlb_entry *e,
     e->perms = perms;
     return true;
 refuse:
+    m->refused_watch = 0;
+refuse_watched:
     m->refused++;
     m->refused_type = (uint64_t)type;
     return false;

@@ -133,6 +133,7 @@ class Cpu:
             uc.hook_add(UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, _apic_touched, None,
                         lapic.BASE, lapic.BASE + lapic.SIZE - 1)
         self.mem_hooks = []         # set_memory_hooks' hook ids
+        self.on_watched_page = None # the board's: an access to a watched page was refused
         self.halted, self.halted_at = False, None
         self.state = RUNNING if index == 0 else WAIT_SIPI
         self.yields = False
@@ -266,6 +267,13 @@ class Cpu:
                 self.mem_hooks.append(uc.hook_add(UC_HOOK_MEM_WRITE, write, None, lo, hi))
             if r:
                 self.mem_hooks.append(uc.hook_add(UC_HOOK_MEM_READ, read, None, lo, hi))
+
+    def protect(self, pages, on):
+        """Watched pages for the virtual TLB (mmu.VirtualTlb.protect); the
+        TLB is flushed.  No-op with unicorn's walker (hooks always watch)."""
+        if hasattr(self.tlb, "protect"):
+            self.tlb.protect(pages, on)
+        self.flush_tlb()
 
     def flush_tlb(self):
         # The Python binding has no ctl_flush_tlb(); UC_CTL_TLB_FLUSH, write.
@@ -568,6 +576,8 @@ class Cpu:
                     pc = self.regs.read(X.UC_X86_REG_EIP)
                     self.blk.redo(pc, self.tlb.began)
                     self.rerun_at = pc if self.tlb.began else None
+                    if self.tlb.refused_watch:  # a watched page: the board's hooks on
+                        self.on_watched_page()
                     continue
                 self._rerun_done()
                 self.blk.settle()

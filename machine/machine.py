@@ -81,6 +81,7 @@ _code_gen = itertools.count(1)      # versions of guest memory the debugger wrot
 
 FOREVER = (1 << 63)
 CHUNK = 20_000_000             # longest single emu_start, in instructions
+WATCH_HOOK_RUN = 2_000_000     # memory hooks stay on this long after a watched page is touched
 
 
 class _Run:
@@ -131,6 +132,7 @@ class Machine:
         self._listeners = []
         self._unknown_ports = set()
         self._mem_hooks = ((), None)    # set_memory_hooks(ranges, on_access)
+        self._hooks_until = None        # memory hooks on until this icount (else pages refused)
         self._catch_exceptions = False
         self._cpus = []
         self._cpu = None            # the running Cpu
@@ -194,7 +196,8 @@ class Machine:
             cpu.blk.add_role(a, "pause")
         for a in self._probes:
             cpu.blk.add_role(a, "probe")
-        cpu.set_memory_hooks(*self._mem_hooks)      # the new engine has none
+        cpu.on_watched_page = self._watch_with_hooks
+        self._apply_memory_hooks(cpu)               # the new engine has none
         return cpu
 
     # ------------------------------------------------------------ the CPUs
@@ -408,6 +411,8 @@ class Machine:
     def _at_boundary(self, run):
         """At the instruction boundary the loop is at: a stop request, the
         limit (before or after the timer/IRQ service point), the service."""
+        if self._hooks_until is not None:
+            self._watch_by_pages()
         if self._stop_requested:
             return self._requested_stop()
         if not run.service_at_limit and run.at_limit(self.icount):
@@ -891,18 +896,56 @@ class Machine:
         ones set before: `on_access(is_write, paddr, size)` for each access
         that STARTS in one of `ranges`, (lo, hi inclusive, write?, read?)
         physical, on every CPU's engine.  Kept across reset(); effective at
-        once, on code translated before too.  While any exists unicorn takes
-        its slow path for memory (~60% speed): pass () when none is needed."""
+        once, on code translated before too.  While unicorn's hooks exist it
+        takes its slow path for all memory (~1/3 speed): with the virtual TLB
+        they are on only after an access to a watched page (below)."""
         self._mem_hooks = (tuple(ranges), on_access)
+        self._hooks_until = None
         for cpu in self._cpus:
-            cpu.set_memory_hooks(*self._mem_hooks)
+            self._apply_memory_hooks(cpu)
         self.flush_translations()
+
+    # Memory hooks cost every access in the engine (unicorn's slow path for all
+    # memory while one exists).  With the virtual TLB the watched pages are
+    # refused instead (_mmu.c), which costs nothing until one is touched;
+    # the first access puts the hooks on (the refused instruction runs again
+    # under them: the hit is exact) for WATCH_HOOK_RUN instructions.
+    def _apply_memory_hooks(self, cpu):
+        ranges, on_access = self._mem_hooks
+        cpu.set_memory_hooks(ranges if self.memory_hooks_on else (), on_access)
+        pages = {}
+        for lo, hi, w, r in ranges:
+            for p in range(lo >> 12, (hi >> 12) + 1):
+                pages[p] = pages.get(p, 0) | (1 if w else 0) | (2 if r else 0)
+        cpu.protect(pages, on=self._hooks_until is None)
+
+    def _watch_with_hooks(self):
+        """An access to a watched page was refused: memory hooks on."""
+        self._hooks_until = self.icount + WATCH_HOOK_RUN
+        for cpu in self._cpus:
+            self._apply_memory_hooks(cpu)
+        self.flush_translations()
+
+    def _watch_by_pages(self):
+        """Back to refusing watched pages once the hooks ran their while."""
+        if self._hooks_until is not None and self.icount >= self._hooks_until:
+            self._hooks_until = None
+            for cpu in self._cpus:
+                self._apply_memory_hooks(cpu)
+            self.flush_translations()
 
     @property
     def memory_hooks(self):
-        """The ranges set_memory_hooks() hooks now: (lo, hi, write?, read?),
+        """The ranges set_memory_hooks() watches now: (lo, hi, write?, read?),
         a write and/or a read hook each."""
         return self._mem_hooks[0]
+
+    @property
+    def memory_hooks_on(self) -> bool:
+        """Are unicorn's memory hooks in the engines now (every access on its
+        slow path), rather than the watched pages refused by the virtual TLB?"""
+        return bool(self._mem_hooks[0]) and (self._hooks_until is not None
+                                             or self._tlb != "virtual")
 
     def flush_translations(self):
         """Drop every CPU's translated code and TLB: a memory hook added to

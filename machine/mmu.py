@@ -42,6 +42,9 @@ class VMmu(ctypes.Structure):
         ("refused", ctypes.c_uint64),
         ("code_pages", ctypes.c_uint64),
         ("refused_type", ctypes.c_uint64),
+        ("watch", ctypes.c_void_p),
+        ("watch_on", ctypes.c_uint64),
+        ("refused_watch", ctypes.c_uint64),
     ]
 
 
@@ -62,6 +65,8 @@ class VirtualTlb:
         m.ctl = ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value
         m.ctl_flush = (UC_CTL_IO_WRITE << 30) | UC_CTL_TLB_FLUSH
         m.code = self.code.ctypes.data
+        self.watch = np.zeros_like(self.code)
+        m.watch = self.watch.ctypes.data
         h = ctypes.c_size_t()
         fn = ctypes.cast(_mmu_lib().mmu_fill, ctypes.c_void_p)
         status = uclib.uc_hook_add(uc._uch, ctypes.byref(h), UC_HOOK_TLB_FILL, fn,
@@ -78,6 +83,21 @@ class VirtualTlb:
         self.uc.ctl_set_tlb_mode(UC_TLB_CPU)
         self.walker = True
         return True
+
+    def protect(self, pages, on):
+        """Watched pages (_mmu.c): `pages` {page number: 1 writes | 2 reads};
+        `on`: refuse those accesses (else grant them: memory hooks watch).
+        The caller flushes the TLB."""
+        self.watch[:] = 0
+        for p, bits in pages.items():
+            if p < len(self.watch):
+                self.watch[p] = bits
+        self.m.watch_on = 1 if on and pages else 0
+
+    @property
+    def refused_watch(self) -> bool:
+        """The refusal fallback() took was a watched page's access."""
+        return bool(self.m.refused_watch)
 
     @property
     def began(self) -> bool:
@@ -98,6 +118,8 @@ class VirtualTlb:
 
 
 class UnicornTlb:
+    refused_watch = False
+
     def fallback(self, err) -> bool:
         return False
 

@@ -2,8 +2,10 @@
 
 unicorn's memory hooks see PHYSICAL addresses, so each watched virtual range
 is translated through the guest page tables into physical ranges and one
-hook per range is installed.  Hooks exist only while at least one watchpoint
-does: any memory hook slows the whole machine by ~60% (../shared/DESIGN.md).
+hook per range is installed (Machine.set_memory_hooks).  Any memory hook
+slows the whole machine (unicorn's slow path for every access), so with the
+virtual TLB the machine puts them on only while the guest touches a watched
+page (machine.py, _mmu.c): an untouched page costs nothing.
 
 Any access that overlaps a watched range is a hit, whatever its width and
 alignment.  unicorn calls a memory hook only when the access's START address
@@ -28,9 +30,10 @@ clock's deadline to the count after it: the accessing instruction completes.
 The block clock then stops at the next block start, past the hit when the
 instruction was not the last of its block; TimeMachine goes back to just
 after it (restore + exact replay, machine/history.py), so the state gdb sees
-is exact (it compares old and new values).  A watchpoint costs what its
-memory hooks cost (unicorn sends every load through its slow path while any
-exists) plus a short replay per hit, not a clock before every instruction.
+is exact (it compares old and new values).  A watchpoint costs nothing
+while its page is untouched; then its memory hooks (unicorn sends every
+access through its slow path while any exists), and a short replay per hit;
+never a clock before every instruction.
 """
 PAGE_OFFSET = 0xC0000000
 PAGE = 0x1000
