@@ -153,6 +153,7 @@ class Machine:
         self._console_passed = bytearray()  # what console() has been given
 
         self._cpus, self._cpu = [], None    # drops hooks and TBs with the old engines
+        self._hooks_until = None            # time starts again: watched pages refused
         self.pic = PICPair()
         self.pit = PIT8253(now=lambda: self._cpu.clock.icount,
                            irq=lambda: self.pic.raise_irq(0))

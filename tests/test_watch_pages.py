@@ -43,6 +43,9 @@ def test_the_first_access_puts_the_hooks_on_for_a_while(timer_os, monkeypatch):
     tm.add_watchpoint("watch", ticks, 4)
     tm.cont(1_000_000)
     assert tm.m.memory_hooks_on
+    tm.restart()                                # time starts again: pages refused
+    assert not tm.m.memory_hooks_on
+    assert tm.cont(1_000_000).reason == "watchpoint" and tm.m.memory_hooks_on
     tm.remove_watchpoint("watch", ticks, 4)     # ticks no longer watched: its
     tm.cont(1_000_000)                          # writes do not keep the hooks on
     assert not tm.m.memory_hooks_on
