@@ -270,9 +270,8 @@ class Cpu:
 
     def protect(self, pages, on):
         """Watched pages for the virtual TLB (mmu.VirtualTlb.protect); the
-        TLB is flushed.  No-op with unicorn's walker (hooks always watch)."""
-        if hasattr(self.tlb, "protect"):
-            self.tlb.protect(pages, on)
+        TLB is flushed."""
+        self.tlb.protect(pages, on)
         self.flush_tlb()
 
     def flush_tlb(self):

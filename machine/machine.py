@@ -133,6 +133,7 @@ class Machine:
         self._unknown_ports = set()
         self._mem_hooks = ((), None)    # set_memory_hooks(ranges, on_access)
         self._hooks_until = None        # memory hooks on until this icount (else pages refused)
+        self._watch_pages = {}          # the pages of _mem_hooks' ranges (set_memory_hooks)
         self._catch_exceptions = False
         self._cpus = []
         self._cpu = None            # the running Cpu
@@ -901,6 +902,10 @@ class Machine:
         takes its slow path for all memory (~1/3 speed): with the virtual TLB
         they are on only after an access to a watched page (below)."""
         self._mem_hooks = (tuple(ranges), on_access)
+        self._watch_pages = {}          # page number -> 1 writes | 2 reads watched
+        for lo, hi, w, r in ranges:
+            for p in range(lo >> 12, (hi >> 12) + 1):
+                self._watch_pages[p] = self._watch_pages.get(p, 0) | (1 if w else 0) | (2 if r else 0)
         self._hooks_until = None
         for cpu in self._cpus:
             self._apply_memory_hooks(cpu)
@@ -914,11 +919,7 @@ class Machine:
     def _apply_memory_hooks(self, cpu):
         ranges, on_access = self._mem_hooks
         cpu.set_memory_hooks(ranges if self.memory_hooks_on else (), on_access)
-        pages = {}
-        for lo, hi, w, r in ranges:
-            for p in range(lo >> 12, (hi >> 12) + 1):
-                pages[p] = pages.get(p, 0) | (1 if w else 0) | (2 if r else 0)
-        cpu.protect(pages, on=self._hooks_until is None)
+        cpu.protect(self._watch_pages, on=self._hooks_until is None)
 
     def _watch_with_hooks(self):
         """An access to a watched page was refused: memory hooks on."""

@@ -123,6 +123,9 @@ class UnicornTlb:
     def fallback(self, err) -> bool:
         return False
 
+    def protect(self, pages, on):
+        """Nothing to refuse: with unicorn's walker the memory hooks watch."""
+
     def resume(self):
         pass
 
