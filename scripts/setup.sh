@@ -9,14 +9,20 @@ need=()
 for tool in gcc:gcc ld:binutils make:make gdb:gdb python3:python3; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
-if ((${#need[@]})); then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "setup: installing ${need[*]} with apt-get" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-  else
-    echo "setup: missing ${need[*]}: install them (Debian: sudo apt-get install ${need[*]})" >&2
-    exit 2
-  fi
+# cmake and patch build the patched unicorn (scripts/unicorn/build.py); without them
+# setup goes on with PyPI's stock unicorn, so they are only installed, never required.
+want=()
+if [ "${KTHREAD_UNICORN:-}" != stock ]; then
+  for tool in cmake:cmake patch:patch; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || want+=("${tool#*:}")
+  done
+fi
+if ((${#need[@]} + ${#want[@]})) && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "setup: installing ${need[*]} ${want[*]} with apt-get" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" "${want[@]}" >/dev/null
+elif ((${#need[@]})); then
+  echo "setup: missing ${need[*]}: install them (Debian: sudo apt-get install ${need[*]})" >&2
+  exit 2
 fi
 
 venv=.venv
@@ -26,4 +32,5 @@ if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
   $venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
   touch "$stamp"
 fi
+$venv/bin/python scripts/unicorn/build.py
 $venv/bin/python -c 'import machine.kbuild as k; k.ensure_kernel()'
