@@ -141,7 +141,7 @@ def build(venv, root, key):
                 sdist = fetch_sdist(venv, root, tmp, log)
                 run(["tar", "xzf", sdist, "-C", tmp], log, "could not unpack " + sdist)
                 tree = os.path.join(tmp, "unicorn-" + VERSION)
-                run(["patch", "-p3", "--batch", "-i", DIFF], log,
+                run(["patch", "-p3", "--batch", "--fuzz=0", "-i", DIFF], log,
                     "%s does not apply to unicorn %s" % (os.path.relpath(DIFF), VERSION),
                     lasting=True, cwd=os.path.join(tree, "src"))
                 run(["cmake", "-B", "src/build_python", "-S", "src", *CMAKE], log,
