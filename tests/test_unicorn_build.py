@@ -116,6 +116,20 @@ def test_patch_that_does_not_apply_is_remembered_and_leaves_no_wheel_dir(env, ca
     assert "rm %s/%s.failed to retry" % (root, KEY) in capsys.readouterr().err
 
 
+def test_sdist_with_another_sha256_is_refused(env, monkeypatch, tmp_path):
+    venv, root, cmds = env
+
+    def download(cmd, log, why, **kw):
+        dl = cmd[cmd.index("-d") + 1]
+        os.makedirs(dl)
+        with open(os.path.join(dl, ub.SDIST), "w") as f:
+            f.write("not the sdist")
+    monkeypatch.setattr(ub, "run", download)
+    with pytest.raises(ub.BuildError, match="not the pinned " + ub.SDIST_SHA256):
+        ub.fetch_sdist(venv, root, str(tmp_path), io.StringIO())
+    assert not os.path.exists(os.path.join(root, ub.SDIST))
+
+
 def test_stock_on_purpose(env, capsys, monkeypatch):
     venv, root, cmds = env
     monkeypatch.setenv("KTHREAD_UNICORN", "stock")

@@ -94,6 +94,7 @@ def pip(venv, *args):
 
 
 def cached_wheel(root, key):
+    """The wheel built for KEY, None if there is none yet; BuildError if its build failed."""
     found = glob.glob(os.path.join(root, key, "unicorn-*.whl"))
     if found:
         return found[0]
