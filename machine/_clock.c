@@ -2,7 +2,11 @@
  * _clock.c -- the machine's deterministic virtual clock and breakpoints.
  *
  * Virtual time is `icount`, the number of guest instructions begun.  Two
- * ways to count it; the host (machine.py, clock.py) picks one per engine:
+ * ways to count it here; the host (machine.py, clock.py) picks one per
+ * engine, or a third: the patched engine counts inline (icount mode,
+ * clock.Icount), and the host applies the contract below at the
+ * boundaries where the engine stops (vclock_bp_stops; only vclock_addr's
+ * breakpoints and stop requests, and the port hooks, run here then):
  *
  * Block mode (the default).  vclock_block is a UC_HOOK_BLOCK callback: it
  * runs at the start of every translation block (TB) and charges the block's
@@ -361,6 +365,13 @@ stop:
 int vclock_bp_add(struct vclock *c, uint64_t a)
 {
     return table_add(c->bp, &c->nbp, a);
+}
+
+/* Would a breakpoint stop before the instruction at address?  (The host
+ * checks instruction boundaries itself when the engine counts, clock.py.) */
+int vclock_bp_stops(struct vclock *c, uint64_t address)
+{
+    return bp_stops(c, address);
 }
 
 void vclock_bp_clear(struct vclock *c)

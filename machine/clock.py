@@ -1,5 +1,6 @@
 """Builds and binds the native virtual clock (_clock.c, whose comment states
-the exact contract) and runs its block mode (BlockClock).
+the exact contract) and runs its modes (BlockClock): icount, block and
+per-instruction.
 
 The shared objects are compiled with `gcc -O2 -shared -fPIC` on first use into
 machine/_build/, named after the hash of the source, so editing a C file
@@ -7,8 +8,16 @@ rebuilds it and concurrent processes never see a half-written file.
 
 Why native hooks: unicorn has no API for its instruction counter, and we need
 the exact count at every stop (breakpoints, hlt, faults, port I/O) as the
-machine's virtual time.  Two ways to count, both exact:
+machine's virtual time.  Three ways to count, all exact:
 
+- icount mode (the default when the engine is the project's patched
+  unicorn, scripts/unicorn/icount.diff: Icount): the translated code counts,
+  with no callback per block.  The engine runs up to the next deadline or
+  IRQ window by its exact limit and stops at the first block boundary
+  with IF=1 while an IRQ waits; the host makes the clock's checks at the
+  boundaries where it stops (BlockClock.boundary, in _clock.c's order).
+  Only hooks that read icount in the middle of a block (memory hooks,
+  probes) need block mode, which the CPU then uses (Cpu.fit_clock_mode).
 - block mode (default): a UC_HOOK_BLOCK hook charges each translation block
   its instruction count; stops inside a block (deadlines, the sti shadow, the
   instruction after an OUT) are per-address code hooks placed on the exact
@@ -69,6 +78,7 @@ IDLE_MAX = 16               # address hooks kept without a role (BlockClock.idle
 IDLE_RUN = 2_000_000        # instructions without a reuse that drop them all
 BLK_SETS_IF = 1 << 31       # or'ed into a block's count: see _may_set_if
 NO_ADDR = (1 << 64) - 1
+NO_LIMIT = (1 << 64) - 1     # Icount.limit: none
 
 STOP_NONE = 0
 STOP_DEADLINE = 1
@@ -135,6 +145,14 @@ _reg_write = uclib.uc_reg_write
 _reg_write.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
 _reg_write.restype = ctypes.c_int
 UC_X86_REG_EIP = 26
+UC_X86_REG_EFLAGS = 25
+
+
+def _reg_flags(uc):
+    v = ctypes.c_uint32()
+    _reg_read(uc._uch, UC_X86_REG_EFLAGS, ctypes.byref(v))
+    return v.value
+
 UC_PROT_EXEC = 4
 
 # decode_cb(pc, size) -> instruction count, 0: stop (STOP_DECODE) first
@@ -180,6 +198,8 @@ def lib():
         l = ctypes.CDLL(build())
         l.vclock_bp_add.argtypes = [ctypes.POINTER(VClock), ctypes.c_uint64]
         l.vclock_bp_add.restype = ctypes.c_int
+        l.vclock_bp_stops.argtypes = [ctypes.POINTER(VClock), ctypes.c_uint64]
+        l.vclock_bp_stops.restype = ctypes.c_int
         l.vclock_bp_clear.argtypes = [ctypes.POINTER(VClock)]
         l.vclock_bp_clear.restype = None
         l.vclock_probe_add.argtypes = [ctypes.POINTER(VClock), ctypes.c_uint64]
@@ -256,6 +276,68 @@ def _remove_cache(uc, begin, end):
                           ctypes.c_uint64(end))
     if status:
         raise UcError(status)
+
+
+# Inline instruction counting: uc_ctl types of the project's unicorn patch
+# (scripts/unicorn/icount.diff); stock unicorn refuses them.
+UC_CTL_ICOUNT_ENABLE = 15
+UC_CTL_ICOUNT_COUNT = 16
+UC_CTL_ICOUNT_LIMIT = 17
+UC_CTL_ICOUNT_IF_STOP = 18
+UC_CTL_ICOUNT_HALTED = 19
+_CTL_READ, _CTL_WRITE = 2 << 30, 1 << 30
+
+
+class Icount:
+    """One engine's inline instruction counter (QEMU's icount, switched on
+    by the patch): translated code counts, no hook runs per block.
+    count(): instructions since enable(True), exact between runs and in the
+    hooks of port I/O, MMIO and exceptions (an exception counts the
+    instruction that raised it: it began); a code or memory hook in the
+    middle of a block sees the whole block counted.  limit(n): emu_start
+    returns after exactly n more instructions (also inside a block); the
+    limit counts down across runs (NO_LIMIT: none).
+    if_stop(on): it returns at the first block boundary where EFLAGS.IF is
+    1.  halted(): the last emu_start ended in hlt."""
+
+    def __init__(self, uc):
+        self._uch = uc._uch
+        self._u64 = ctypes.c_uint64()
+        self._int = ctypes.c_int()
+
+    @staticmethod
+    def supported(uc) -> bool:
+        v = ctypes.c_int()
+        return uclib.uc_ctl(uc._uch, ctypes.c_int(UC_CTL_ICOUNT_ENABLE | 1 << 26 | _CTL_READ),
+                            ctypes.byref(v)) == 0
+
+    def _write(self, ctl, arg):
+        status = uclib.uc_ctl(self._uch, ctypes.c_int(ctl | 1 << 26 | _CTL_WRITE), arg)
+        if status:
+            raise UcError(status)
+
+    def _read(self, ctl, buf):
+        status = uclib.uc_ctl(self._uch, ctypes.c_int(ctl | 1 << 26 | _CTL_READ),
+                              ctypes.byref(buf))
+        if status:
+            raise UcError(status)
+        return buf.value
+
+    def enable(self, on):
+        """On or off; a TB flush.  Not from a hook."""
+        self._write(UC_CTL_ICOUNT_ENABLE, ctypes.c_int(1 if on else 0))
+
+    def count(self) -> int:
+        return self._read(UC_CTL_ICOUNT_COUNT, self._u64)
+
+    def limit(self, n):
+        self._write(UC_CTL_ICOUNT_LIMIT, ctypes.c_uint64(n))
+
+    def if_stop(self, on):
+        self._write(UC_CTL_ICOUNT_IF_STOP, ctypes.c_int(1 if on else 0))
+
+    def halted(self) -> bool:
+        return bool(self._read(UC_CTL_ICOUNT_HALTED, self._int))
 
 
 def install(uc, clock: VClock) -> int:
@@ -387,31 +469,85 @@ class BlockClock:
         self._addr_fn = ctypes.cast(lib().vclock_addr, ctypes.c_void_p)
         self._user = ctypes.cast(ctypes.pointer(clock), ctypes.c_void_p)
         clock.decode_cb = ctypes.cast(self._decode_thunk, ctypes.c_void_p).value
-        _hook(uc, clock, UC_HOOK_BLOCK, lib().vclock_block, 1, 0)
+        self.block_hook = _hook(uc, clock, UC_HOOK_BLOCK, lib().vclock_block, 1, 0)
         clock.per_insn = 0
+        self.mode = "block"
+        self.ic = Icount(uc) if Icount.supported(uc) else None
+        self.ic_seen = 0            # the engine's count when icount was last synced
+        self.recheck = False        # icount mode: a hook stopped to look again
         self.clear_blocks()
 
     # ------------------------------------------------------------ modes
     def set_per_insn(self, on):
-        """Per-instruction mode on or off (a TB flush when it changes)."""
-        if bool(on) == (self.per_insn_hook is not None):
+        """Per-instruction mode on, or off (block mode)."""
+        self.set_mode("insn" if on else "block")
+
+    def set_mode(self, mode):
+        """"insn" (per instruction), "block" or "icount" (the engine counts:
+        Icount; no block hook then, whose mere presence costs a call per
+        block).  A TB flush when it changes; between runs only."""
+        old = self.mode
+        if mode == old:
             return
+        if mode == "icount" and self.ic is None:
+            raise ValueError("this unicorn cannot count instructions inline")
+        uch = self.uc._uch
         # The address hooks have nothing to do in per-instruction mode, and
         # each code hook costs every hooked instruction a look at it: only
         # one of the two kinds exists at a time.
-        if on:
-            for h in self.hooks.values():
-                uclib.uc_hook_del(self.uc._uch, ctypes.c_size_t(h))
-            self.hooks.clear()
-            self.idle.clear()
-            self.per_insn_hook = install(self.uc, self.c)
-        else:
-            uclib.uc_hook_del(self.uc._uch, ctypes.c_size_t(self.per_insn_hook))
+        if old == "insn":
+            uclib.uc_hook_del(uch, ctypes.c_size_t(self.per_insn_hook))
             self.per_insn_hook = None
             for addr in self.roles:
                 self.hooks[addr] = self._addr_hook(addr)
-        self.c.per_insn = 1 if on else 0
+        elif mode == "insn":
+            for h in self.hooks.values():
+                uclib.uc_hook_del(uch, ctypes.c_size_t(h))
+            self.hooks.clear()
+            self.idle.clear()
+            self.per_insn_hook = install(self.uc, self.c)
+        if old == "icount":
+            self.ic.enable(False)
+            self.block_hook = _hook(self.uc, self.c, UC_HOOK_BLOCK, lib().vclock_block, 1, 0)
+        elif mode == "icount":
+            uclib.uc_hook_del(uch, ctypes.c_size_t(self.block_hook))
+            self.block_hook = None
+            self.ic.enable(True)
+        c = self.c
+        c.per_insn = 1 if mode == "insn" else 0
+        c.blk_n = c.blk_done = 0
+        self.mode = mode
         self.uc.ctl_flush_tb()
+
+    # ------------------------------------------------------- icount mode
+    def begin_run(self, target, if_stop):
+        """Icount mode, before emu_start: run at most up to icount `target`,
+        and stop at the first block boundary with IF=1 when `if_stop`."""
+        ic = self.ic
+        ic.limit(target - self.c.icount)
+        ic.if_stop(if_stop)
+        self.ic_seen = ic.count()
+
+    def boundary(self):
+        """Icount mode, at an instruction boundary: the clock's stop there
+        (_clock.c's contract, in its order), or 0 to run on.  An IRQ window
+        waiting for IF notes that IF is seen here."""
+        c = self.c
+        recheck, self.recheck = self.recheck, False
+        if c.stop_req:
+            return STOP_REQUESTED
+        if c.nbp and lib().vclock_bp_stops(ctypes.byref(c), self.eip()):
+            return STOP_BREAKPOINT
+        if c.icount >= c.deadline:
+            return STOP_DEADLINE
+        if c.irq_armed:
+            if c.irq_at and c.icount >= c.irq_at:
+                return STOP_IRQ_WINDOW
+            if not c.irq_at and _reg_flags(self.uc) & 0x200:
+                c.irq_at = c.icount + 1         # the `sti` shadow: one more
+        if recheck:
+            return STOP_DEADLINE                # a transparent stop: look again
+        return 0
 
     def clear_blocks(self):
         """Forget instruction counts (code may have changed)."""
@@ -538,6 +674,11 @@ class BlockClock:
         addr too when `begun`; all of the block when `whole`).  `last`: the
         rest of the block will not run (an exception leaves it)."""
         c = self.c
+        if self.mode == "icount":
+            n = self.ic.count()
+            c.icount += n - self.ic_seen
+            self.ic_seen = n
+            return
         if c.per_insn or c.blk_n == 0:
             return
         k = None if whole else self._block()[1].get(self.eip() if addr is None else addr)
@@ -552,7 +693,9 @@ class BlockClock:
         """After emu_start: the running block ran to its end, or up to
         `stopped_at` (an instruction that did not begin)."""
         c = self.c
-        if stopped_at is not None:
+        if self.mode == "icount":
+            self.sync()
+        elif stopped_at is not None:
             self.sync(stopped_at, begun=False)
         else:
             c.icount += c.blk_n - c.blk_done
@@ -569,7 +712,9 @@ class BlockClock:
         if not began:
             self.settle()
             return
-        if c.per_insn:
+        if self.mode == "icount":
+            self.sync()         # the refused instruction was not counted
+        elif c.per_insn:
             c.icount -= 1
         elif c.blk_n:
             c.icount += self._block()[1][pc] - c.blk_done
@@ -598,6 +743,12 @@ class BlockClock:
         """From a host hook (an OUT): stop before the next instruction of the
         running block (the block hook checks at the next block start)."""
         c = self.c
+        if self.mode == "icount":
+            # IN/OUT and MMIO end their block when the engine counts: the
+            # stop comes right after this instruction
+            self.recheck = True
+            self.uc.emu_stop()
+            return
         if c.per_insn or c.blk_done >= c.blk_n:
             return
         k = c.blk_done

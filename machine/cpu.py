@@ -95,7 +95,7 @@ def _apic_touched(uc, access, address, size, value, user_data):
 
 class Cpu:
     def __init__(self, index, mem, clock, ports, irq_in, apic=None, catch=False,
-                 tlb="virtual"):
+                 tlb="virtual", icount=True):
         self.index = index
         self.mem = mem
         uc = self.uc = Uc(UC_ARCH_X86, UC_MODE_32)
@@ -117,6 +117,8 @@ class Cpu:
         self.regs = vclock.Regs(uc)
         self.ctl_cache = None       # (cr0, cr3, cr4) while the board's probes run
         self.blk = vclock.BlockClock(uc, c, self.read_memory, self._mapped)
+        self.per_insn_asked = False # fit_clock_mode
+        self.icount_ok = icount     # the engine may count (clock.Icount)
         on_in, on_out, on_console = ports
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
@@ -230,10 +232,24 @@ class Cpu:
         c.arm_pc = c.arm_addr = vclock.NO_ADDR
 
     # ------------------------------------------------------ clock and hooks
-    def fit_clock_mode(self, per_insn):
-        """Block mode decodes 32-bit code: while this CPU runs 16-bit code (an
-        AP in its real-mode trampoline) it counts per instruction."""
-        self.blk.set_per_insn(per_insn or self._code16())
+    def fit_clock_mode(self, per_insn=None):
+        """The clock mode for what this CPU has now (`per_insn`: the board
+        asks for per-instruction counting; None: as last asked).  The engine
+        counts (icount mode) when it can and nothing needs a count in the
+        middle of a block: no memory hooks (watch.py reads icount in them)
+        and no probes.  Block mode decodes 32-bit code: while this CPU runs
+        16-bit code (an AP in its real-mode trampoline) it counts per
+        instruction."""
+        if per_insn is not None:
+            self.per_insn_asked = per_insn
+        if self.per_insn_asked or self._code16():
+            mode = "insn"
+        elif (self.blk.ic is not None and self.icount_ok and not self.mem_hooks
+              and not self.clock.npr):
+            mode = "icount"
+        else:
+            mode = "block"
+        self.blk.set_mode(mode)
 
     def _code16(self):
         uc = self.uc
@@ -267,6 +283,7 @@ class Cpu:
                 self.mem_hooks.append(uc.hook_add(UC_HOOK_MEM_WRITE, write, None, lo, hi))
             if r:
                 self.mem_hooks.append(uc.hook_add(UC_HOOK_MEM_READ, read, None, lo, hi))
+        self.fit_clock_mode()
 
     def protect(self, pages, on):
         """Watched pages for the virtual TLB (mmu.VirtualTlb.protect); the
@@ -476,6 +493,8 @@ class Cpu:
         if nxt is not None and nxt < c.deadline:
             # a newly started timer may fire before the slice's deadline
             c.deadline = max(nxt, c.icount)
+            if self.blk.mode == "icount":
+                self.blk.arm_next()         # the engine's limit is set per run
 
     # ------------------------------------------------------------ exceptions
     def _on_intr(self, uc, intno, _ud):
@@ -562,6 +581,8 @@ class Cpu:
         c.stop_reason = 0
         self.pending_stop = None
         self.blk.drop_idle(unless_used_within=vclock.IDLE_RUN)
+        if self.blk.mode == "icount":
+            return self._run_icount(stop_requested)
         while True:
             eip = self.regs.read(X.UC_X86_REG_EIP)
             c.if_maybe = 1          # the host may have set IF (_clock.c)
@@ -609,4 +630,58 @@ class Cpu:
             excstate.clear(self.uc)
             if (self.pending_stop is not None or c.stop_reason != vclock.STOP_NONE
                     or stop_requested()):
+                return self.pending_stop
+
+    def _run_icount(self, stop_requested):
+        """_run() when the engine counts: the clock's stops at instruction
+        boundaries are decided here (BlockClock.boundary), the engine runs
+        to the next deadline or IRQ window exactly (its limit) and stops
+        when IF becomes 1 while an IRQ waits; breakpoints and stop requests
+        stop it from the hooks as in block mode."""
+        c, blk = self.clock, self.blk
+        while True:
+            reason = blk.boundary()
+            if reason:
+                c.stop_reason = reason
+                c.stop_addr = self.regs.read(X.UC_X86_REG_EIP)
+                self._rerun_done()
+                return None
+            target = c.deadline
+            if c.irq_armed and c.irq_at:
+                target = min(target, c.irq_at)
+            blk.begin_run(target, bool(c.irq_armed and not c.irq_at))
+            eip = self.regs.read(X.UC_X86_REG_EIP)
+            try:
+                try:
+                    self.uc.emu_start(eip, END_ADDR)
+                finally:
+                    self.ports.reraise()
+            except UcError as e:
+                if self.tlb.fallback(e):
+                    pc = self.regs.read(X.UC_X86_REG_EIP)
+                    blk.redo(pc, self.tlb.began)
+                    self.rerun_at = pc if self.tlb.began else None
+                    if self.tlb.refused_watch:
+                        self.on_watched_page()      # memory hooks on: block mode
+                        if blk.mode != "icount":
+                            return self._run(c.deadline, stop_requested)
+                    continue
+                self._rerun_done()
+                blk.settle()
+                pc = self.regs.read(X.UC_X86_REG_EIP)
+                return Stop(Reason.FAULT, pc, SIGSEGV, None,
+                            "unicorn stopped at eip 0x%08x: %s" % (pc, e))
+            blk.sync()
+            if c.stop_reason:               # a breakpoint or a stop request (hooks)
+                self._rerun_done()
+                return self.pending_stop
+            if self.exc_fixup:              # as in _run
+                self.exc_fixup = False
+                excstate.clear(self.uc)
+                if self.pending_stop is not None or stop_requested():
+                    self._rerun_done()
+                    return self.pending_stop
+                continue
+            if self.pending_stop is not None or blk.ic.halted():
+                self._rerun_done()
                 return self.pending_stop

@@ -65,6 +65,7 @@ add_probe for the contract.
 import contextlib
 import itertools
 import logging
+import os
 
 from . import clock as vclock
 from . import decode, devstate, lapic, loader, mmu, mptable, smp
@@ -104,8 +105,12 @@ class Machine:
     REGISTER_NAMES = REGISTER_NAMES
 
     def __init__(self, kernel_path, ram_mb=128, cmdline="", console=None, cpus=1,
-                 quantum=smp.DEFAULT_QUANTUM, sched_seed=None, tlb="virtual"):
+                 quantum=smp.DEFAULT_QUANTUM, sched_seed=None, tlb="virtual", icount=None):
         self.kernel_path = kernel_path
+        # the engine counts instructions when it can (clock.Icount); False,
+        # or KTHREAD_CLOCK=block in the environment, keeps the block clock
+        self._icount = (os.environ.get("KTHREAD_CLOCK") != "block"
+                        if icount is None else bool(icount))
         if tlb not in mmu.MODES:
             raise ValueError("tlb must be one of %s" % ", ".join(mmu.MODES))
         self._tlb = tlb
@@ -189,7 +194,7 @@ class Machine:
             apic = lapic.LocalAPIC(k, lambda: self._cpu.clock.icount, self._send_ipi)
             irq_in = smp.Cpu0Interrupts(apic, self.pic) if k == 0 else apic
         cpu = Cpu(k, self._mem, c, (self._on_in, self._on_out, self._console), irq_in, apic,
-                  self._catch_exceptions, self._tlb)
+                  self._catch_exceptions, self._tlb, self._icount)
         vclock.set_breakpoints(c, self._bps)
         vclock.set_probes(c, self._probes, self._probe_thunk)
         for a in self._bps:
@@ -214,6 +219,13 @@ class Machine:
 
     def _fit_clock_mode(self):
         self._cpu.fit_clock_mode(self._per_insn)
+
+    @property
+    def clock_mode(self) -> str:
+        """How the running CPU counts time now: "icount" (the engine counts
+        inline), "block" (a hook per translation block) or "insn" (a hook
+        per instruction); the same icount either way."""
+        return self._cpu.blk.mode
 
     @property
     def cpu(self) -> int:
@@ -605,12 +617,8 @@ class Machine:
         block: a memory hook's stop then needs no replay (history.py, while
         watchpoint hits come in bursts).  A TB flush when it changes."""
         self._per_insn = bool(on)
-        if self.ncpus == 1:
-            self._cpu.blk.set_per_insn(on)
-        else:
-            for cpu in self._cpus:
-                cpu.blk.set_per_insn(on)
-            self._fit_clock_mode()
+        for cpu in self._cpus:
+            cpu.fit_clock_mode(self._per_insn)
 
     def icount_in_hook(self):
         """icount from inside a memory hook: the block clock charges a block
@@ -794,6 +802,7 @@ class Machine:
     def _set_probes(self):
         for cpu in self._cpus:
             vclock.set_probes(cpu.clock, self._probes)
+            cpu.fit_clock_mode()        # probes need block mode (Cpu.fit_clock_mode)
 
     @property
     def probes(self):

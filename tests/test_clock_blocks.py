@@ -1,8 +1,9 @@
-"""The block clock (machine/_clock.c): virtual time counted per translation
-block must be exact at every stop, so the trajectory of the real kernel does
-not depend on breakpoints, probes or watchpoints elsewhere, on how a run is
-sliced, or on which clock counts (block mode, or per-instruction mode as
-while a watchpoint exists)."""
+"""The clocks (machine/_clock.c, machine/clock.py): virtual time counted
+inline by the engine (icount mode, the default when the engine can), per
+translation block (block mode) or per instruction must be exact at every
+stop, so the trajectory of the real kernel does not depend on breakpoints,
+probes or watchpoints elsewhere, on how a run is sliced, or on which clock
+counts."""
 import capstone
 import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
@@ -11,6 +12,10 @@ from machine import Machine, Reason
 from machine.history import TimeMachine
 from machine.kbuild import ensure_kernel
 from machine.testkit import symbols
+from machine.clock import Icount
+from unicorn import Uc, UC_ARCH_X86, UC_MODE_32
+
+ENGINE_COUNTS = Icount.supported(Uc(UC_ARCH_X86, UC_MODE_32))
 
 T = 2_500_000                      # the boot (~1.64 M) and idle ticks after it
 MAIN = ("kthread_create", "wake_up_process", "do_exit", "schedule")
@@ -44,10 +49,11 @@ def extra_addrs(kernel, syms):
 
 
 def run(kernel, main, extra=(), probes=(), slices=None, per_insn=False, watch=None,
-        cmdline="", catch=False):
+        cmdline="", catch=False, icount=None, modes=None):
     """Run to T: the stops at `main` breakpoints as (icount, pc), the
-    console, the final icount and registers."""
-    m = Machine(kernel, cmdline=cmdline)
+    console, the final icount and registers.  `icount`: Machine's; `modes`:
+    a set that gets the clock modes the run used."""
+    m = Machine(kernel, cmdline=cmdline, icount=icount)
     m.catch_exceptions = catch
     target = m
     if watch is not None:
@@ -65,6 +71,8 @@ def run(kernel, main, extra=(), probes=(), slices=None, per_insn=False, watch=No
     while m.icount < T:
         n = min(T - m.icount, next(sizes, T))
         s = target.cont(n)
+        if modes is not None:
+            modes.add(m.clock_mode)
         if s.reason == "breakpoint" and s.pc in main:
             stops.append((m.icount, s.pc))
         elif s.reason not in ("limit", "breakpoint"):
@@ -80,6 +88,21 @@ def run(kernel, main, extra=(), probes=(), slices=None, per_insn=False, watch=No
 def base(kernel, syms):
     main = [syms[f] for f in MAIN]
     return main, run(kernel, main)
+
+
+def test_the_engine_counts_when_it_can(kernel, syms):
+    if not ENGINE_COUNTS:
+        pytest.skip("stock unicorn (KTHREAD_UNICORN=stock): no inline counting")
+    modes = set()
+    run(kernel, [syms[f] for f in MAIN], slices=[400_000] * 3, modes=modes)
+    assert modes == {"icount"}
+
+
+def test_block_clock_gives_the_same_run(kernel, base):
+    main, want = base
+    modes = set()
+    assert run(kernel, main, icount=False, modes=modes)[:4] == want[:4]
+    assert modes == {"block"}
 
 
 def test_main_breakpoints_are_hit(base):
@@ -163,6 +186,7 @@ def test_faults_in_mid_block_count_the_same_in_both_clocks(kernel, base, catch):
     blocks = run(kernel, main, cmdline="oops=pf", catch=catch)
     assert b"oops" in blocks[1].lower() or blocks[0]
     assert blocks[:4] == run(kernel, main, cmdline="oops=pf", catch=catch, per_insn=True)[:4]
+    assert blocks[:4] == run(kernel, main, cmdline="oops=pf", catch=catch, icount=False)[:4]
     if catch:
         assert any(s[0] == "fault" for s in blocks[0])
 
@@ -218,18 +242,26 @@ POPF_OS_BODY = """cli
 4:  nop"""
 
 
-def test_irqs_enabled_by_popf_and_iret_come_at_the_same_icount_in_both_clocks(tmp_path):
+def test_irqs_enabled_by_popf_and_iret_come_at_the_same_icount_in_every_clock(tmp_path):
+    """Breakpoints on the ISR, not probes: a probe needs the block clock."""
     from machine.testkit import TIMER_OS, TIMER_OS_DATA, build_kernel
     path = build_kernel(str(tmp_path), TIMER_OS.replace("MAIN_BODY", POPF_OS_BODY)
                         .replace("NTICKS", "40"), TIMER_OS_DATA, name="popf_os")
     isr = symbols(path)["timer_isr"]
     runs = []
-    for per_insn in (False, True):
-        m = Machine(path, ram_mb=16)
+    for icount, per_insn in ((None, False), (False, False), (False, True)):
+        m = Machine(path, ram_mb=16, icount=icount)
         m.per_instruction_clock(per_insn)
-        entries = []
-        m.add_probe(isr, lambda va, ic: entries.append(ic))
-        stop = m.cont(5_000_000)
+        m.add_breakpoint(isr)
+        entries, modes = [], set()
+        while m.icount < 5_000_000:
+            stop = m.cont(5_000_000 - m.icount)
+            modes.add(m.clock_mode)
+            if stop.reason == "breakpoint":
+                entries.append(m.icount)
+            elif stop.reason != "limit":
+                break
         runs.append((entries, m.icount, bytes(m.console_output), stop.pc))
+        assert len(modes) == 1
     assert len(runs[0][0]) == 40 and runs[0][2].endswith(b"D\n"), runs[0]
-    assert runs[0] == runs[1]
+    assert runs[0] == runs[1] == runs[2]
