@@ -3,7 +3,7 @@
 Builds (unless --kernel is given) and boots the kernel headless, copying its
 console to stdout.  Stops when the console shows `init: boot complete` (or
 REGEX), after N instructions, or on a fault; then prints one summary line
-(instructions, wall time, MIPS) to stderr.  Exit status: 0 when the expected
+(instructions, wall time, MIPS, which clock counted) to stderr.  Exit status: 0 when the expected
 text appeared (or --count ran out), 1 on a guest fault or missing text,
 2 when the kernel image is unusable.
 """
@@ -81,9 +81,9 @@ def main(argv=None):
     t2 = time.time()
     run = t2 - t1
     print("machine: %s; %d instructions in %.3f s (%.1f MIPS, idle skipped by hlt "
-          "included), %.3f s since start" % (why, m.icount, run,
-                                             m.icount / run / 1e6 if run > 0 else 0.0,
-                                             t2 - t0), file=sys.stderr)
+          "included; clock: %s), %.3f s since start"
+          % (why, m.icount, run, m.icount / run / 1e6 if run > 0 else 0.0, m.clock_mode,
+             t2 - t0), file=sys.stderr)
     return status
 
 

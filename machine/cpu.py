@@ -3,7 +3,8 @@ virtual clock (machine/_clock.c, block mode), its local APIC, its registers
 and its state.  No device and no other CPU: the board (machine.py) owns RAM,
 the devices and virtual time, and runs its CPUs in turns.
 
-  Cpu(index, mem, clock, ports, irq_in, apic=None, catch=False, tlb="virtual")
+  Cpu(index, mem, clock, ports, irq_in, apic=None, catch=False, tlb="virtual",
+      icount=True)
     mem: the board's GuestMemory (memory.py), mapped by pointer;
     clock: a vclock.VClock (icount, and the stops of one emu_start), new or
       CPU 0's from before a reset(): its time starts at 0 here;
@@ -16,7 +17,9 @@ the devices and virtual time, and runs its CPUs in turns.
     apic: its lapic.LocalAPIC, mapped at lapic.BASE in its engine;
     catch: stop before delivering an exception (the board's catch_exceptions);
     tlb: who fills its TLB (mmu.py): "virtual" (the guest's page walk in a
-      native hook) or "cpu" (unicorn's own walker).
+      native hook) or "cpu" (unicorn's own walker);
+    icount: the engine may count instructions inline when it can (clock.py,
+      icount mode; fit_clock_mode).
 
 The board sees to what involves more than this CPU: which CPU runs, the
 devices behind port I/O, and flushing every engine after a debugger's write

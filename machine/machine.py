@@ -11,14 +11,15 @@ fault's instruction tells (decode.py), device state for snapshots
 quanta and IPI routing of more than one CPU (smp.py).
 
 Public API (docs/ARCHITECTURE.md, "Machine API"):
-  Machine(kernel_path, ram_mb=128, cmdline="", console=None)
+  Machine(kernel_path, ram_mb=128, cmdline="", console=None, cpus=1,
+          quantum=10000, sched_seed=None, tlb="virtual", icount=None)
   reset(), icount, cont(max_insns=None) -> Stop, step() -> Stop,
   add_breakpoint(vaddr), remove_breakpoint(vaddr),
   read_register(name), write_register(name, value), REGISTER_NAMES,
   read_memory(vaddr, size), write_memory(vaddr, data),
   read_phys(paddr, size), write_phys(paddr, data), translate(vaddr)
 Extras beyond the contract: request_stop() (Ctrl-C, thread-safe),
-  read_registers(names), snapshot()/restore(snap), halted, irqs_delivered,
+  read_registers(names), snapshot()/restore(snap), halted, irqs_delivered, clock_mode,
   breakpoints, disassemble(vaddr, n), add_probe/remove_probe (observe an
   address without stopping), add_listener/remove_listener (reset, rewind).
 For history.py and watch.py (docs/ARCHITECTURE.md, "Machine API"): ram,

@@ -1,7 +1,8 @@
 """Through real gdb: the same long script gives the same stops, icounts,
 `jiffies` and kernel log with extra unrelated breakpoints and watchpoints
-(a watchpoint switches the machine to its per-instruction clock), and with
-the stub running its continues in small slices (--slice)."""
+(a watched page the guest never touches leaves the clock as it was), and
+with the stub running its continues in small slices (--slice), and with
+the block clock (KTHREAD_CLOCK=block) instead of the engine counting."""
 import random
 import re
 
@@ -31,7 +32,7 @@ def from_first_continue(text):
     return lines[lines.index("(gdb) continue"):]
 
 
-def test_same_script_same_run(kernel):
+def test_same_script_same_run(kernel, monkeypatch):
     base = from_first_continue(gdbharness.run_gdb(kernel, *(MAIN + BODY)))
     hits = [l for l in base if l.startswith(("Breakpoint N, kthread_create (",
                                              "Breakpoint N, wake_up_process ("))]
@@ -44,3 +45,6 @@ def test_same_script_same_run(kernel):
     for n in (997, random.Random(15).randint(2, 50_000)):
         sliced = gdbharness.run_gdb(kernel, *(MAIN + BODY), stub_args=("--slice", str(n)))
         assert from_first_continue(sliced) == base, n
+    # the stub with the block clock instead of the engine's inline count
+    monkeypatch.setenv("KTHREAD_CLOCK", "block")
+    assert from_first_continue(gdbharness.run_gdb(kernel, *(MAIN + BODY))) == base

@@ -172,6 +172,10 @@ def test_cli_boot_and_errors(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.rstrip().endswith(BOOT_DONE)
     assert re.search(rb"\d+ instructions in [\d.]+ s \([\d.]+ MIPS", r.stderr)
+    clock = re.search(rb"clock: (\w+)\)", r.stderr).group(1)
+    assert clock in (b"icount", b"block")
+    if os.environ.get("KTHREAD_EXPECT_ICOUNT") == "1":     # CI: the patched engine
+        assert clock == b"icount"
     for bad, why in (("/bin/true", b"64-bit"), (__file__, b"not an ELF")):
         r = subprocess.run([sys.executable, "-m", "machine", "--kernel", bad],
                            cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=60)
