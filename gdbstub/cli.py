@@ -202,6 +202,10 @@ def _make_target(args, messages):
         console_fd.flush()
 
     try:
+        options.env_icount()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    try:
         machine = Machine(str(kernel), cmdline=args.append, console=console, cpus=args.cpus,
                           quantum=args.quantum, sched_seed=args.sched_seed)
     except KernelImageError as e:

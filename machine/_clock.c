@@ -95,6 +95,7 @@ enum {
     STOP_REQUESTED,     /* request_stop(): at the next block start         */
     STOP_DECODE,        /* unknown block at stop_addr: host decodes it     */
     STOP_ARM,           /* a stop falls at index need_k of this block      */
+    STOP_PROBE,         /* icount mode: a probe at stop_addr, not begun    */
 };
 
 struct vclock {
@@ -138,6 +139,11 @@ struct vclock {
     con_fn con_cb;          /* the host takes con[0..ncon)                   */
     uint64_t ncon;
     uint8_t con[CON_SIZE];
+    /* icount mode (the engine counts: a hook in mid-block cannot know the
+     * count), probes stop the engine before their instruction; the host
+     * calls them and sets probe_done to run that instruction. */
+    uint64_t probe_stop;
+    uint64_t probe_done;    /* address+1 of the probe the host just called  */
 };
 
 #define BLK_SETS_IF (1u << 31)  /* its last instruction may set IF           */
@@ -338,6 +344,13 @@ void vclock_addr(void *uc, uint64_t address, uint32_t size, void *user_data)
         c->stop_reason = STOP_BREAKPOINT;
         goto stop;
     }
+    if (c->probe_stop && c->npr && table_contains(c->pr, address)) {
+        if (c->probe_done != address + 1) {
+            c->stop_reason = STOP_PROBE;
+            goto stop;
+        }
+        c->probe_done = 0;
+    }
     if (c->skip_pending && c->skip_addr == address)
         c->skip_pending = 0;
     if (address == c->arm_addr && c->blk_pc == c->arm_pc
@@ -352,8 +365,8 @@ void vclock_addr(void *uc, uint64_t address, uint32_t size, void *user_data)
             c->stop_reason = STOP_DEADLINE;     /* or a transparent recheck */
         goto stop;
     }
-    if (__builtin_expect(c->npr != 0, 0) && table_contains(c->pr, address)
-        && c->probe_cb)
+    if (__builtin_expect(c->npr != 0, 0) && !c->probe_stop
+        && table_contains(c->pr, address) && c->probe_cb)
         c->probe_cb(address, ~0ull);            /* the host syncs icount */
     return;
 stop:

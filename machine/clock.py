@@ -16,8 +16,10 @@ machine's virtual time.  Three ways to count, all exact:
   IRQ window by its exact limit and stops at the first block boundary
   with IF=1 while an IRQ waits; the host makes the clock's checks at the
   boundaries where it stops (BlockClock.boundary, in _clock.c's order).
-  Only hooks that read icount in the middle of a block (memory hooks,
-  probes) need block mode, which the CPU then uses (Cpu.fit_clock_mode).
+  A probe stops the engine before its instruction (STOP_PROBE), so that
+  the host calls it at the exact count.  Memory hooks read icount in the
+  middle of a block: while they exist the CPU uses block mode
+  (Cpu.fit_clock_mode).
 - block mode (default): a UC_HOOK_BLOCK hook charges each translation block
   its instruction count; stops inside a block (deadlines, the sti shadow, the
   instruction after an OUT) are per-address code hooks placed on the exact
@@ -87,6 +89,7 @@ STOP_IRQ_WINDOW = 3
 STOP_REQUESTED = 4
 STOP_DECODE = 5
 STOP_ARM = 6
+STOP_PROBE = 7
 
 
 class VClock(ctypes.Structure):
@@ -128,6 +131,8 @@ class VClock(ctypes.Structure):
         ("con_cb", ctypes.c_void_p),
         ("ncon", ctypes.c_uint64),
         ("con", ctypes.c_uint8 * CON_SIZE),
+        ("probe_stop", ctypes.c_uint64),
+        ("probe_done", ctypes.c_uint64),
     ]
 
 
@@ -515,6 +520,8 @@ class BlockClock:
             self.ic.enable(True)
         c = self.c
         c.per_insn = 1 if mode == "insn" else 0
+        c.probe_stop = 1 if mode == "icount" else 0
+        c.probe_done = 0
         c.blk_n = c.blk_done = 0
         self.mode = mode
         self.uc.ctl_flush_tb()

@@ -139,6 +139,7 @@ class Cpu:
                         lapic.BASE, lapic.BASE + lapic.SIZE - 1)
         self.mem_hooks = []         # set_memory_hooks' hook ids
         self.on_watched_page = None # the board's: an access to a watched page was refused
+        self.on_probe = None        # the board's probe callback(vaddr, icount), icount mode
         self.halted, self.halted_at = False, None
         self.state = RUNNING if index == 0 else WAIT_SIPI
         self.yields = False
@@ -230,7 +231,7 @@ class Cpu:
     def clear_run_state(self):
         """Clock fields that only live during one emu_start."""
         c = self.clock
-        c.stop_reason = c.stop_req = 0
+        c.stop_reason = c.stop_req = c.probe_done = 0
         c.blk_n = c.blk_done = 0
         c.arm_pc = c.arm_addr = vclock.NO_ADDR
 
@@ -239,16 +240,15 @@ class Cpu:
         """The clock mode for what this CPU has now (`per_insn`: the board
         asks for per-instruction counting; None: as last asked).  The engine
         counts (icount mode) when it can and nothing needs a count in the
-        middle of a block: no memory hooks (watch.py reads icount in them)
-        and no probes.  Block mode decodes 32-bit code: while this CPU runs
+        middle of a block: no memory hooks (watch.py reads icount in them).
+        Block mode decodes 32-bit code: while this CPU runs
         16-bit code (an AP in its real-mode trampoline) it counts per
         instruction."""
         if per_insn is not None:
             self.per_insn_asked = per_insn
         if self.per_insn_asked or self._code16():
             mode = "insn"
-        elif (self.blk.ic is not None and self.icount_ok and not self.mem_hooks
-              and not self.clock.npr):
+        elif self.blk.ic is not None and self.icount_ok and not self.mem_hooks:
             mode = "icount"
         else:
             mode = "block"
@@ -640,8 +640,10 @@ class Cpu:
         boundaries are decided here (BlockClock.boundary), the engine runs
         to the next deadline or IRQ window exactly (its limit) and stops
         when IF becomes 1 while an IRQ waits; breakpoints and stop requests
-        stop it from the hooks as in block mode."""
+        stop it from the hooks as in block mode, and so do probes, which
+        are called here once no stop comes first at their instruction."""
         c, blk = self.clock, self.blk
+        probe = None
         while True:
             reason = blk.boundary()
             if reason:
@@ -649,6 +651,15 @@ class Cpu:
                 c.stop_addr = self.regs.read(X.UC_X86_REG_EIP)
                 self._rerun_done()
                 return None
+            if probe is not None:
+                # the instruction at a probe begins (no stop came first): its
+                # probe sees it counted, as in block mode (Machine.add_probe)
+                c.icount += 1
+                try:
+                    self.on_probe(probe, c.icount - 1)
+                finally:
+                    c.icount -= 1
+                c.probe_done, probe = probe + 1, None
             target = c.deadline
             if c.irq_armed and c.irq_at:
                 target = min(target, c.irq_at)
@@ -675,6 +686,9 @@ class Cpu:
                 return Stop(Reason.FAULT, pc, SIGSEGV, None,
                             "unicorn stopped at eip 0x%08x: %s" % (pc, e))
             blk.sync()
+            if c.stop_reason == vclock.STOP_PROBE:
+                c.stop_reason, probe = 0, c.stop_addr
+                continue
             if c.stop_reason:               # a breakpoint or a stop request (hooks)
                 self._rerun_done()
                 return self.pending_stop

@@ -66,10 +66,9 @@ add_probe for the contract.
 import contextlib
 import itertools
 import logging
-import os
 
 from . import clock as vclock
-from . import decode, devstate, lapic, loader, mmu, mptable, smp
+from . import decode, devstate, lapic, loader, mmu, mptable, options, smp
 from .cpu import Cpu, CONTROL_REGISTERS, REGISTER_NAMES, RUNNING, WAIT_SIPI
 from .errors import MemoryFault
 from .memory import GuestMemory
@@ -110,8 +109,7 @@ class Machine:
         self.kernel_path = kernel_path
         # the engine counts instructions when it can (clock.Icount); False,
         # or KTHREAD_CLOCK=block in the environment, keeps the block clock
-        self._icount = (os.environ.get("KTHREAD_CLOCK") != "block"
-                        if icount is None else bool(icount))
+        self._icount = options.env_icount() if icount is None else bool(icount)
         if tlb not in mmu.MODES:
             raise ValueError("tlb must be one of %s" % ", ".join(mmu.MODES))
         self._tlb = tlb
@@ -205,6 +203,7 @@ class Machine:
         for a in self._probes:
             cpu.blk.add_role(a, "probe")
         cpu.on_watched_page = self._watch_with_hooks
+        cpu.on_probe = self._on_probe
         self._apply_memory_hooks(cpu)               # the new engine has none
         return cpu
 
@@ -803,7 +802,6 @@ class Machine:
     def _set_probes(self):
         for cpu in self._cpus:
             vclock.set_probes(cpu.clock, self._probes)
-            cpu.fit_clock_mode()        # probes need block mode (Cpu.fit_clock_mode)
 
     @property
     def probes(self):

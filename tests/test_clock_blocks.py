@@ -129,12 +129,16 @@ def test_unrelated_watchpoint_gives_the_same_run(kernel, base):
     assert got[:4] == want[:4]
 
 
-def test_probes_fire_once_per_instruction_in_both_clocks(kernel, base, extra_addrs, syms):
-    main, _ = base
+def test_probes_fire_once_per_instruction_in_every_clock(kernel, base, extra_addrs, syms):
+    main, want = base
     probes = extra_addrs + [syms["do_timer"]]
-    blocks = run(kernel, main, probes=probes)[4]
+    modes = set()
+    got = run(kernel, main, probes=probes, modes=modes)
+    assert got[:4] == want[:4]
+    assert modes == ({"icount"} if ENGINE_COUNTS else {"block"})
+    blocks = run(kernel, main, probes=probes, icount=False)[4]
     insns = run(kernel, main, probes=probes, per_insn=True)[4]
-    assert blocks == insns and len(blocks) == len(set(blocks))
+    assert got[4] == blocks == insns and len(blocks) == len(set(blocks)) > 100
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))

@@ -195,3 +195,14 @@ def test_no_vfile_live(kernel):
                   b"qXfer:exec-file:read::0,fff"):
             assert c.ask(p) == b"", p
         c.close()
+
+
+def test_a_bad_clock_in_the_environment_is_named(monkeypatch, kernel):
+    """KTHREAD_CLOCK takes icount or block: anything else is one line, from
+    the stub and from python -m machine, not a 'corrupt kernel'."""
+    monkeypatch.setenv("KTHREAD_CLOCK", "fast")
+    one_line_error(stub("--kernel", kernel), "KTHREAD_CLOCK must be icount or block", "'fast'")
+    r = subprocess.run([sys.executable, "-m", "machine", "--kernel", kernel], cwd=ROOT,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip() == "machine: KTHREAD_CLOCK must be icount or block, not 'fast'"
