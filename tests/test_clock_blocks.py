@@ -269,3 +269,21 @@ def test_irqs_enabled_by_popf_and_iret_come_at_the_same_icount_in_every_clock(tm
         assert len(modes) == 1
     assert len(runs[0][0]) == 40 and runs[0][2].endswith(b"D\n"), runs[0]
     assert runs[0] == runs[1] == runs[2]
+
+
+def test_two_cpus_run_the_same_in_icount_and_block_mode(kernel):
+    """Two CPUs: their local APICs are MMIO (the engine recompiles a block
+    to end at an MMIO access when it counts) and their turns are deadlines."""
+    def go(icount):
+        m = Machine(kernel, cpus=2, cmdline="kthread_bench=200", icount=icount)
+        stops, modes = [], set()
+        while m.icount < 8_000_000:
+            s = m.cont(333_333)
+            modes.add(m.clock_mode)
+            stops.append((s.reason, m.icount, m.cpu, s.pc))
+        regs = [m.read_register(r) for r in ("eax", "ecx", "edx", "esp", "eip", "eflags")]
+        return (stops, bytes(m.console_output), regs), modes
+    fast, modes = go(None)
+    assert modes == ({"icount"} if ENGINE_COUNTS else {"block"})
+    assert b"200 of 200 kthreads created and stopped" in fast[1], fast[1][-300:]
+    assert fast == go(False)[0]
