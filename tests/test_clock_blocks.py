@@ -288,3 +288,32 @@ def test_two_cpus_run_the_same_in_icount_and_block_mode(kernel):
     assert modes == ({"icount"} if ENGINE_COUNTS else {"block"})
     assert b"200 of 200 kthreads created and stopped" in fast[1], fast[1][-300:]
     assert fast == go(False)[0]
+
+
+def test_a_breakpoint_and_a_probe_on_an_mmio_store_fire_once_per_pass(kernel, syms):
+    """The LAPIC's EOI store in smp_apic_interrupt (two CPUs): when the
+    engine counts, an MMIO access in mid-block restarts its instruction as a
+    block of its own (exact icount for the device), and that restart must not
+    run the instruction's hooks again: a continue once re-hit the breakpoint
+    forever, and the probe fired twice."""
+    a = syms["smp_apic_interrupt"]
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+    m = Machine(kernel, cpus=2)
+    m.cont(1_000_000)                   # paging on: the text is mapped
+    eoi, = [i.address for i in md.disasm(m.read_memory(a, 64), a)
+            if i.mnemonic == "mov" and i.op_str.endswith("+ 0xb0], 0")]
+
+    def go(icount):
+        m = Machine(kernel, cpus=2, cmdline="kthread_bench=200", icount=icount)
+        m.add_breakpoint(eoi)
+        probed, bps = [], []
+        m.add_probe(eoi, lambda va, ic: probed.append(ic))
+        while len(bps) < 12:
+            stop = m.cont(4_000_000)
+            assert stop.reason == "breakpoint" and stop.pc == eoi, stop
+            bps.append(m.icount)
+        return bps, probed
+    fast = go(None)
+    assert fast == go(False)
+    bps, probed = fast
+    assert bps == sorted(set(bps)) and probed == bps[:-1]
