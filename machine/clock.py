@@ -153,9 +153,10 @@ UC_X86_REG_EIP = 26
 UC_X86_REG_EFLAGS = 25
 
 
-def _reg_flags(uc):
+def _reg32(uc, regid):
+    """A 32-bit register straight through uc_reg_read (from inside hooks too)."""
     v = ctypes.c_uint32()
-    _reg_read(uc._uch, UC_X86_REG_EFLAGS, ctypes.byref(v))
+    _reg_read(uc._uch, regid, ctypes.byref(v))
     return v.value
 
 UC_PROT_EXEC = 4
@@ -550,7 +551,7 @@ class BlockClock:
         if c.irq_armed:
             if c.irq_at and c.icount >= c.irq_at:
                 return STOP_IRQ_WINDOW
-            if not c.irq_at and _reg_flags(self.uc) & 0x200:
+            if not c.irq_at and _reg32(self.uc, UC_X86_REG_EFLAGS) & 0x200:
                 c.irq_at = c.icount + 1         # the `sti` shadow: one more
         if recheck:
             return STOP_DEADLINE                # a transparent stop: look again
@@ -671,9 +672,7 @@ class BlockClock:
         return self.blocks[(c.blk_pc, c.blk_size)]
 
     def eip(self):
-        v = ctypes.c_uint32()
-        _reg_read(self.uc._uch, UC_X86_REG_EIP, ctypes.byref(v))
-        return v.value
+        return _reg32(self.uc, UC_X86_REG_EIP)
 
     def sync(self, addr=None, begun=True, whole=False, last=False):
         """Inside a host hook at instruction `addr` (default: EIP) of the

@@ -61,6 +61,7 @@ log = logging.getLogger("machine")
 RUNNING, WAIT_SIPI = "running", "wait-for-SIPI"
 END_ADDR = 0xFFFFFFFF
 TCG_BUFFER = 16 << 20          # bytes of host code unicorn keeps translated
+_AGAIN = object()              # Cpu._emu_start: run the refused instruction again
 _CLOCK_STATE = ("icount", "irq_armed", "irq_at", "skip_pending", "skip_addr")
 
 _GPR = {
@@ -587,26 +588,12 @@ class Cpu:
         if self.blk.mode == "icount":
             return self._run_icount(stop_requested)
         while True:
-            eip = self.regs.read(X.UC_X86_REG_EIP)
             c.if_maybe = 1          # the host may have set IF (_clock.c)
-            try:
-                try:
-                    self.uc.emu_start(eip, END_ADDR)
-                finally:
-                    self.ports.reraise()    # a port or console callback failed
-            except UcError as e:
-                if self.tlb.fallback(e):        # a page fault, most likely
-                    pc = self.regs.read(X.UC_X86_REG_EIP)
-                    self.blk.redo(pc, self.tlb.began)
-                    self.rerun_at = pc if self.tlb.began else None
-                    if self.tlb.refused_watch:  # a watched page: the board's hooks on
-                        self.on_watched_page()
-                    continue
-                self._rerun_done()
-                self.blk.settle()
-                pc = self.regs.read(X.UC_X86_REG_EIP)
-                return Stop(Reason.FAULT, pc, SIGSEGV, None,
-                            "unicorn stopped at eip 0x%08x: %s" % (pc, e))
+            ran = self._emu_start()
+            if ran is _AGAIN:
+                continue
+            if ran is not None:
+                return ran
             reason = c.stop_reason
             if reason == vclock.STOP_DECODE:
                 if not self.blk.decode(c.stop_addr, c.blk_size):
@@ -634,6 +621,32 @@ class Cpu:
             if (self.pending_stop is not None or c.stop_reason != vclock.STOP_NONE
                     or stop_requested()):
                 return self.pending_stop
+
+    def _emu_start(self):
+        """One emu_start from EIP, in either mode: None when it returned;
+        _AGAIN when the virtual TLB refused a fill (the instruction runs
+        again with unicorn's walker, its clock taken back: BlockClock.redo;
+        a watched page puts the board's memory hooks on first); a Stop when
+        unicorn failed."""
+        try:
+            try:
+                self.uc.emu_start(self.regs.read(X.UC_X86_REG_EIP), END_ADDR)
+            finally:
+                self.ports.reraise()    # a port or console callback failed
+        except UcError as e:
+            if self.tlb.fallback(e):        # a page fault, most likely
+                pc = self.regs.read(X.UC_X86_REG_EIP)
+                self.blk.redo(pc, self.tlb.began)
+                self.rerun_at = pc if self.tlb.began else None
+                if self.tlb.refused_watch:
+                    self.on_watched_page()
+                return _AGAIN
+            self._rerun_done()
+            self.blk.settle()
+            pc = self.regs.read(X.UC_X86_REG_EIP)
+            return Stop(Reason.FAULT, pc, SIGSEGV, None,
+                        "unicorn stopped at eip 0x%08x: %s" % (pc, e))
+        return None
 
     def _run_icount(self, stop_requested):
         """_run() when the engine counts: the clock's stops at instruction
@@ -664,27 +677,13 @@ class Cpu:
             if c.irq_armed and c.irq_at:
                 target = min(target, c.irq_at)
             blk.begin_run(target, bool(c.irq_armed and not c.irq_at))
-            eip = self.regs.read(X.UC_X86_REG_EIP)
-            try:
-                try:
-                    self.uc.emu_start(eip, END_ADDR)
-                finally:
-                    self.ports.reraise()
-            except UcError as e:
-                if self.tlb.fallback(e):
-                    pc = self.regs.read(X.UC_X86_REG_EIP)
-                    blk.redo(pc, self.tlb.began)
-                    self.rerun_at = pc if self.tlb.began else None
-                    if self.tlb.refused_watch:
-                        self.on_watched_page()      # memory hooks on: block mode
-                        if blk.mode != "icount":
-                            return self._run(c.deadline, stop_requested)
-                    continue
-                self._rerun_done()
-                blk.settle()
-                pc = self.regs.read(X.UC_X86_REG_EIP)
-                return Stop(Reason.FAULT, pc, SIGSEGV, None,
-                            "unicorn stopped at eip 0x%08x: %s" % (pc, e))
+            ran = self._emu_start()
+            if ran is _AGAIN:
+                if blk.mode != "icount":    # a watched page put memory hooks on
+                    return self._run(c.deadline, stop_requested)
+                continue
+            if ran is not None:
+                return ran
             blk.sync()
             if c.stop_reason == vclock.STOP_PROBE:
                 c.stop_reason, probe = 0, c.stop_addr
