@@ -13,9 +13,11 @@ from machine.history import TimeMachine
 from machine.kbuild import ensure_kernel
 from machine.testkit import symbols
 from machine.clock import Icount
+from machine.options import env_icount
 from unicorn import Uc, UC_ARCH_X86, UC_MODE_32
 
-ENGINE_COUNTS = Icount.supported(Uc(UC_ARCH_X86, UC_MODE_32))
+# the default clock counts in the engine when it can, unless KTHREAD_CLOCK=block
+ENGINE_COUNTS = Icount.supported(Uc(UC_ARCH_X86, UC_MODE_32)) and env_icount()
 
 T = 2_500_000                      # the boot (~1.64 M) and idle ticks after it
 MAIN = ("kthread_create", "wake_up_process", "do_exit", "schedule")
@@ -92,7 +94,7 @@ def base(kernel, syms):
 
 def test_the_engine_counts_when_it_can(kernel, syms):
     if not ENGINE_COUNTS:
-        pytest.skip("stock unicorn (KTHREAD_UNICORN=stock): no inline counting")
+        pytest.skip("stock unicorn (KTHREAD_UNICORN=stock) or KTHREAD_CLOCK=block")
     modes = set()
     run(kernel, [syms[f] for f in MAIN], slices=[400_000] * 3, modes=modes)
     assert modes == {"icount"}
